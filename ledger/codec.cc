@@ -1,0 +1,358 @@
+#include "ledger/codec.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+#include "schemas/event.capnp.h"
+
+namespace taskledger {
+namespace {
+
+void WriteSpec(const TaskSpec& in, schema::TaskSpec::Builder out) {
+  out.setTitle(in.title);
+  out.setPayload(in.payload);
+  auto after = out.initAfter(static_cast<unsigned>(in.after.size()));
+  for (size_t i = 0; i < in.after.size(); ++i) after.set(static_cast<unsigned>(i), in.after[i]);
+  out.setQueue(in.queue);
+  out.setPriority(in.priority);
+  out.setLeaseTtlNs(in.lease_ttl_ns);
+  out.setMaxAttempts(in.max_attempts);
+  out.setMaxRuntimeNs(in.max_runtime_ns);
+  out.setNotBeforeNs(in.not_before_ns);
+  out.setIdempotencyKey(in.idempotency_key);
+  out.setBackoffInitialNs(in.backoff_initial_ns);
+  out.setBackoffMaxNs(in.backoff_max_ns);
+}
+
+TaskSpec ReadSpec(schema::TaskSpec::Reader in) {
+  TaskSpec out;
+  out.title = in.getTitle();
+  out.payload = in.getPayload();
+  for (auto dep : in.getAfter()) out.after.emplace_back(dep);
+  out.queue = in.getQueue();
+  out.priority = in.getPriority();
+  out.lease_ttl_ns = in.getLeaseTtlNs();
+  out.max_attempts = in.getMaxAttempts();
+  out.max_runtime_ns = in.getMaxRuntimeNs();
+  out.not_before_ns = in.getNotBeforeNs();
+  out.idempotency_key = in.getIdempotencyKey();
+  out.backoff_initial_ns = in.getBackoffInitialNs();
+  out.backoff_max_ns = in.getBackoffMaxNs();
+  return out;
+}
+
+std::string ToBytes(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+// Runs `read` over `bytes` as a Cap'n Proto message, converting every decoding failure
+// into DataLoss. RocksDB values are not word-aligned: copy first (TOOLCHAIN.md).
+template <typename Root, typename Fn>
+auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decltype(read(typename Root::Reader())) {
+  using Out = decltype(read(typename Root::Reader()));
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kMaxEncodedBytes) {
+    return Out(Status::DataLoss(std::string(what) + " of " + std::to_string(bytes.size()) +
+                                " bytes is not a Cap'n Proto message"));
+  }
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = words.size() * kTraversalWordsPerWord;
+  options.nestingLimit = kNestingLimit;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    if (reader.getEnd() != words.end()) {
+      return Out(Status::DataLoss(std::string(what) + " has trailing bytes"));
+    }
+    return read(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    return Out(Status::DataLoss(std::string(what) + " is malformed: " + e.getDescription().cStr()));
+  }
+}
+
+}  // namespace
+
+std::string EncodeEvent(const Event& e) {
+  capnp::MallocMessageBuilder message;
+  auto out = message.initRoot<schema::Event>();
+  out.setSeq(e.seq);
+  out.setTimeNs(e.time_ns);
+  out.setTaskId(e.task_id);
+  out.setActor(e.actor);
+  if (e.meta != ClientMeta{}) {
+    auto meta = out.initMeta();
+    meta.setPid(e.meta.pid);
+    meta.setHost(e.meta.host);
+    meta.setWallTimeNs(e.meta.wall_time_ns);
+  }
+  auto body = out.getBody();
+  switch (e.kind) {
+    case EventKind::kCreated:
+      WriteSpec(e.spec, body.initCreated());
+      break;
+    case EventKind::kClaimed: {
+      auto b = body.initClaimed();
+      b.setToken(e.token);
+      b.setTtlNs(e.ttl_ns);
+      break;
+    }
+    case EventKind::kHeartbeat: {
+      auto b = body.initHeartbeat();
+      b.setToken(e.token);
+      b.setNote(e.text);
+      break;
+    }
+    case EventKind::kSignaled: {
+      auto b = body.initSignaled();
+      b.setToken(e.token);
+      b.setSignal(e.signal);
+      b.setGraceNs(e.grace_ns);
+      break;
+    }
+    case EventKind::kExited: {
+      auto b = body.initExited();
+      b.setToken(e.token);
+      if (e.exit_code) b.setCode(*e.exit_code);
+      else b.setSignal(e.signal);
+      break;
+    }
+    case EventKind::kCompleted: {
+      auto b = body.initCompleted();
+      b.setToken(e.token);
+      b.setResult(e.text);
+      break;
+    }
+    case EventKind::kFailed: {
+      auto b = body.initFailed();
+      b.setToken(e.token);
+      b.setError(e.text);
+      break;
+    }
+    case EventKind::kReleased: {
+      auto b = body.initReleased();
+      b.setToken(e.token);
+      b.setReason(e.text);
+      break;
+    }
+    case EventKind::kBlocked:
+      body.initBlocked().setReason(e.text);
+      break;
+    case EventKind::kUnblocked:
+      body.setUnblocked();
+      break;
+    case EventKind::kCancelled:
+      body.initCancelled().setReason(e.text);
+      break;
+    case EventKind::kRevived:
+      body.setRevived();
+      break;
+    case EventKind::kLeaseExpired: {
+      auto b = body.initLeaseExpired();
+      b.setToken(e.token);
+      b.setDeadlineNs(e.deadline_ns);
+      break;
+    }
+    case EventKind::kRejected: {
+      auto b = body.initRejected();
+      b.setCommand(static_cast<schema::CommandKind>(e.rejected_command));
+      b.setToken(e.token);
+      b.setCurrentToken(e.current_token);
+      b.setReason(e.reason);
+      b.setNote(e.text);
+      break;
+    }
+  }
+  return ToBytes(message);
+}
+
+Result<Event> DecodeEvent(std::string_view bytes) {
+  return ReadMessage<schema::Event>(bytes, "event", [](schema::Event::Reader in) -> Result<Event> {
+    Event e;
+    e.seq = in.getSeq();
+    e.time_ns = in.getTimeNs();
+    e.task_id = in.getTaskId();
+    e.actor = in.getActor();
+    if (in.hasMeta()) {
+      auto meta = in.getMeta();
+      e.meta.pid = meta.getPid();
+      e.meta.host = meta.getHost();
+      e.meta.wall_time_ns = meta.getWallTimeNs();
+    }
+    auto body = in.getBody();
+    switch (body.which()) {
+      case schema::Event::Body::CREATED:
+        e.kind = EventKind::kCreated;
+        e.spec = ReadSpec(body.getCreated());
+        break;
+      case schema::Event::Body::CLAIMED:
+        e.kind = EventKind::kClaimed;
+        e.token = body.getClaimed().getToken();
+        e.ttl_ns = body.getClaimed().getTtlNs();
+        break;
+      case schema::Event::Body::HEARTBEAT:
+        e.kind = EventKind::kHeartbeat;
+        e.token = body.getHeartbeat().getToken();
+        e.text = body.getHeartbeat().getNote();
+        break;
+      case schema::Event::Body::SIGNALED:
+        e.kind = EventKind::kSignaled;
+        e.token = body.getSignaled().getToken();
+        e.signal = body.getSignaled().getSignal();
+        e.grace_ns = body.getSignaled().getGraceNs();
+        break;
+      case schema::Event::Body::EXITED: {
+        e.kind = EventKind::kExited;
+        auto b = body.getExited();
+        e.token = b.getToken();
+        if (b.which() == schema::Event::Exited::CODE) e.exit_code = b.getCode();
+        else if (b.which() == schema::Event::Exited::SIGNAL) e.signal = b.getSignal();
+        else return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown exit kind");
+        break;
+      }
+      case schema::Event::Body::COMPLETED:
+        e.kind = EventKind::kCompleted;
+        e.token = body.getCompleted().getToken();
+        e.text = body.getCompleted().getResult();
+        break;
+      case schema::Event::Body::FAILED:
+        e.kind = EventKind::kFailed;
+        e.token = body.getFailed().getToken();
+        e.text = body.getFailed().getError();
+        break;
+      case schema::Event::Body::RELEASED:
+        e.kind = EventKind::kReleased;
+        e.token = body.getReleased().getToken();
+        e.text = body.getReleased().getReason();
+        break;
+      case schema::Event::Body::BLOCKED:
+        e.kind = EventKind::kBlocked;
+        e.text = body.getBlocked().getReason();
+        break;
+      case schema::Event::Body::UNBLOCKED:
+        e.kind = EventKind::kUnblocked;
+        break;
+      case schema::Event::Body::CANCELLED:
+        e.kind = EventKind::kCancelled;
+        e.text = body.getCancelled().getReason();
+        break;
+      case schema::Event::Body::REVIVED:
+        e.kind = EventKind::kRevived;
+        break;
+      case schema::Event::Body::LEASE_EXPIRED:
+        e.kind = EventKind::kLeaseExpired;
+        e.token = body.getLeaseExpired().getToken();
+        e.deadline_ns = body.getLeaseExpired().getDeadlineNs();
+        break;
+      case schema::Event::Body::REJECTED: {
+        e.kind = EventKind::kRejected;
+        auto b = body.getRejected();
+        const auto command = static_cast<unsigned>(b.getCommand());
+        if (command > static_cast<unsigned>(HolderCommand::kExit)) {
+          return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown rejected command " +
+                                  std::to_string(command));
+        }
+        e.rejected_command = static_cast<HolderCommand>(command);
+        e.token = b.getToken();
+        e.current_token = b.getCurrentToken();
+        e.reason = b.getReason();
+        e.text = b.getNote();
+        break;
+      }
+      default:
+        return Status::DataLoss("event seq " + std::to_string(e.seq) + " has an unknown kind " +
+                                std::to_string(static_cast<unsigned>(body.which())) +
+                                " (written by a newer taskledger?)");
+    }
+    return e;
+  });
+}
+
+std::string EncodeTask(const TaskRecord& r) {
+  capnp::MallocMessageBuilder message;
+  auto out = message.initRoot<schema::TaskState>();
+  out.setId(r.id);
+  WriteSpec(r.spec, out.initSpec());
+  out.setCreatedSeq(r.created_seq);
+  out.setCreatedNs(r.created_ns);
+  out.setLastSeq(r.last_seq);
+  out.setLastNs(r.last_ns);
+  out.setDone(r.done);
+  out.setCancelled(r.cancelled);
+  out.setBlocked(r.blocked);
+  out.setBlockReason(r.block_reason);
+  out.setResult(r.result);
+  out.setFailures(r.failures);
+  out.setAttempts(r.attempts);
+  out.setLastToken(r.last_token);
+  out.setAttemptOpen(r.attempt_open);
+  out.setHolder(r.holder);
+  out.setClaimedNs(r.claimed_ns);
+  out.setTtlNs(r.ttl_ns);
+  out.setDeadlineNs(r.deadline_ns);
+  out.setRuntimeCapNs(r.runtime_cap_ns);
+  out.setSignalCapNs(r.signal_cap_ns);
+  out.setSignal(r.signal);
+  out.setLastHeartbeatNs(r.last_heartbeat_ns);
+  out.setHeartbeats(r.heartbeats);
+  out.setLastEnd(static_cast<schema::AttemptEnd>(r.last_end));
+  out.setLastEndNs(r.last_end_ns);
+  out.setLastError(r.last_error);
+  out.setBackoffUntilNs(r.backoff_until_ns);
+  out.setCompletedToken(r.completed_token);
+  out.setCompletedExitRecorded(r.completed_exit_recorded);
+  out.setExpiries(r.expiries);
+  out.setRejections(r.rejections);
+  out.setInterruptions(r.interruptions);
+  return ToBytes(message);
+}
+
+Result<TaskRecord> DecodeTask(std::string_view bytes) {
+  return ReadMessage<schema::TaskState>(bytes, "task record", [](schema::TaskState::Reader in) -> Result<TaskRecord> {
+    TaskRecord r;
+    r.id = in.getId();
+    r.spec = ReadSpec(in.getSpec());
+    r.created_seq = in.getCreatedSeq();
+    r.created_ns = in.getCreatedNs();
+    r.last_seq = in.getLastSeq();
+    r.last_ns = in.getLastNs();
+    r.done = in.getDone();
+    r.cancelled = in.getCancelled();
+    r.blocked = in.getBlocked();
+    r.block_reason = in.getBlockReason();
+    r.result = in.getResult();
+    r.failures = in.getFailures();
+    r.attempts = in.getAttempts();
+    r.last_token = in.getLastToken();
+    r.attempt_open = in.getAttemptOpen();
+    r.holder = in.getHolder();
+    r.claimed_ns = in.getClaimedNs();
+    r.ttl_ns = in.getTtlNs();
+    r.deadline_ns = in.getDeadlineNs();
+    r.runtime_cap_ns = in.getRuntimeCapNs();
+    r.signal_cap_ns = in.getSignalCapNs();
+    r.signal = in.getSignal();
+    r.last_heartbeat_ns = in.getLastHeartbeatNs();
+    r.heartbeats = in.getHeartbeats();
+    const auto end = static_cast<unsigned>(in.getLastEnd());
+    if (end >= static_cast<unsigned>(kAttemptEndCount)) {
+      return Status::DataLoss("task record " + r.id + " has an unknown attempt end " + std::to_string(end));
+    }
+    r.last_end = static_cast<AttemptEnd>(end);
+    r.last_end_ns = in.getLastEndNs();
+    r.last_error = in.getLastError();
+    r.backoff_until_ns = in.getBackoffUntilNs();
+    r.completed_token = in.getCompletedToken();
+    r.completed_exit_recorded = in.getCompletedExitRecorded();
+    r.expiries = in.getExpiries();
+    r.rejections = in.getRejections();
+    r.interruptions = in.getInterruptions();
+    return r;
+  });
+}
+
+}  // namespace taskledger

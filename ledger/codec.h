@@ -1,0 +1,29 @@
+// Encoding of events and task records as Cap'n Proto flat arrays (schemas/event.capnp;
+// docs/format.md "Values").
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "projections/event.h"
+#include "projections/status.h"
+#include "projections/task.h"
+
+namespace taskledger {
+
+// The largest stored value: a payload at its limit plus the envelope and texts.
+inline constexpr size_t kMaxEncodedBytes = 4 << 20;
+// Reader limits for untrusted bytes: a traversal budget of 8x the message size (every
+// legitimate message reads each word once or twice) and a shallow nesting limit (events
+// are at most 4 levels deep).
+inline constexpr uint64_t kTraversalWordsPerWord = 8;
+inline constexpr int kNestingLimit = 16;
+
+std::string EncodeEvent(const Event& event);
+// DataLoss for bytes that are not a well-formed event of a kind this build knows.
+Result<Event> DecodeEvent(std::string_view bytes);
+
+std::string EncodeTask(const TaskRecord& record);
+Result<TaskRecord> DecodeTask(std::string_view bytes);
+
+}  // namespace taskledger

@@ -1,0 +1,982 @@
+#include "ledger/ledger.h"
+
+#include <fcntl.h>
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include "ledger/codec.h"
+#include "ledger/keys.h"
+#include "projections/limits.h"
+#include "projections/time_text.h"
+
+namespace taskledger {
+namespace {
+
+// Column families (docs/format.md "Keys"). The order is the handle index.
+enum ColumnFamily : int {
+  kMeta = 0,  // RocksDB's default: format_version
+  kEvents,
+  kTaskEvents,
+  kTasks,
+  kSchedule,
+  kDeadlines,
+  kDependents,
+  kIdempotency,
+  kColumnFamilyCount,
+};
+const char* const kColumnFamilyNames[kColumnFamilyCount] = {
+    "default", "events", "task_events", "tasks", "schedule", "deadlines", "dependents", "idempotency"};
+// The projection and indexes: everything `rebuild` recreates from the log.
+constexpr ColumnFamily kDerivedFamilies[] = {kTaskEvents, kTasks, kSchedule, kDeadlines, kDependents, kIdempotency};
+
+constexpr char kFormatVersionKey[] = "format_version";
+constexpr char kFormatVersion[] = "1";
+
+// Due timers promoted per pass of claim --next: bounds one batch of index reads.
+constexpr size_t kPromoteBatch = 256;
+// A schedule entry that cannot be claimed is repaired and skipped; more than this many in
+// one claim means the index is broken, not merely stale.
+constexpr int kMaxClaimSkips = 64;
+// Lease-expired markers appended by one sweep: bounds one commit.
+constexpr size_t kMaxSweepEvents = 10'000;
+// Events per write while rebuilding.
+constexpr size_t kRebuildBatchEvents = 10'000;
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  const std::string message = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::DataLoss(message);
+  if (s.IsNoSpace()) return Status::IOError(message + " (disk full)");
+  if (s.IsNotFound()) return Status::NotFound(message);
+  return Status::IOError(message);
+}
+
+// The pid that holds RocksDB's LOCK file of `path` (an fcntl lock), or 0.
+pid_t LockHolder(const std::string& path) {
+  const std::string lock_path = path + "/LOCK";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct flock query {};
+  query.l_type = F_WRLCK;
+  query.l_whence = SEEK_SET;
+  const int rc = ::fcntl(fd, F_GETLK, &query);
+  ::close(fd);
+  if (rc != 0 || query.l_type == F_UNLCK) return 0;
+  return query.l_pid;
+}
+
+std::string DescribeProcess(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  while (!cmdline.empty() && cmdline.back() == ' ') cmdline.pop_back();
+  std::string out = "pid " + std::to_string(pid);
+  if (!cmdline.empty()) out += ": " + cmdline;
+  return out;
+}
+
+// Where a task waits in the schedule index at `now` ("" = nowhere: finished, blocked, or
+// waiting for a dependency, which wakes it when it completes).
+std::string ScheduleKey(const TaskRecord& record, int64_t now_ns, const DependencyLookup& dependencies) {
+  TaskRecord r = record;
+  Settle(&r, now_ns);
+  if (r.terminal() || r.blocked) return "";
+  if (r.attempt_open) return keys::Timer(r.spec.queue, r.deadline_ns, r.id);
+  for (const std::string& dep : r.spec.after) {
+    if (dependencies(dep) != TaskStatus::kDone) return "";
+  }
+  const int64_t ready_at = std::max(r.spec.not_before_ns, r.backoff_until_ns);
+  if (ready_at > now_ns) return keys::Timer(r.spec.queue, ready_at, r.id);
+  return keys::Ready(r.spec.queue, r.spec.priority, r.created_seq);
+}
+
+std::string U64Value(uint64_t v) { return keys::Seq(v); }
+
+std::string DefaultActor(const Command& c) {
+  if (!c.actor.empty()) return c.actor;
+  switch (c.kind) {
+    case CommandKind::kCreate: return "dispatcher";
+    case CommandKind::kBlock:
+    case CommandKind::kUnblock:
+    case CommandKind::kCancel:
+    case CommandKind::kRevive: return "operator";
+    case CommandKind::kSweep: return "sweeper";
+    default: return "unknown";
+  }
+}
+
+// Names the first field where two records differ, for verify's report.
+std::string FirstDifference(const TaskRecord& a, const TaskRecord& b) {
+#define TL_FIELD(f) \
+  if (!(a.f == b.f)) return #f;
+  TL_FIELD(id) TL_FIELD(spec) TL_FIELD(created_seq) TL_FIELD(created_ns) TL_FIELD(last_seq) TL_FIELD(last_ns)
+  TL_FIELD(done) TL_FIELD(cancelled) TL_FIELD(blocked) TL_FIELD(block_reason) TL_FIELD(result) TL_FIELD(failures)
+  TL_FIELD(attempts) TL_FIELD(last_token) TL_FIELD(attempt_open) TL_FIELD(holder) TL_FIELD(claimed_ns)
+  TL_FIELD(ttl_ns) TL_FIELD(deadline_ns) TL_FIELD(runtime_cap_ns) TL_FIELD(signal_cap_ns) TL_FIELD(signal)
+  TL_FIELD(last_heartbeat_ns) TL_FIELD(heartbeats) TL_FIELD(last_end) TL_FIELD(last_end_ns) TL_FIELD(last_error)
+  TL_FIELD(backoff_until_ns) TL_FIELD(completed_token) TL_FIELD(completed_exit_recorded) TL_FIELD(expiries)
+  TL_FIELD(rejections) TL_FIELD(interruptions)
+#undef TL_FIELD
+  return "";
+}
+
+}  // namespace
+
+// A commit group in the making: reads see the group's own writes (WriteBatchWithIndex).
+// REQUIRES: the ledger's mutex is held for the Txn's whole life.
+class Ledger::Txn {
+ public:
+  explicit Txn(Ledger* ledger) : ledger_(ledger), batch_(rocksdb::BytewiseComparator(), 0, true) {}
+
+  Result<std::optional<std::string>> Get(int family, const std::string& key) {
+    std::string value;
+    const rocksdb::Status s =
+        batch_.GetFromBatchAndDB(ledger_->db_.get(), rocksdb::ReadOptions(), ledger_->cf(family), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Result<std::optional<TaskRecord>> GetTask(const std::string& id) {
+    Result<std::optional<std::string>> bytes = Get(kTasks, id);
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return std::optional<TaskRecord>();
+    Result<TaskRecord> record = DecodeTask(**bytes);
+    if (!record.ok()) return record.status();
+    return std::optional<TaskRecord>(std::move(*record));
+  }
+
+  void Put(int family, const std::string& key, const std::string& value) {
+    batch_.Put(ledger_->cf(family), key, value);
+  }
+  void Delete(int family, const std::string& key) { batch_.Delete(ledger_->cf(family), key); }
+
+  std::unique_ptr<rocksdb::Iterator> Iterate(int family) {
+    return std::unique_ptr<rocksdb::Iterator>(batch_.NewIteratorWithBase(
+        ledger_->cf(family), ledger_->db_->NewIterator(rocksdb::ReadOptions(), ledger_->cf(family))));
+  }
+
+  // Dependencies' own status at `now`, reading through the group. A read error reads as
+  // "not done": the safe side (nothing is claimed on it).
+  DependencyLookup Dependencies(int64_t now_ns) {
+    return [this, now_ns](const std::string& id) -> std::optional<TaskStatus> {
+      Result<std::optional<TaskRecord>> dep = GetTask(id);
+      if (!dep.ok() || !dep->has_value()) return std::nullopt;
+      return OwnStatus(**dep, now_ns);
+    };
+  }
+
+  rocksdb::WriteBatchWithIndex& batch() { return batch_; }
+
+ private:
+  Ledger* ledger_;
+  rocksdb::WriteBatchWithIndex batch_;
+};
+
+Ledger::Ledger(LedgerOptions options, Clock* clock) : options_(std::move(options)), clock_(clock) {}
+
+Ledger::~Ledger() {
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    if (db_) (void)db_->DestroyColumnFamilyHandle(handle);
+  }
+  handles_.clear();
+  db_.reset();
+  if (!secondary_path_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(secondary_path_, ignored);
+  }
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock* clock) {
+  if (options.path.empty()) return Status::InvalidArgument("the ledger path is empty");
+  std::unique_ptr<Ledger> ledger(new Ledger(options, clock));
+
+  rocksdb::Options db_options;
+  db_options.env = options.env != nullptr ? options.env : rocksdb::Env::Default();
+  db_options.create_if_missing = !options.read_only && options.create_if_missing;
+  db_options.create_missing_column_families = db_options.create_if_missing;
+  db_options.IncreaseParallelism(2);
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 4;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : kColumnFamilyNames) families.emplace_back(name, rocksdb::ColumnFamilyOptions(db_options));
+
+  const bool real_fs = options.env == nullptr;
+  const bool exists = real_fs ? std::filesystem::exists(options.path + "/CURRENT")
+                              : db_options.env->FileExists(options.path + "/CURRENT").ok();
+  if (!exists && !db_options.create_if_missing) {
+    return Status::IOError("no ledger at " + options.path + " (create one with `taskledger create`)");
+  }
+  const pid_t holder = real_fs ? LockHolder(options.path) : 0;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s;
+  if (!options.read_only) {
+    if (holder != 0) {
+      return Status::Busy("ledger " + options.path + " is held by another process (" + DescribeProcess(holder) +
+                          "); stop it, or go through it with --connect");
+    }
+    if (real_fs && !exists) {
+      std::error_code error;
+      std::filesystem::create_directories(options.path, error);
+      if (error) return Status::IOError("cannot create " + options.path + ": " + error.message());
+    }
+    s = rocksdb::DB::Open(db_options, options.path, families, &ledger->handles_, &db);
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::Busy("ledger " + options.path + " is held by another process: " + s.ToString());
+    }
+  } else {
+    // Read-only verbs follow the ledger as a RocksDB secondary: safe while a server owns
+    // it (OpenForReadOnly is undefined while another process writes), never touching its
+    // files, and able to catch up (Refresh) for `log --follow`.
+    char dir[] = "/tmp/taskledger-secondary-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) return Status::IOError("cannot create a secondary directory in /tmp");
+    ledger->secondary_path_ = dir;
+    db_options.max_open_files = -1;
+    s = rocksdb::DB::OpenAsSecondary(db_options, options.path, ledger->secondary_path_, families,
+                                     &ledger->handles_, &db);
+  }
+  if (!s.ok()) return FromRocks(s, "cannot open ledger " + options.path);
+  ledger->db_.reset(db);
+
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), ledger->cf(kMeta), kFormatVersionKey, &version);
+  if (s.IsNotFound()) {
+    if (!options.read_only) {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = options.sync;
+      TL_RETURN_IF_ERROR(FromRocks(db->Put(write_options, ledger->cf(kMeta), kFormatVersionKey, kFormatVersion),
+                                   "cannot initialize ledger"));
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "cannot read the ledger's format version");
+  } else if (version != kFormatVersion) {
+    return Status::DataLoss("ledger " + options.path + " has format version " + version +
+                            "; this taskledger reads version " + kFormatVersion);
+  }
+  TL_RETURN_IF_ERROR(ledger->Refresh());
+  return ledger;
+}
+
+Status Ledger::Refresh() {
+  if (!secondary_path_.empty()) TL_RETURN_IF_ERROR(FromRocks(db_->TryCatchUpWithPrimary(), "catch up"));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  it->SeekToLast();
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read the log's end"));
+  std::lock_guard lock(mutex_);
+  if (!it->Valid()) {
+    last_seq_ = 0;
+    last_ns_ = 0;
+    return Status::Ok();
+  }
+  Result<Event> last = DecodeEvent(it->value().ToStringView());
+  if (!last.ok()) return last.status();
+  last_seq_ = last->seq;
+  last_ns_ = last->time_ns;
+  return Status::Ok();
+}
+
+int64_t Ledger::Now() {
+  std::lock_guard lock(mutex_);
+  return std::max(clock_->NowNs(), last_ns_);
+}
+
+uint64_t Ledger::last_seq() const {
+  std::lock_guard lock(mutex_);
+  return last_seq_;
+}
+
+Outcome Ledger::Submit(const Command& command) { return std::move(SubmitGroup({command}).front()); }
+
+std::vector<Outcome> Ledger::SubmitGroup(const std::vector<Command>& commands) {
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(commands.size());
+  if (options_.read_only) {
+    for (size_t i = 0; i < commands.size(); ++i) {
+      outcomes.push_back({Status::IOError("ledger " + options_.path + " is open read-only"), {}});
+    }
+    return outcomes;
+  }
+  std::lock_guard lock(mutex_);
+  Txn txn(this);
+  uint64_t next_seq = last_seq_ + 1;
+  int64_t last_ns = last_ns_;
+  for (const Command& command : commands) {
+    // Ledger time never decreases, whatever the clock does.
+    const int64_t now_ns = std::max(clock_->NowNs(), last_ns);
+    txn.batch().SetSavePoint();
+    Outcome outcome = Execute(txn, command, now_ns, next_seq);
+    const bool rule_refusal = outcome.status.IsRefused() || outcome.status.IsNotFound() ||
+                              outcome.status.code() == Code::kInvalidArgument;
+    if (!outcome.status.ok() && !rule_refusal) {
+      // Nothing of a command that failed for another reason is written.
+      (void)txn.batch().RollbackToSavePoint();
+      outcome.reply.events.clear();
+    } else {
+      (void)txn.batch().PopSavePoint();
+    }
+    next_seq += outcome.reply.events.size();
+    if (!outcome.reply.events.empty()) last_ns = now_ns;
+    outcomes.push_back(std::move(outcome));
+  }
+  if (txn.batch().GetWriteBatch()->Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    const Status written = FromRocks(db_->Write(write_options, txn.batch().GetWriteBatch()), "commit");
+    if (!written.ok()) {
+      for (Outcome& outcome : outcomes) {
+        outcome.status = written;
+        outcome.reply.events.clear();
+      }
+      return outcomes;
+    }
+  }
+  last_seq_ = next_seq - 1;
+  last_ns_ = last_ns;
+  return outcomes;
+}
+
+Outcome Ledger::Execute(Txn& txn, const Command& given, int64_t now_ns, uint64_t next_seq) {
+  Command command = given;
+  command.actor = DefaultActor(given);
+  if (Status s = ValidateName("actor", command.actor); !s.ok()) return {s, {}};
+  if (Status s = ValidateText("text", command.text); !s.ok()) return {s, {}};
+  switch (command.kind) {
+    case CommandKind::kCreate:
+      return ExecuteCreate(txn, command, now_ns, next_seq);
+    case CommandKind::kSweep:
+      return ExecuteSweep(txn, command, now_ns, next_seq);
+    case CommandKind::kClaim:
+      if (command.next) return ExecuteClaimNext(txn, command, now_ns, next_seq);
+      break;
+    case CommandKind::kSignal:
+      if (Status s = ValidateName("signal", command.signal); !s.ok()) return {s, {}};
+      if (command.grace_ns < 0 || command.grace_ns > kMaxDurationNs) {
+        return {Status::InvalidArgument("grace must be between 0 and a year"), {}};
+      }
+      break;
+    case CommandKind::kExit:
+      if (!command.exit_code && command.signal.empty()) {
+        return {Status::InvalidArgument("exit needs a code or a signal"), {}};
+      }
+      if (!command.exit_code) {
+        if (Status s = ValidateName("signal", command.signal); !s.ok()) return {s, {}};
+      }
+      break;
+    default:
+      break;
+  }
+  if (command.kind == CommandKind::kClaim && (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs)) {
+    return {Status::InvalidArgument("ttl must be between 0 and a year"), {}};
+  }
+  if (Status s = ValidateName("task id", command.task_id); !s.ok()) return {s, {}};
+  Result<std::optional<TaskRecord>> record = txn.GetTask(command.task_id);
+  if (!record.ok()) return {record.status(), {}};
+  if (!record->has_value()) return {Status::NotFound("no task " + command.task_id), {}};
+  if (given.actor.empty() && command.token != 0) {
+    // A holder command without a name speaks for whoever claimed its token: the token is
+    // the seq of that claim, so a zombie's rejected command still names the zombie.
+    Result<std::optional<std::string>> claim = txn.Get(kEvents, keys::Seq(command.token));
+    if (!claim.ok()) return {claim.status(), {}};
+    if (claim->has_value()) {
+      Result<Event> claimed = DecodeEvent(**claim);
+      if (claimed.ok() && claimed->kind == EventKind::kClaimed && claimed->task_id == command.task_id) {
+        command.actor = claimed->actor;
+      }
+    }
+  }
+  const DecisionContext context{now_ns, next_seq, txn.Dependencies(now_ns)};
+  Outcome outcome = DecideOnTask(command, **record, context);
+  if (!outcome.reply.events.empty()) {
+    if (Status s = ApplyEvents(txn, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  }
+  if (outcome.status.ok()) {
+    if (Status s = FillReply(txn, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+  }
+  return outcome;
+}
+
+Outcome Ledger::ExecuteCreate(Txn& txn, const Command& given, int64_t now_ns, uint64_t next_seq) {
+  Command command = given;
+  if (Status s = NormalizeSpec(&command.spec); !s.ok()) return {s, {}};
+  Outcome outcome;
+  if (!command.spec.idempotency_key.empty()) {
+    Result<std::optional<std::string>> existing = txn.Get(kIdempotency, command.spec.idempotency_key);
+    if (!existing.ok()) return {existing.status(), {}};
+    if (existing->has_value()) {
+      // The same request again: the task it created, and nothing appended.
+      outcome.reply.task_id = **existing;
+      outcome.reply.existing = true;
+      if (Status s = FillReply(txn, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+      return outcome;
+    }
+  }
+  std::string id = command.task_id;
+  if (id.empty()) {
+    id = "t-" + std::to_string(next_seq);
+    for (int suffix = 1;; ++suffix) {
+      Result<std::optional<std::string>> taken = txn.Get(kTasks, id);
+      if (!taken.ok()) return {taken.status(), {}};
+      if (!taken->has_value()) break;
+      id = "t-" + std::to_string(next_seq) + "-" + std::to_string(suffix);
+    }
+  } else {
+    if (Status s = ValidateName("task id", id); !s.ok()) return {s, {}};
+    Result<std::optional<std::string>> taken = txn.Get(kTasks, id);
+    if (!taken.ok()) return {taken.status(), {}};
+    if (taken->has_value()) return {Status::Refused("task " + id + " already exists"), {}};
+  }
+  std::vector<std::string> unique_after;
+  for (const std::string& dep : command.spec.after) {
+    if (std::find(unique_after.begin(), unique_after.end(), dep) != unique_after.end()) continue;
+    Result<std::optional<std::string>> found = txn.Get(kTasks, dep);
+    if (!found.ok()) return {found.status(), {}};
+    if (!found->has_value()) return {Status::NotFound("--after names no task " + dep), {}};
+    unique_after.push_back(dep);
+  }
+  command.spec.after = std::move(unique_after);
+  const DecisionContext context{now_ns, next_seq, txn.Dependencies(now_ns)};
+  outcome.reply.task_id = id;
+  outcome.reply.events.push_back(DecideCreate(command, id, context));
+  if (Status s = ApplyEvents(txn, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  if (Status s = FillReply(txn, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+  return outcome;
+}
+
+Outcome Ledger::ExecuteClaimNext(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq) {
+  const std::string queue = command.queue.empty() ? std::string(kDefaultQueue) : command.queue;
+  if (Status s = ValidateName("queue", queue); !s.ok()) return {s, {}};
+  if (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs) {
+    return {Status::InvalidArgument("ttl must be between 0 and a year"), {}};
+  }
+  if (Status s = PromoteDueTimers(txn, queue, now_ns); !s.ok()) return {s, {}};
+  const std::string prefix = keys::ReadyPrefix(queue);
+  for (int skips = 0; skips < kMaxClaimSkips; ++skips) {
+    std::string id;
+    {
+      std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kSchedule);
+      it->Seek(prefix);
+      if (!it->status().ok()) return {FromRocks(it->status(), "read schedule"), {}};
+      if (!it->Valid() || !keys::StartsWith(it->key().ToStringView(), prefix)) {
+        return {Status::NotFound("no task is ready in queue " + queue), {}};
+      }
+      id = it->value().ToString();
+    }
+    Result<std::optional<TaskRecord>> record = txn.GetTask(id);
+    if (!record.ok()) return {record.status(), {}};
+    if (!record->has_value()) return {Status::DataLoss("schedule names unknown task " + id + "; run rebuild"), {}};
+    Command claim = command;
+    claim.next = false;
+    claim.task_id = id;
+    const DecisionContext context{now_ns, next_seq, txn.Dependencies(now_ns)};
+    Outcome outcome = DecideOnTask(claim, **record, context);
+    if (!outcome.status.ok()) {
+      // A stale entry: put the task where it belongs now and look again.
+      if (Status s = UpdateSchedule(txn, **record, now_ns); !s.ok()) return {s, {}};
+      continue;
+    }
+    if (Status s = ApplyEvents(txn, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+    if (Status s = FillReply(txn, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+    return outcome;
+  }
+  return {Status::Internal("the schedule keeps offering unclaimable tasks in queue " + queue + "; run rebuild"), {}};
+}
+
+Outcome Ledger::ExecuteSweep(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq) {
+  std::vector<std::string> lapsed;
+  {
+    std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kDeadlines);
+    for (it->SeekToFirst(); it->Valid() && lapsed.size() < kMaxSweepEvents; it->Next()) {
+      const std::string_view key = it->key().ToStringView();
+      if (static_cast<int64_t>(keys::ReadU64(key)) > now_ns) break;
+      lapsed.emplace_back(key.substr(8));
+    }
+    if (!it->status().ok()) return {FromRocks(it->status(), "read deadlines"), {}};
+  }
+  Outcome outcome;
+  for (const std::string& id : lapsed) {
+    Result<std::optional<TaskRecord>> record = txn.GetTask(id);
+    if (!record.ok()) return {record.status(), {}};
+    if (!record->has_value()) return {Status::DataLoss("deadline index names unknown task " + id), {}};
+    const TaskRecord& r = **record;
+    // Invariant: the deadline index holds exactly the open attempts of the projection.
+    if (!r.attempt_open || r.deadline_ns > now_ns) {
+      return {Status::DataLoss("deadline index is stale for task " + id + "; run rebuild"), {}};
+    }
+    Event e;
+    e.seq = next_seq + outcome.reply.events.size();
+    e.time_ns = now_ns;
+    e.task_id = id;
+    e.actor = command.actor;
+    e.meta = command.meta;
+    e.kind = EventKind::kLeaseExpired;
+    e.token = r.last_token;
+    e.deadline_ns = r.deadline_ns;
+    outcome.reply.events.push_back(std::move(e));
+  }
+  if (Status s = ApplyEvents(txn, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  return outcome;
+}
+
+Status Ledger::ApplyEvents(Txn& txn, const std::vector<Event>& events, int64_t now_ns) {
+  for (const Event& event : events) {
+    std::optional<TaskRecord> before;
+    if (event.kind != EventKind::kCreated) {
+      Result<std::optional<TaskRecord>> found = txn.GetTask(event.task_id);
+      if (!found.ok()) return found.status();
+      before = std::move(*found);
+      if (!before) return Status::Internal("event for unknown task " + event.task_id);
+    }
+    TaskRecord record = before.value_or(TaskRecord{});
+    // Invariant: the ledger appends only events its own derivation rules accept.
+    if (Status s = ApplyEvent(&record, event); !s.ok()) {
+      return Status::Internal("refusing to append an event the rules reject: " + s.message());
+    }
+    const std::string encoded = EncodeEvent(event);
+    assert(DecodeEvent(encoded).ok() && *DecodeEvent(encoded) == event);
+    txn.Put(kEvents, keys::Seq(event.seq), encoded);
+    txn.Put(kTaskEvents, keys::TaskEvent(event.task_id, event.seq), "");
+    txn.Put(kTasks, event.task_id, EncodeTask(record));
+    if (before && before->attempt_open) txn.Delete(kDeadlines, keys::Deadline(before->deadline_ns, event.task_id));
+    if (record.attempt_open) {
+      txn.Put(kDeadlines, keys::Deadline(record.deadline_ns, event.task_id), U64Value(record.last_token));
+    }
+    if (event.kind == EventKind::kCreated) {
+      for (const std::string& dep : record.spec.after) txn.Put(kDependents, keys::Dependent(dep, record.id), "");
+      if (!record.spec.idempotency_key.empty()) txn.Put(kIdempotency, record.spec.idempotency_key, record.id);
+    }
+    TL_RETURN_IF_ERROR(UpdateSchedule(txn, record, now_ns));
+    if (record.done && !(before && before->done)) {
+      // Completion is what wakes the tasks waiting on this one.
+      std::vector<std::string> dependents;
+      const std::string prefix = keys::DependentPrefix(record.id);
+      std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kDependents);
+      for (it->Seek(prefix); it->Valid() && keys::StartsWith(it->key().ToStringView(), prefix); it->Next()) {
+        dependents.emplace_back(it->key().ToStringView().substr(prefix.size()));
+      }
+      TL_RETURN_IF_ERROR(FromRocks(it->status(), "read dependents"));
+      it.reset();
+      for (const std::string& id : dependents) {
+        Result<std::optional<TaskRecord>> dependent = txn.GetTask(id);
+        if (!dependent.ok()) return dependent.status();
+        if (dependent->has_value()) TL_RETURN_IF_ERROR(UpdateSchedule(txn, **dependent, now_ns));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status Ledger::UpdateSchedule(Txn& txn, const TaskRecord& record, int64_t now_ns) {
+  const std::string wanted = ScheduleKey(record, now_ns, txn.Dependencies(now_ns));
+  const std::string of_key = keys::ScheduleOf(record.id);
+  Result<std::optional<std::string>> current = txn.Get(kSchedule, of_key);
+  if (!current.ok()) return current.status();
+  const std::string previous = current->value_or("");
+  if (previous == wanted) return Status::Ok();
+  if (!previous.empty()) txn.Delete(kSchedule, previous);
+  if (wanted.empty()) {
+    txn.Delete(kSchedule, of_key);
+  } else {
+    txn.Put(kSchedule, wanted, wanted[0] == keys::kReadyTag ? record.id : "");
+    txn.Put(kSchedule, of_key, wanted);
+  }
+  return Status::Ok();
+}
+
+Status Ledger::PromoteDueTimers(Txn& txn, const std::string& queue, int64_t now_ns) {
+  const std::string prefix = keys::TimerPrefix(queue);
+  for (;;) {
+    std::vector<std::pair<std::string, std::string>> due;  // timer key, task id
+    {
+      std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kSchedule);
+      for (it->Seek(prefix); it->Valid() && due.size() < kPromoteBatch; it->Next()) {
+        const std::string_view key = it->key().ToStringView();
+        if (!keys::StartsWith(key, prefix)) break;
+        if (static_cast<int64_t>(keys::ReadU64(key.substr(prefix.size()))) > now_ns) break;
+        due.emplace_back(std::string(key), std::string(key.substr(prefix.size() + 8)));
+      }
+      TL_RETURN_IF_ERROR(FromRocks(it->status(), "read schedule"));
+    }
+    for (const auto& [timer_key, id] : due) {
+      Result<std::optional<TaskRecord>> record = txn.GetTask(id);
+      if (!record.ok()) return record.status();
+      Result<std::optional<std::string>> current = txn.Get(kSchedule, keys::ScheduleOf(id));
+      if (!current.ok()) return current.status();
+      // A timer its task no longer points at is debris: drop it so the loop ends.
+      if (!record->has_value() || current->value_or("") != timer_key) {
+        txn.Delete(kSchedule, timer_key);
+        continue;
+      }
+      TL_RETURN_IF_ERROR(UpdateSchedule(txn, **record, now_ns));
+    }
+    if (due.size() < kPromoteBatch) return Status::Ok();
+  }
+}
+
+Status Ledger::FillReply(Txn& txn, int64_t now_ns, CommandReply* reply) {
+  Result<std::optional<TaskRecord>> record = txn.GetTask(reply->task_id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return Status::Internal("reply for unknown task " + reply->task_id);
+  const TaskView view = Evaluate(**record, now_ns, txn.Dependencies(now_ns));
+  reply->status = view.status;
+  reply->token = view.settled.last_token;
+  reply->deadline_ns = view.status == TaskStatus::kRunning ? view.settled.deadline_ns : 0;
+  return Status::Ok();
+}
+
+// ---- Reads ----
+
+Result<std::optional<TaskRecord>> Ledger::GetTask(const std::string& id) {
+  std::string bytes;
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kTasks), id, &bytes);
+  if (s.IsNotFound()) return std::optional<TaskRecord>();
+  TL_RETURN_IF_ERROR(FromRocks(s, "read task " + id));
+  Result<TaskRecord> record = DecodeTask(bytes);
+  if (!record.ok()) return record.status();
+  return std::optional<TaskRecord>(std::move(*record));
+}
+
+Status Ledger::ForEachEvent(uint64_t from_seq, const std::function<bool(const Event&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  for (it->Seek(keys::Seq(std::max<uint64_t>(from_seq, 1))); it->Valid(); it->Next()) {
+    Result<Event> event = DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) {
+      return Status::DataLoss("event at seq " + std::to_string(keys::ReadU64(it->key().ToStringView())) + ": " +
+                              event.status().message());
+    }
+    if (!fn(*event)) return Status::Ok();
+  }
+  return FromRocks(it->status(), "read the log");
+}
+
+Status Ledger::ForEachTaskEvent(const std::string& id, uint64_t from_seq,
+                                const std::function<bool(const Event&)>& fn) {
+  const std::string prefix = keys::TaskEventPrefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  std::string bytes;
+  for (it->Seek(keys::TaskEvent(id, from_seq)); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (!keys::StartsWith(key, prefix)) break;
+    const uint64_t seq = keys::ReadU64(key.substr(prefix.size()));
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(seq), &bytes);
+    if (s.IsNotFound()) return Status::DataLoss("task " + id + " lists seq " + std::to_string(seq) + ", not in the log");
+    TL_RETURN_IF_ERROR(FromRocks(s, "read the log"));
+    Result<Event> event = DecodeEvent(bytes);
+    if (!event.ok()) return event.status();
+    if (!fn(*event)) return Status::Ok();
+  }
+  return FromRocks(it->status(), "read task events");
+}
+
+Result<uint64_t> Ledger::FirstSeqAtOrAfter(int64_t time_ns) {
+  // Ledger time never decreases along seq: binary search on point reads.
+  uint64_t low = 1, high = last_seq() + 1;
+  std::string bytes;
+  while (low < high) {
+    const uint64_t mid = low + (high - low) / 2;
+    TL_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(mid), &bytes), "read the log"));
+    Result<Event> event = DecodeEvent(bytes);
+    if (!event.ok()) return event.status();
+    if (event->time_ns >= time_ns) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}
+
+Result<Replay> Ledger::ReplayTo(const PointInTime& at, int64_t* eval_ns) {
+  Replay replay;
+  const uint64_t end = last_seq();
+  if (at.kind == PointInTime::Kind::kSeq && static_cast<uint64_t>(at.value) > end) {
+    return Status::InvalidArgument("seq " + std::to_string(at.value) + " is past the end of the log (last seq " +
+                                   std::to_string(end) + ")");
+  }
+  Status failed = Status::Ok();
+  Status s = ForEachEvent(1, [&](const Event& e) {
+    if (at.kind == PointInTime::Kind::kSeq && e.seq > static_cast<uint64_t>(at.value)) return false;
+    if (at.kind == PointInTime::Kind::kTime && e.time_ns > at.value) return false;
+    failed = replay.Apply(e);
+    return failed.ok();
+  });
+  TL_RETURN_IF_ERROR(s);
+  TL_RETURN_IF_ERROR(failed);
+  *eval_ns = at.kind == PointInTime::Kind::kTime ? at.value : replay.last_ns();
+  return replay;
+}
+
+Result<TasksSnapshot> Ledger::TasksAt(const PointInTime& at) {
+  TasksSnapshot snapshot;
+  if (at.kind != PointInTime::Kind::kNow) {
+    Result<Replay> replay = ReplayTo(at, &snapshot.at_ns);
+    if (!replay.ok()) return replay.status();
+    snapshot.seq = replay->last_seq();
+    for (const TaskRecord* record : replay->Tasks()) snapshot.tasks.push_back(replay->View(*record, snapshot.at_ns));
+    return snapshot;
+  }
+  snapshot.seq = last_seq();
+  snapshot.at_ns = Now();
+  std::unordered_map<std::string, TaskRecord> records;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTasks)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
+    if (!record.ok()) return record.status();
+    records.emplace(record->id, std::move(*record));
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read tasks"));
+  std::vector<const TaskRecord*> ordered;
+  for (const auto& [id, record] : records) ordered.push_back(&record);
+  std::sort(ordered.begin(), ordered.end(),
+            [](const TaskRecord* a, const TaskRecord* b) { return a->created_seq < b->created_seq; });
+  const int64_t t = snapshot.at_ns;
+  const DependencyLookup dependencies = [&records, t](const std::string& id) -> std::optional<TaskStatus> {
+    auto found = records.find(id);
+    if (found == records.end()) return std::nullopt;
+    return OwnStatus(found->second, t);
+  };
+  for (const TaskRecord* record : ordered) snapshot.tasks.push_back(Evaluate(*record, t, dependencies));
+  return snapshot;
+}
+
+Result<TaskView> Ledger::TaskAt(const std::string& id, const PointInTime& at) {
+  if (Status s = ValidateName("task id", id); !s.ok()) return s;
+  if (at.kind == PointInTime::Kind::kNow) {
+    Result<std::optional<TaskRecord>> record = GetTask(id);
+    if (!record.ok()) return record.status();
+    if (!record->has_value()) return Status::NotFound("no task " + id);
+    const int64_t t = Now();
+    return Evaluate(**record, t, [this, t](const std::string& dep) -> std::optional<TaskStatus> {
+      Result<std::optional<TaskRecord>> found = GetTask(dep);
+      if (!found.ok() || !found->has_value()) return std::nullopt;
+      return OwnStatus(**found, t);
+    });
+  }
+  // Single-task time travel folds only this task's events (and its dependencies').
+  int64_t eval_ns = at.value;
+  uint64_t until_seq = UINT64_MAX;
+  if (at.kind == PointInTime::Kind::kSeq) {
+    if (static_cast<uint64_t>(at.value) > last_seq()) {
+      return Status::InvalidArgument("seq " + std::to_string(at.value) + " is past the end of the log");
+    }
+    until_seq = static_cast<uint64_t>(at.value);
+    eval_ns = 0;
+    if (until_seq > 0) {
+      Status found = ForEachEvent(until_seq, [&](const Event& e) {
+        eval_ns = e.time_ns;
+        return false;
+      });
+      TL_RETURN_IF_ERROR(found);
+    }
+  }
+  const auto fold = [&](const std::string& task, TaskRecord* record) -> Status {
+    Status failed = Status::Ok();
+    TL_RETURN_IF_ERROR(ForEachTaskEvent(task, 0, [&](const Event& e) {
+      if (e.seq > until_seq || e.time_ns > eval_ns) return false;
+      failed = ApplyEvent(record, e);
+      return failed.ok();
+    }));
+    return failed;
+  };
+  TaskRecord record;
+  TL_RETURN_IF_ERROR(fold(id, &record));
+  if (record.id.empty()) {
+    return Status::NotFound("task " + id + " did not exist at " +
+                            (at.kind == PointInTime::Kind::kSeq ? "seq " + std::to_string(at.value) : FormatTime(eval_ns)));
+  }
+  std::map<std::string, TaskStatus> dep_status;
+  for (const std::string& dep : record.spec.after) {
+    TaskRecord dep_record;
+    TL_RETURN_IF_ERROR(fold(dep, &dep_record));
+    if (!dep_record.id.empty()) dep_status[dep] = OwnStatus(dep_record, eval_ns);
+  }
+  return Evaluate(record, eval_ns, [&dep_status](const std::string& dep) -> std::optional<TaskStatus> {
+    auto found = dep_status.find(dep);
+    if (found == dep_status.end()) return std::nullopt;
+    return found->second;
+  });
+}
+
+// ---- Verify and rebuild ----
+
+Result<VerifyReport> Ledger::Verify() {
+  TL_RETURN_IF_ERROR(Refresh());
+  VerifyReport report;
+  Replay replay;
+  Status replay_error = Status::Ok();
+  Status read = ForEachEvent(1, [&](const Event& e) {
+    report.events++;
+    replay_error = replay.Apply(e);
+    if (!replay_error.ok()) return false;
+    std::string ignored;
+    if (!db_->Get(rocksdb::ReadOptions(), cf(kTaskEvents), keys::TaskEvent(e.task_id, e.seq), &ignored).ok()) {
+      report.problems.push_back("seq " + std::to_string(e.seq) + ": missing from task " + e.task_id + "'s event index");
+    }
+    return true;
+  });
+  if (!read.ok()) {
+    report.problems.push_back(read.message());
+    return report;
+  }
+  if (!replay_error.ok()) {
+    report.problems.push_back(replay_error.message());
+    return report;
+  }
+  report.tasks = replay.task_count();
+
+  // Invariant 4: the materialized projection equals a full replay.
+  std::set<std::string> stored;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTasks)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string id = it->key().ToString();
+    stored.insert(id);
+    Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
+    const TaskRecord* expected = replay.Find(id);
+    if (!record.ok()) {
+      report.problems.push_back("task " + id + ": " + record.status().message());
+    } else if (expected == nullptr) {
+      report.problems.push_back("task " + id + ": in the projection but never created in the log");
+    } else if (!(*record == *expected)) {
+      report.problems.push_back("task " + id + ": projection differs from the replay of the log in field " +
+                                FirstDifference(*record, *expected) + " (replay through seq " +
+                                std::to_string(expected->last_seq) + ", projection through seq " +
+                                std::to_string(record->last_seq) + ")");
+    }
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read tasks"));
+  for (const TaskRecord* record : replay.Tasks()) {
+    if (stored.count(record->id) == 0) {
+      report.problems.push_back("task " + record->id + ": missing from the projection (created at seq " +
+                                std::to_string(record->created_seq) + ")");
+    }
+  }
+  uint64_t indexed_events = 0;
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) indexed_events++;
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read task events"));
+  if (indexed_events != report.events) {
+    report.problems.push_back("the task event index holds " + std::to_string(indexed_events) + " entries for " +
+                              std::to_string(report.events) + " events");
+  }
+  TL_RETURN_IF_ERROR(VerifyIndexes(replay, std::max(Now(), replay.last_ns()), &report));
+  return report;
+}
+
+Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport* report) {
+  const auto scan = [this](int family) -> Result<std::map<std::string, std::string>> {
+    std::map<std::string, std::string> entries;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(family)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) entries.emplace(it->key().ToString(), it->value().ToString());
+    TL_RETURN_IF_ERROR(FromRocks(it->status(), std::string("read ") + kColumnFamilyNames[family]));
+    return entries;
+  };
+  std::map<std::string, std::string> deadlines, dependents, idempotency;
+  for (const TaskRecord* r : replay.Tasks()) {
+    if (r->attempt_open) deadlines.emplace(keys::Deadline(r->deadline_ns, r->id), U64Value(r->last_token));
+    for (const std::string& dep : r->spec.after) dependents.emplace(keys::Dependent(dep, r->id), "");
+    if (!r->spec.idempotency_key.empty()) idempotency.emplace(r->spec.idempotency_key, r->id);
+  }
+  const std::pair<int, const std::map<std::string, std::string>*> exact[] = {
+      {kDeadlines, &deadlines}, {kDependents, &dependents}, {kIdempotency, &idempotency}};
+  for (const auto& [family, expected] : exact) {
+    Result<std::map<std::string, std::string>> actual = scan(family);
+    if (!actual.ok()) return actual.status();
+    if (*actual != *expected) {
+      report->problems.push_back(std::string("the ") + kColumnFamilyNames[family] + " index holds " +
+                                 std::to_string(actual->size()) + " entries where the log implies " +
+                                 std::to_string(expected->size()) + " (or different ones)");
+    }
+  }
+
+  Result<std::map<std::string, std::string>> schedule = scan(kSchedule);
+  if (!schedule.ok()) return schedule.status();
+  std::set<std::string> referenced;
+  for (const TaskRecord* r : replay.Tasks()) {
+    const TaskView view = replay.View(*r, now_ns);
+    auto of = schedule->find(keys::ScheduleOf(r->id));
+    const std::string where = of == schedule->end() ? "" : of->second;
+    if (!where.empty()) referenced.insert(where);
+    const bool scheduled = !where.empty() && schedule->count(where) != 0;
+    if (!where.empty() && !scheduled) {
+      report->problems.push_back("task " + r->id + ": its schedule entry is missing");
+      continue;
+    }
+    const bool ready_entry = scheduled && where[0] == keys::kReadyTag;
+    const bool due_timer = scheduled && where[0] == keys::kTimerTag &&
+                           static_cast<int64_t>(keys::ReadU64(where.substr(keys::TimerPrefix(r->spec.queue).size()))) <= now_ns;
+    const bool should_be_claimable = view.status == TaskStatus::kReady;
+    if (ready_entry && !should_be_claimable) {
+      report->problems.push_back("task " + r->id + ": scheduled as ready but it is " +
+                                 std::string(TaskStatusName(view.status)));
+    } else if (should_be_claimable && !ready_entry && !due_timer) {
+      report->problems.push_back("task " + r->id + ": ready but not in the schedule");
+    } else if (scheduled && (view.status == TaskStatus::kDone || view.status == TaskStatus::kCancelled ||
+                             view.status == TaskStatus::kBlocked)) {
+      report->problems.push_back("task " + r->id + ": " + std::string(TaskStatusName(view.status)) +
+                                 " but still scheduled");
+    }
+  }
+  for (const auto& [key, value] : *schedule) {
+    if (key[0] != keys::kScheduleOfTag && referenced.count(key) == 0) {
+      report->problems.push_back("a schedule entry belongs to no task (" + (value.empty() ? key.substr(1) : value) + ")");
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<RebuildReport> Ledger::Rebuild() {
+  if (options_.read_only) return Status::IOError("ledger " + options_.path + " is open read-only");
+  std::lock_guard lock(mutex_);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  {
+    rocksdb::WriteBatch clear;
+    for (ColumnFamily family : kDerivedFamilies) clear.DeleteRange(cf(family), "", "\xff");
+    TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &clear), "clear the projection"));
+  }
+  RebuildReport report;
+  Replay replay;
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Result<Event> event = DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) return event.status();
+    TL_RETURN_IF_ERROR(replay.Apply(*event));
+    batch.Put(cf(kTaskEvents), keys::TaskEvent(event->task_id, event->seq), "");
+    if (++report.events % kRebuildBatchEvents == 0) {
+      TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+      batch.Clear();
+    }
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read the log"));
+  const int64_t now_ns = std::max(clock_->NowNs(), replay.last_ns());
+  const DependencyLookup dependencies = replay.Dependencies(now_ns);
+  for (const TaskRecord* r : replay.Tasks()) {
+    batch.Put(cf(kTasks), r->id, EncodeTask(*r));
+    if (r->attempt_open) batch.Put(cf(kDeadlines), keys::Deadline(r->deadline_ns, r->id), U64Value(r->last_token));
+    for (const std::string& dep : r->spec.after) batch.Put(cf(kDependents), keys::Dependent(dep, r->id), "");
+    if (!r->spec.idempotency_key.empty()) batch.Put(cf(kIdempotency), r->spec.idempotency_key, r->id);
+    const std::string where = ScheduleKey(*r, now_ns, dependencies);
+    if (!where.empty()) {
+      batch.Put(cf(kSchedule), where, where[0] == keys::kReadyTag ? r->id : "");
+      batch.Put(cf(kSchedule), keys::ScheduleOf(r->id), where);
+    }
+    if (++report.tasks % kRebuildBatchEvents == 0) {
+      TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+      batch.Clear();
+    }
+  }
+  TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+  last_seq_ = replay.last_seq();
+  last_ns_ = replay.last_ns();
+  return report;
+}
+
+}  // namespace taskledger

@@ -1,0 +1,149 @@
+// Ledger: the event log in RocksDB and the materialized projection beside it.
+//
+// A command is validated against the current state (projections/decide.h); its events and
+// every projection and index change go into one WriteBatch, written with sync (durable) by
+// default. A group of commands shares one batch and one sync (SubmitGroup): the server's
+// group commit. See docs/format.md for the column families and keys.
+//
+// Thread-safety: all methods may be called from any thread. Writes are serialized by an
+// internal mutex; reads see the last committed state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/clock.h"
+#include "projections/decide.h"
+#include "projections/event.h"
+#include "projections/replay.h"
+#include "projections/status.h"
+#include "projections/task.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Env;
+}  // namespace rocksdb
+
+namespace taskledger {
+
+struct LedgerOptions {
+  std::string path;
+  // Durable writes: every commit group is fsynced before it is acknowledged. Default true;
+  // only tests and benchmarks that measure something else turn it off.
+  bool sync = true;
+  // Never writes; opens beside a server that owns the ledger (as a RocksDB secondary) or
+  // on a copy. Default false.
+  bool read_only = false;
+  // Default true (ignored when read_only).
+  bool create_if_missing = true;
+  // The RocksDB environment; default (nullptr) the real filesystem. Tests may pass an
+  // in-memory one.
+  rocksdb::Env* env = nullptr;
+};
+
+// A moment of the log to evaluate at (DESIGN §4): now, a ledger time, or after a seq.
+struct PointInTime {
+  enum class Kind { kNow, kTime, kSeq };
+  Kind kind = Kind::kNow;
+  int64_t value = 0;
+  static PointInTime Now() { return {}; }
+  static PointInTime AtTime(int64_t ns) { return {Kind::kTime, ns}; }
+  static PointInTime AtSeq(uint64_t seq) { return {Kind::kSeq, static_cast<int64_t>(seq)}; }
+};
+
+struct TasksSnapshot {
+  int64_t at_ns = 0;        // the evaluation time
+  uint64_t seq = 0;         // the last event folded
+  std::vector<TaskView> tasks;  // in creation order
+};
+
+struct VerifyReport {
+  uint64_t events = 0;
+  uint64_t tasks = 0;
+  std::vector<std::string> problems;  // empty: clean. The first is the earliest found.
+};
+
+struct RebuildReport {
+  uint64_t events = 0;
+  uint64_t tasks = 0;
+};
+
+class Ledger {
+ public:
+  // Opens (creating if allowed) the ledger at options.path. `clock` must outlive it.
+  // Busy with the holder's pid when another process owns the ledger.
+  static Result<std::unique_ptr<Ledger>> Open(const LedgerOptions& options, Clock* clock);
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // One command, one durable commit.
+  Outcome Submit(const Command& command);
+  // The commands in order, each validated against the state the previous ones left, all
+  // committed by one durable write. A write failure fails every outcome of the group.
+  std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands);
+
+  // The ledger's current time: the clock, but never before the last event.
+  int64_t Now();
+  uint64_t last_seq() const;
+  bool read_only() const { return options_.read_only; }
+  const std::string& path() const { return options_.path; }
+
+  // A read-only ledger beside a live server: catch up with what it has written.
+  Status Refresh();
+
+  Result<std::optional<TaskRecord>> GetTask(const std::string& id);
+  // One task's state at a point in time; NotFound if it did not exist then.
+  Result<TaskView> TaskAt(const std::string& id, const PointInTime& at);
+  // Every task's state at a point in time.
+  Result<TasksSnapshot> TasksAt(const PointInTime& at);
+
+  // Events with seq >= from_seq, in order, until `fn` returns false.
+  Status ForEachEvent(uint64_t from_seq, const std::function<bool(const Event&)>& fn);
+  // One task's events with seq >= from_seq, in order.
+  Status ForEachTaskEvent(const std::string& id, uint64_t from_seq, const std::function<bool(const Event&)>& fn);
+  // The seq of the first event at or after a ledger time (last_seq()+1 if none).
+  Result<uint64_t> FirstSeqAtOrAfter(int64_t time_ns);
+
+  // Replays the whole log and checks it, the materialized projection and the indexes
+  // against it (DESIGN §5).
+  Result<VerifyReport> Verify();
+  // Rebuilds the projection and indexes from the log.
+  Result<RebuildReport> Rebuild();
+
+ private:
+  class Txn;
+  Ledger(LedgerOptions options, Clock* clock);
+
+  Outcome Execute(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
+  Outcome ExecuteCreate(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
+  Outcome ExecuteClaimNext(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
+  Outcome ExecuteSweep(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
+  Status ApplyEvents(Txn& txn, const std::vector<Event>& events, int64_t now_ns);
+  Status UpdateSchedule(Txn& txn, const TaskRecord& record, int64_t now_ns);
+  Status PromoteDueTimers(Txn& txn, const std::string& queue, int64_t now_ns);
+  Status FillReply(Txn& txn, int64_t now_ns, CommandReply* reply);
+
+  Result<Replay> ReplayTo(const PointInTime& at, int64_t* eval_ns);
+  Status VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport* report);
+
+  rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
+
+  const LedgerOptions options_;
+  Clock* const clock_;
+  std::string secondary_path_;  // read-only beside a live owner: our RocksDB secondary dir
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  mutable std::mutex mutex_;
+  uint64_t last_seq_ = 0;  // GUARDED_BY(mutex_)
+  int64_t last_ns_ = 0;    // GUARDED_BY(mutex_)
+};
+
+}  // namespace taskledger

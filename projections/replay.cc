@@ -1,0 +1,71 @@
+#include "projections/replay.h"
+
+namespace taskledger {
+
+Status Replay::Apply(const Event& event) {
+  if (event.seq != last_seq_ + 1) {
+    return Status::DataLoss("seq " + std::to_string(last_seq_ + 1) + " is missing (found seq " +
+                            std::to_string(event.seq) + " after seq " + std::to_string(last_seq_) + ")");
+  }
+  if (event.time_ns < last_ns_) {
+    return Status::DataLoss("seq " + std::to_string(event.seq) + ": ledger time goes backwards");
+  }
+  if (event.kind == EventKind::kCreated) {
+    if (tasks_.count(event.task_id) != 0) {
+      return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id + " created twice");
+    }
+    for (const std::string& dep : event.spec.after) {
+      if (tasks_.count(dep) == 0) {
+        return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id +
+                                " depends on unknown task " + dep);
+      }
+    }
+    TaskRecord record;
+    TL_RETURN_IF_ERROR(ApplyEvent(&record, event));
+    creation_order_.emplace(event.seq, event.task_id);
+    tasks_.emplace(event.task_id, std::move(record));
+  } else {
+    auto it = tasks_.find(event.task_id);
+    if (it == tasks_.end()) {
+      return Status::DataLoss("seq " + std::to_string(event.seq) + ": event for unknown task " + event.task_id);
+    }
+    TaskRecord next = it->second;
+    TL_RETURN_IF_ERROR(ApplyEvent(&next, event));
+    if (event.kind == EventKind::kClaimed) {
+      // A claim needs its dependencies done (the rest of claimability is the task's own).
+      const TaskView view = View(it->second, event.time_ns);
+      if (view.status != TaskStatus::kReady) {
+        return Status::DataLoss("seq " + std::to_string(event.seq) + ": claim of task " + event.task_id +
+                                " that was " + std::string(TaskStatusName(view.status)));
+      }
+    }
+    it->second = std::move(next);
+  }
+  last_seq_ = event.seq;
+  last_ns_ = event.time_ns;
+  return Status::Ok();
+}
+
+const TaskRecord* Replay::Find(const std::string& id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+std::vector<const TaskRecord*> Replay::Tasks() const {
+  std::vector<const TaskRecord*> out;
+  out.reserve(creation_order_.size());
+  for (const auto& [seq, id] : creation_order_) out.push_back(&tasks_.at(id));
+  return out;
+}
+
+DependencyLookup Replay::Dependencies(int64_t t) const {
+  return [this, t](const std::string& id) -> std::optional<TaskStatus> {
+    const TaskRecord* dep = Find(id);
+    if (dep == nullptr) return std::nullopt;
+    return OwnStatus(*dep, t);
+  };
+}
+
+TaskView Replay::View(const TaskRecord& record, int64_t t) const { return Evaluate(record, t, Dependencies(t)); }
+
+}  // namespace taskledger

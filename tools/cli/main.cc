@@ -1,0 +1,562 @@
+// taskledger: the command-line tool (DESIGN §6). Thin wiring: parse, open the ledger,
+// submit one command or read, print. Rules live in projections/, storage in ledger/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/clock.h"
+#include "ledger/ledger.h"
+#include "projections/event_json.h"
+#include "projections/limits.h"
+#include "projections/time_text.h"
+#include "tools/cli/render.h"
+
+namespace taskledger::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+// `log --follow` polls the log this often.
+constexpr auto kFollowPoll = std::chrono::milliseconds(200);
+
+volatile std::sig_atomic_t g_stop = 0;
+void OnStopSignal(int) { g_stop = 1; }
+
+struct Globals {
+  std::string db = "./taskledger.db";
+  bool json = false;
+  std::string log_level = "warn";
+};
+
+// Prints one error line and returns its exit code.
+int Fail(const Status& status) {
+  std::fprintf(stderr, "taskledger: %s\n", status.message().c_str());
+  return status.ExitCode();
+}
+int Usage(const std::string& message) { return Fail(Status::InvalidArgument(message)); }
+
+void PrintJson(const nlohmann::json& object) {
+  std::cout << object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
+// Signal names as users write them: TERM, SIGTERM or 15.
+std::optional<std::string> CanonicalSignal(const std::string& text) {
+  static const std::map<std::string, int> kSignals = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT}, {"KILL", SIGKILL},
+      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+      {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
+      {"ILL", SIGILL},   {"TRAP", SIGTRAP}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"SYS", SIGSYS}};
+  std::string name = text;
+  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+  for (const auto& [known, number] : kSignals) {
+    if (name == known || name == std::to_string(number)) return "SIG" + known;
+  }
+  return std::nullopt;
+}
+
+ClientMeta CallerMeta() {
+  ClientMeta meta;
+  meta.pid = static_cast<uint32_t>(::getppid());  // the worker or shell that ran us
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) == 0) meta.host = host;
+  meta.wall_time_ns = SystemClock().NowNs();
+  return meta;
+}
+
+class Cli {
+ public:
+  explicit Cli(const Globals& globals) : globals_(globals) {}
+
+  Result<Ledger*> Open(bool read_only) {
+    LedgerOptions options;
+    options.path = globals_.db;
+    options.read_only = read_only;
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(options, &clock_);
+    if (!opened.ok()) return opened.status();
+    ledger_ = std::move(*opened);
+    return ledger_.get();
+  }
+
+  int Submit(Command command, const std::function<void(const CommandReply&)>& print_text) {
+    Result<Ledger*> ledger = Open(false);
+    if (!ledger.ok()) return Fail(ledger.status());
+    command.meta = CallerMeta();
+    const Outcome outcome = (*ledger)->Submit(command);
+    if (!outcome.status.ok()) return Fail(outcome.status);
+    if (globals_.json) {
+      PrintJson(ReplyJson(outcome.reply));
+    } else {
+      print_text(outcome.reply);
+    }
+    return kExitOk;
+  }
+
+  nlohmann::json ReplyJson(const CommandReply& reply) {
+    nlohmann::json out;
+    out["task"] = reply.task_id;
+    out["status"] = std::string(TaskStatusName(reply.status));
+    out["token"] = reply.token;
+    if (reply.deadline_ns != 0) {
+      out["deadline"] = FormatTime(reply.deadline_ns);
+      out["deadline_ns"] = reply.deadline_ns;
+    }
+    if (reply.existing) out["existing"] = true;
+    if (!reply.events.empty()) out["seq"] = reply.events.back().seq;
+    return out;
+  }
+
+  bool json() const { return globals_.json; }
+  Clock& clock() { return clock_; }
+
+ private:
+  const Globals& globals_;
+  SystemClock clock_;
+  std::unique_ptr<Ledger> ledger_;
+};
+
+Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
+  Result<int64_t> ns = ParseDuration(text);
+  if (!ns.ok()) return Status::InvalidArgument(flag + ": " + ns.status().message());
+  return ns;
+}
+
+// --at TIME | --at-seq N
+struct AtFlags {
+  std::string time;
+  std::optional<uint64_t> seq;
+  Result<PointInTime> Resolve(int64_t now_ns) const {
+    if (!time.empty() && seq) return Status::InvalidArgument("give --at or --at-seq, not both");
+    if (seq) return PointInTime::AtSeq(*seq);
+    if (!time.empty()) {
+      Result<int64_t> t = ParseTime(time, now_ns);
+      if (!t.ok()) return Status::InvalidArgument("--at: " + t.status().message());
+      return PointInTime::AtTime(*t);
+    }
+    return PointInTime::Now();
+  }
+};
+
+void AddAtFlags(CLI::App* verb, AtFlags* at) {
+  verb->add_option("--at", at->time, "the state at a past time: RFC 3339 or -5m");
+  verb->add_option("--at-seq", at->seq, "the state after the event with this seq");
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"taskledger: an event-sourced task ledger where a claim is a lease", "taskledger"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Globals globals;
+  app.add_option("--db", globals.db, "ledger directory (default ./taskledger.db)")->envname("TASKLEDGER_DB");
+  app.add_flag("--json", globals.json, "one JSON object per line");
+  app.add_option("--log-level", globals.log_level, "trace, debug, info, warn, error or off")
+      ->envname("TASKLEDGER_LOG_LEVEL");
+  Cli cli(globals);
+  std::function<int()> run;
+
+  // ---- create ----
+  Command create_cmd;
+  create_cmd.kind = CommandKind::kCreate;
+  std::string create_ttl, create_runtime, create_not_before, create_backoff, create_backoff_max;
+  int64_t create_priority = 0;
+  int64_t create_attempts = 0;
+  auto* create = app.add_subcommand("create", "create a task; prints its id");
+  create->add_option("id", create_cmd.task_id, "task id (default: generated)");
+  create->add_option("--title", create_cmd.spec.title, "what the task is")->required();
+  create->add_option("--payload", create_cmd.spec.payload, "JSON for the worker");
+  create->add_option("--after", create_cmd.spec.after, "a task that must be done first (repeatable)");
+  create->add_option("--queue", create_cmd.spec.queue, "queue (default: default)");
+  create->add_option("--priority", create_priority, "higher is claimed first (default 0)");
+  create->add_option("--ttl", create_ttl, "lease ttl of each claim (default 30s)");
+  create->add_option("--max-attempts", create_attempts, "failures that make the task dead (default 3)");
+  create->add_option("--max-runtime", create_runtime, "cap on one attempt, however often it heartbeats");
+  create->add_option("--not-before", create_not_before, "not claimable before this time");
+  create->add_option("--idempotency-key", create_cmd.spec.idempotency_key, "create once per key");
+  create->add_option("--backoff", create_backoff, "retry backoff after the first failure (default 1s)");
+  create->add_option("--backoff-max", create_backoff_max, "cap of the doubling backoff (default 5m)");
+  create->callback([&] {
+    run = [&]() -> int {
+      if (create_priority < INT32_MIN || create_priority > INT32_MAX) return Usage("--priority is out of range");
+      if (create_attempts < 0 || create_attempts > kMaxAttemptsLimit) {
+        return Usage("--max-attempts must be between 1 and " + std::to_string(kMaxAttemptsLimit));
+      }
+      if (create->count("--max-attempts") && create_attempts == 0) return Usage("--max-attempts must be at least 1");
+      create_cmd.spec.priority = static_cast<int32_t>(create_priority);
+      create_cmd.spec.max_attempts = static_cast<uint32_t>(create_attempts);
+      const std::pair<const char*, std::pair<std::string*, int64_t*>> durations[] = {
+          {"--ttl", {&create_ttl, &create_cmd.spec.lease_ttl_ns}},
+          {"--max-runtime", {&create_runtime, &create_cmd.spec.max_runtime_ns}},
+          {"--backoff", {&create_backoff, &create_cmd.spec.backoff_initial_ns}},
+          {"--backoff-max", {&create_backoff_max, &create_cmd.spec.backoff_max_ns}}};
+      for (const auto& [flag, target] : durations) {
+        if (target.first->empty()) continue;
+        Result<int64_t> ns = DurationFlag(flag, *target.first);
+        if (!ns.ok()) return Fail(ns.status());
+        if (*ns == 0) return Usage(std::string(flag) + " must be positive");
+        *target.second = *ns;
+      }
+      if (!create_not_before.empty()) {
+        Result<int64_t> t = ParseTime(create_not_before, cli.clock().NowNs());
+        if (!t.ok()) return Usage("--not-before: " + t.status().message());
+        create_cmd.spec.not_before_ns = *t;
+      }
+      return cli.Submit(create_cmd, [](const CommandReply& r) { std::cout << r.task_id << '\n'; });
+    };
+  });
+
+  // ---- claim ----
+  Command claim_cmd;
+  claim_cmd.kind = CommandKind::kClaim;
+  std::string claim_ttl;
+  auto* claim = app.add_subcommand("claim", "claim a task; prints task id, token, deadline");
+  auto* claim_id = claim->add_option("id", claim_cmd.task_id, "the task to claim");
+  auto* claim_next = claim->add_flag("--next", claim_cmd.next, "the best ready task of the queue");
+  claim_id->excludes(claim_next);
+  claim->add_option("--queue", claim_cmd.queue, "with --next (default: default)");
+  claim->add_option("--worker", claim_cmd.actor, "who claims")->required()->envname("TASKLEDGER_WORKER");
+  claim->add_option("--ttl", claim_ttl, "lease ttl (default: the task's)");
+  claim->callback([&] {
+    run = [&]() -> int {
+      if (claim_cmd.task_id.empty() && !claim_cmd.next) return Usage("claim: give a task id or --next");
+      if (!claim_cmd.next && !claim_cmd.queue.empty()) return Usage("claim: --queue goes with --next");
+      if (!claim_ttl.empty()) {
+        Result<int64_t> ns = DurationFlag("--ttl", claim_ttl);
+        if (!ns.ok()) return Fail(ns.status());
+        if (*ns == 0) return Usage("--ttl must be positive");
+        claim_cmd.ttl_ns = *ns;
+      }
+      return cli.Submit(claim_cmd, [](const CommandReply& r) {
+        std::cout << r.task_id << ' ' << r.token << ' ' << FormatTime(r.deadline_ns) << '\n';
+      });
+    };
+  });
+
+  // ---- holder commands ----
+  Command holder_cmd;
+  std::string holder_grace, holder_signal;
+  std::optional<int64_t> holder_code;
+  const auto print_status = [](const CommandReply& r) {
+    std::cout << r.task_id << ' ' << TaskStatusName(r.status) << '\n';
+  };
+  const auto holder_verb = [&](const char* name, const char* help, CommandKind kind, const char* text_flag,
+                               const char* text_help) {
+    auto* verb = app.add_subcommand(name, help);
+    verb->add_option("id", holder_cmd.task_id, "the task")->required();
+    verb->add_option("--token", holder_cmd.token, "the claim's fencing token")->required()->envname("TASKLEDGER_TOKEN");
+    verb->add_option("--worker", holder_cmd.actor, "who sends it")->envname("TASKLEDGER_WORKER");
+    if (text_flag != nullptr) verb->add_option(text_flag, holder_cmd.text, text_help);
+    verb->callback([&, verb, kind] {
+      run = [&, verb, kind]() -> int {
+        holder_cmd.kind = kind;
+        if (kind == CommandKind::kHeartbeat) {
+          return cli.Submit(holder_cmd, [](const CommandReply& r) { std::cout << FormatTime(r.deadline_ns) << '\n'; });
+        }
+        if (kind == CommandKind::kSignal) {
+          const std::optional<std::string> signal = CanonicalSignal(holder_signal);
+          if (!signal) return Usage("--signal: unknown signal '" + holder_signal + "' (e.g. TERM, SIGINT, 9)");
+          holder_cmd.signal = *signal;
+          if (!holder_grace.empty()) {
+            Result<int64_t> ns = DurationFlag("--grace", holder_grace);
+            if (!ns.ok()) return Fail(ns.status());
+            holder_cmd.grace_ns = *ns;
+          }
+        }
+        if (kind == CommandKind::kExit) {
+          const bool has_code = verb->count("--code") > 0, has_signal = !holder_signal.empty();
+          if (has_code == has_signal) return Usage("exit: give exactly one of --code N or --signal S");
+          if (has_code) {
+            if (*holder_code < 0 || *holder_code > 255) return Usage("--code must be between 0 and 255");
+            holder_cmd.exit_code = static_cast<int32_t>(*holder_code);
+          } else {
+            const std::optional<std::string> signal = CanonicalSignal(holder_signal);
+            if (!signal) return Usage("--signal: unknown signal '" + holder_signal + "'");
+            holder_cmd.signal = *signal;
+          }
+        }
+        return cli.Submit(holder_cmd, [&](const CommandReply& r) {
+          if (kind == CommandKind::kSignal && r.deadline_ns != 0) {
+            std::cout << r.task_id << ' ' << TaskStatusName(r.status) << ' ' << FormatTime(r.deadline_ns) << '\n';
+          } else {
+            print_status(r);
+          }
+        });
+      };
+    });
+    return verb;
+  };
+  holder_verb("heartbeat", "renew a lease; prints the new deadline", CommandKind::kHeartbeat, "--note",
+              "progress note");
+  holder_verb("complete", "finish the task", CommandKind::kComplete, "--result", "what it produced");
+  holder_verb("fail", "end the attempt as failed", CommandKind::kFail, "--error", "what went wrong");
+  holder_verb("release", "give the task back (not a failure)", CommandKind::kRelease, "--reason", "why");
+  auto* signal_verb = holder_verb("signal", "record a signal sent to the holder", CommandKind::kSignal, nullptr, nullptr);
+  signal_verb->add_option("--signal", holder_signal, "TERM, INT, HUP...")->required();
+  signal_verb->add_option("--grace", holder_grace, "how long the holder may take to stop (default 10s)");
+  auto* exit_verb = holder_verb("exit", "record how the holder's process ended", CommandKind::kExit, nullptr, nullptr);
+  exit_verb->add_option("--code", holder_code, "exit code");
+  exit_verb->add_option("--signal", holder_signal, "terminating signal");
+
+  // ---- operator commands ----
+  Command operator_cmd;
+  const auto operator_verb = [&](const char* name, const char* help, CommandKind kind) {
+    auto* verb = app.add_subcommand(name, help);
+    verb->add_option("id", operator_cmd.task_id, "the task")->required();
+    verb->add_option("--operator", operator_cmd.actor, "who acts (default: operator)");
+    verb->callback([&, kind] {
+      run = [&, kind]() -> int {
+        operator_cmd.kind = kind;
+        return cli.Submit(operator_cmd, print_status);
+      };
+    });
+    return verb;
+  };
+  operator_verb("block", "stop a task from being claimed; ends its attempt", CommandKind::kBlock)
+      ->add_option("--reason", operator_cmd.text, "why")
+      ->required();
+  operator_verb("unblock", "make a blocked task claimable again", CommandKind::kUnblock);
+  operator_verb("cancel", "cancel a task for good", CommandKind::kCancel)->add_option("--reason", operator_cmd.text, "why");
+  operator_verb("revive", "give a dead or cancelled task a fresh attempt budget", CommandKind::kRevive);
+
+  // ---- reads ----
+  AtFlags ls_at;
+  std::string ls_status, ls_queue;
+  auto* ls = app.add_subcommand("ls", "list tasks, now or in the past");
+  ls->add_option("--status", ls_status, "only this status");
+  ls->add_option("--queue", ls_queue, "only this queue");
+  AddAtFlags(ls, &ls_at);
+  ls->callback([&] {
+    run = [&]() -> int {
+      std::optional<TaskStatus> status_filter;
+      if (!ls_status.empty()) {
+        status_filter = TaskStatusFromName(ls_status);
+        if (!status_filter) {
+          return Usage("--status: unknown status '" + ls_status +
+                       "' (waiting, ready, running, blocked, done, dead, cancelled)");
+        }
+      }
+      Result<Ledger*> ledger = cli.Open(true);
+      if (!ledger.ok()) return Fail(ledger.status());
+      Result<PointInTime> at = ls_at.Resolve((*ledger)->Now());
+      if (!at.ok()) return Fail(at.status());
+      Result<TasksSnapshot> snapshot = (*ledger)->TasksAt(*at);
+      if (!snapshot.ok()) return Fail(snapshot.status());
+      std::erase_if(snapshot->tasks, [&](const TaskView& v) {
+        return (status_filter && v.status != *status_filter) || (!ls_queue.empty() && v.settled.spec.queue != ls_queue);
+      });
+      if (cli.json()) {
+        for (const TaskView& view : snapshot->tasks) PrintJson(TaskViewToJson(view, snapshot->at_ns));
+      } else {
+        std::cout << TaskTable(*snapshot);
+      }
+      return kExitOk;
+    };
+  });
+
+  AtFlags show_at;
+  std::string show_id;
+  auto* show = app.add_subcommand("show", "one task's state, now or in the past");
+  show->add_option("id", show_id, "the task")->required();
+  AddAtFlags(show, &show_at);
+  show->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> ledger = cli.Open(true);
+      if (!ledger.ok()) return Fail(ledger.status());
+      Result<PointInTime> at = show_at.Resolve((*ledger)->Now());
+      if (!at.ok()) return Fail(at.status());
+      Result<TaskView> view = (*ledger)->TaskAt(show_id, *at);
+      if (!view.ok()) return Fail(view.status());
+      int64_t at_ns = at->kind == PointInTime::Kind::kTime ? at->value : (*ledger)->Now();
+      if (at->kind == PointInTime::Kind::kSeq) at_ns = std::max(view->settled.last_ns, int64_t{0});
+      if (cli.json()) PrintJson(TaskViewToJson(*view, at_ns));
+      else std::cout << TaskDetails(*view, at_ns);
+      return kExitOk;
+    };
+  });
+
+  std::string log_task, log_since;
+  bool log_follow = false;
+  auto* log = app.add_subcommand("log", "the events");
+  log->add_option("--task", log_task, "only this task's events");
+  log->add_option("--since", log_since, "from this seq, or this time (RFC 3339 or -5m)");
+  log->add_flag("--follow", log_follow, "keep printing new events until interrupted");
+  log->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> opened = cli.Open(true);
+      if (!opened.ok()) return Fail(opened.status());
+      Ledger* ledger = *opened;
+      if (!log_task.empty()) {
+        if (Status s = ValidateName("--task", log_task); !s.ok()) return Fail(s);
+        Result<std::optional<TaskRecord>> task = ledger->GetTask(log_task);
+        if (!task.ok()) return Fail(task.status());
+        if (!task->has_value()) return Fail(Status::NotFound("no task " + log_task));
+      }
+      uint64_t from = 1;
+      if (!log_since.empty()) {
+        if (log_since.find_first_not_of("0123456789") == std::string::npos && log_since.size() < 20) {
+          from = std::stoull(log_since);
+        } else {
+          Result<int64_t> t = ParseTime(log_since, ledger->Now());
+          if (!t.ok()) return Usage("--since: expected a seq or a time: " + t.status().message());
+          Result<uint64_t> seq = ledger->FirstSeqAtOrAfter(*t);
+          if (!seq.ok()) return Fail(seq.status());
+          from = *seq;
+        }
+      }
+      const auto print = [&](const Event& e) {
+        if (cli.json()) PrintJson(EventToJson(e));
+        else std::cout << EventLine(e) << '\n';
+        from = e.seq + 1;
+        return true;
+      };
+      const auto print_all = [&]() -> Status {
+        if (log_task.empty()) return ledger->ForEachEvent(from, print);
+        return ledger->ForEachTaskEvent(log_task, from, print);
+      };
+      if (Status s = print_all(); !s.ok()) return Fail(s);
+      if (!log_follow) return kExitOk;
+      std::signal(SIGINT, OnStopSignal);
+      std::signal(SIGTERM, OnStopSignal);
+      std::cout.flush();
+      while (!g_stop) {
+        std::this_thread::sleep_for(kFollowPoll);
+        if (Status s = ledger->Refresh(); !s.ok()) return Fail(s);
+        if (Status s = print_all(); !s.ok()) return Fail(s);
+        std::cout.flush();
+      }
+      return kExitOk;
+    };
+  });
+
+  auto* stats = app.add_subcommand("stats", "counts by status, expiries, rejections, attempts");
+  stats->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> ledger = cli.Open(true);
+      if (!ledger.ok()) return Fail(ledger.status());
+      Result<TasksSnapshot> snapshot = (*ledger)->TasksAt(PointInTime::Now());
+      if (!snapshot.ok()) return Fail(snapshot.status());
+      std::map<std::string, uint64_t> by_status, by_kind;
+      for (int i = 0; i < kTaskStatusCount; ++i) by_status[std::string(TaskStatusName(static_cast<TaskStatus>(i)))] = 0;
+      uint64_t attempts = 0, failures = 0, expiries = 0, rejections = 0, interruptions = 0;
+      for (const TaskView& v : snapshot->tasks) {
+        by_status[std::string(TaskStatusName(v.status))]++;
+        attempts += v.settled.attempts;
+        failures += v.settled.failures;
+        expiries += v.settled.expiries;
+        rejections += v.settled.rejections;
+        interruptions += v.settled.interruptions;
+      }
+      Status read = (*ledger)->ForEachEvent(1, [&](const Event& e) {
+        by_kind[std::string(EventKindName(e.kind))]++;
+        return true;
+      });
+      if (!read.ok()) return Fail(read);
+      nlohmann::json out;
+      out["tasks"] = snapshot->tasks.size();
+      out["events"] = snapshot->seq;
+      out["by_status"] = by_status;
+      out["events_by_kind"] = by_kind;
+      out["attempts"] = attempts;
+      out["failures"] = failures;
+      out["expiries"] = expiries;
+      out["rejections"] = rejections;
+      out["interruptions"] = interruptions;
+      if (cli.json()) {
+        PrintJson(out);
+        return kExitOk;
+      }
+      std::cout << "tasks " << snapshot->tasks.size() << ", events " << snapshot->seq << '\n';
+      for (const auto& [status, count] : by_status) std::cout << "  " << status << ' ' << count << '\n';
+      std::cout << "attempts " << attempts << ", failures " << failures << ", lease expiries " << expiries
+                << ", rejected (zombie) commands " << rejections << ", interrupted " << interruptions << '\n';
+      return kExitOk;
+    };
+  });
+
+  // ---- maintenance ----
+  auto* verify = app.add_subcommand("verify", "replay the log and check every invariant against the projection");
+  verify->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> ledger = cli.Open(true);
+      if (!ledger.ok()) return Fail(ledger.status());
+      Result<VerifyReport> report = (*ledger)->Verify();
+      if (!report.ok()) return Fail(report.status());
+      if (cli.json()) {
+        PrintJson({{"ok", report->problems.empty()},
+                   {"events", report->events},
+                   {"tasks", report->tasks},
+                   {"problems", report->problems}});
+      } else if (report->problems.empty()) {
+        std::cout << "ok: " << report->events << " events, " << report->tasks
+                  << " tasks; the projection matches the log\n";
+      } else {
+        for (const std::string& problem : report->problems) std::cout << "problem: " << problem << '\n';
+      }
+      if (!report->problems.empty()) {
+        return Fail(Status::DataLoss("verify found " + std::to_string(report->problems.size()) +
+                                     " problem(s); the first: " + report->problems.front()));
+      }
+      return kExitOk;
+    };
+  });
+
+  auto* rebuild = app.add_subcommand("rebuild", "recreate the projection and indexes from the log");
+  rebuild->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> ledger = cli.Open(false);
+      if (!ledger.ok()) return Fail(ledger.status());
+      Result<RebuildReport> report = (*ledger)->Rebuild();
+      if (!report.ok()) return Fail(report.status());
+      if (cli.json()) PrintJson({{"events", report->events}, {"tasks", report->tasks}});
+      else std::cout << "rebuilt " << report->tasks << " tasks from " << report->events << " events\n";
+      return kExitOk;
+    };
+  });
+
+  Command sweep_cmd;
+  sweep_cmd.kind = CommandKind::kSweep;
+  auto* sweep = app.add_subcommand("sweep", "record lease_expired for lapses not yet observed; lists them");
+  sweep->callback([&] {
+    run = [&]() -> int {
+      Result<Ledger*> ledger = cli.Open(false);
+      if (!ledger.ok()) return Fail(ledger.status());
+      sweep_cmd.meta = CallerMeta();
+      const Outcome outcome = (*ledger)->Submit(sweep_cmd);
+      if (!outcome.status.ok()) return Fail(outcome.status);
+      for (const Event& e : outcome.reply.events) {
+        if (cli.json()) PrintJson(EventToJson(e));
+        else std::cout << e.task_id << " token " << e.token << " lease expired at " << FormatTime(e.deadline_ns) << '\n';
+      }
+      return kExitOk;
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    std::fprintf(stderr, "taskledger: %s (see taskledger --help)\n", error.what());
+    return kExitUsage;
+  }
+  const auto level = spdlog::level::from_str(globals.log_level);
+  if (level == spdlog::level::off && globals.log_level != "off") {
+    return Usage("--log-level: unknown level '" + globals.log_level + "'");
+  }
+  spdlog::set_level(level);
+  if (!run) return Usage("no verb given (see taskledger --help)");
+  return run();
+}
+
+}  // namespace taskledger::cli
+
+int main(int argc, char** argv) { return taskledger::cli::Main(argc, argv); }
