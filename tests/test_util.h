@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -31,6 +33,16 @@
     EXPECT_EQ(tl_s_.code(), (want)) << #expr << ": " << tl_s_.ToString();                 \
   } while (0)
 #define TL_EXPECT_DATALOSS(expr) TL_EXPECT_CODE(expr, ::taskledger::Code::kDataLoss)
+
+// Readable gtest output for the enums.
+namespace taskledger {
+inline void PrintTo(TaskStatus s, std::ostream* os) { *os << TaskStatusName(s); }
+inline void PrintTo(WaitReason w, std::ostream* os) { *os << WaitReasonName(w); }
+inline void PrintTo(AttemptEnd e, std::ostream* os) { *os << AttemptEndName(e); }
+inline void PrintTo(EventKind k, std::ostream* os) { *os << EventKindName(k); }
+inline void PrintTo(HolderCommand c, std::ostream* os) { *os << HolderCommandName(c); }
+inline void PrintTo(Code c, std::ostream* os) { *os << CodeName(c); }
+}  // namespace taskledger
 
 namespace taskledger::test {
 

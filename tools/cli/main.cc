@@ -130,6 +130,20 @@ Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
   return ns;
 }
 
+// Reads at most one byte past the payload limit, so an oversized file is refused by the
+// ledger's own check without being read whole.
+Result<std::string> ReadPayloadFile(const std::string& path) {
+  std::FILE* file = path == "-" ? stdin : std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Status::InvalidArgument("--payload-file: cannot open " + path);
+  std::string payload(kMaxPayloadBytes + 1, '\0');
+  const size_t read = std::fread(payload.data(), 1, payload.size(), file);
+  const bool failed = std::ferror(file) != 0;
+  if (file != stdin) std::fclose(file);
+  if (failed) return Status::InvalidArgument("--payload-file: cannot read " + path);
+  payload.resize(read);
+  return payload;
+}
+
 // --at TIME | --at-seq N
 struct AtFlags {
   std::string time;
@@ -174,7 +188,10 @@ int Main(int argc, char** argv) {
   auto* create = app.add_subcommand("create", "create a task; prints its id");
   create->add_option("id", create_cmd.task_id, "task id (default: generated)");
   create->add_option("--title", create_cmd.spec.title, "what the task is")->required();
-  create->add_option("--payload", create_cmd.spec.payload, "JSON for the worker");
+  std::string create_payload_file;
+  auto* payload_opt = create->add_option("--payload", create_cmd.spec.payload, "JSON for the worker");
+  create->add_option("--payload-file", create_payload_file, "read the payload JSON from a file (- for stdin)")
+      ->excludes(payload_opt);
   create->add_option("--after", create_cmd.spec.after, "a task that must be done first (repeatable)");
   create->add_option("--queue", create_cmd.spec.queue, "queue (default: default)");
   create->add_option("--priority", create_priority, "higher is claimed first (default 0)");
@@ -192,6 +209,11 @@ int Main(int argc, char** argv) {
         return Usage("--max-attempts must be between 1 and " + std::to_string(kMaxAttemptsLimit));
       }
       if (create->count("--max-attempts") && create_attempts == 0) return Usage("--max-attempts must be at least 1");
+      if (!create_payload_file.empty()) {
+        Result<std::string> payload = ReadPayloadFile(create_payload_file);
+        if (!payload.ok()) return Fail(payload.status());
+        create_cmd.spec.payload = std::move(*payload);
+      }
       create_cmd.spec.priority = static_cast<int32_t>(create_priority);
       create_cmd.spec.max_attempts = static_cast<uint32_t>(create_attempts);
       const std::pair<const char*, std::pair<std::string*, int64_t*>> durations[] = {
@@ -200,13 +222,13 @@ int Main(int argc, char** argv) {
           {"--backoff", {&create_backoff, &create_cmd.spec.backoff_initial_ns}},
           {"--backoff-max", {&create_backoff_max, &create_cmd.spec.backoff_max_ns}}};
       for (const auto& [flag, target] : durations) {
-        if (target.first->empty()) continue;
+        if (create->count(flag) == 0) continue;
         Result<int64_t> ns = DurationFlag(flag, *target.first);
         if (!ns.ok()) return Fail(ns.status());
         if (*ns == 0) return Usage(std::string(flag) + " must be positive");
         *target.second = *ns;
       }
-      if (!create_not_before.empty()) {
+      if (create->count("--not-before") != 0) {
         Result<int64_t> t = ParseTime(create_not_before, cli.clock().NowNs());
         if (!t.ok()) return Usage("--not-before: " + t.status().message());
         create_cmd.spec.not_before_ns = *t;
@@ -230,7 +252,7 @@ int Main(int argc, char** argv) {
     run = [&]() -> int {
       if (claim_cmd.task_id.empty() && !claim_cmd.next) return Usage("claim: give a task id or --next");
       if (!claim_cmd.next && !claim_cmd.queue.empty()) return Usage("claim: --queue goes with --next");
-      if (!claim_ttl.empty()) {
+      if (claim->count("--ttl") != 0) {
         Result<int64_t> ns = DurationFlag("--ttl", claim_ttl);
         if (!ns.ok()) return Fail(ns.status());
         if (*ns == 0) return Usage("--ttl must be positive");

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds taskledger and runs the whole test suite; ends with ctest's summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+scripts/build.sh -DTASKLEDGER_WERROR=ON
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "$(nproc)" --timeout 900
