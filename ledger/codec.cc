@@ -11,6 +11,11 @@
 namespace taskledger {
 namespace {
 
+static_assert(static_cast<int>(schema::CommandKind::EXIT) == static_cast<int>(HolderCommand::kExit));
+static_assert(static_cast<int>(schema::AttemptEnd::CANCELLED) == static_cast<int>(AttemptEnd::kCancelled));
+
+}  // namespace
+
 void WriteSpec(const TaskSpec& in, schema::TaskSpec::Builder out) {
   out.setTitle(in.title);
   out.setPayload(in.payload);
@@ -43,6 +48,8 @@ TaskSpec ReadSpec(schema::TaskSpec::Reader in) {
   out.backoff_max_ns = in.getBackoffMaxNs();
   return out;
 }
+
+namespace {
 
 std::string ToBytes(capnp::MessageBuilder& message) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
@@ -77,9 +84,7 @@ auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decl
 
 }  // namespace
 
-std::string EncodeEvent(const Event& e) {
-  capnp::MallocMessageBuilder message;
-  auto out = message.initRoot<schema::Event>();
+void WriteEvent(const Event& e, schema::Event::Builder out) {
   out.setSeq(e.seq);
   out.setTimeNs(e.time_ns);
   out.setTaskId(e.task_id);
@@ -167,11 +172,20 @@ std::string EncodeEvent(const Event& e) {
       break;
     }
   }
+}
+
+std::string EncodeEvent(const Event& e) {
+  capnp::MallocMessageBuilder message;
+  WriteEvent(e, message.initRoot<schema::Event>());
   return ToBytes(message);
 }
 
 Result<Event> DecodeEvent(std::string_view bytes) {
-  return ReadMessage<schema::Event>(bytes, "event", [](schema::Event::Reader in) -> Result<Event> {
+  return ReadMessage<schema::Event>(bytes, "event", [](schema::Event::Reader in) { return ReadEvent(in); });
+}
+
+Result<Event> ReadEvent(schema::Event::Reader in) {
+  {
     Event e;
     e.seq = in.getSeq();
     e.time_ns = in.getTimeNs();
@@ -269,12 +283,10 @@ Result<Event> DecodeEvent(std::string_view bytes) {
                                 " (written by a newer taskledger?)");
     }
     return e;
-  });
+  }
 }
 
-std::string EncodeTask(const TaskRecord& r) {
-  capnp::MallocMessageBuilder message;
-  auto out = message.initRoot<schema::TaskState>();
+void WriteTaskState(const TaskRecord& r, schema::TaskState::Builder out) {
   out.setId(r.id);
   WriteSpec(r.spec, out.initSpec());
   out.setCreatedSeq(r.created_seq);
@@ -308,11 +320,21 @@ std::string EncodeTask(const TaskRecord& r) {
   out.setExpiries(r.expiries);
   out.setRejections(r.rejections);
   out.setInterruptions(r.interruptions);
+}
+
+std::string EncodeTask(const TaskRecord& r) {
+  capnp::MallocMessageBuilder message;
+  WriteTaskState(r, message.initRoot<schema::TaskState>());
   return ToBytes(message);
 }
 
 Result<TaskRecord> DecodeTask(std::string_view bytes) {
-  return ReadMessage<schema::TaskState>(bytes, "task record", [](schema::TaskState::Reader in) -> Result<TaskRecord> {
+  return ReadMessage<schema::TaskState>(bytes, "task record",
+                                        [](schema::TaskState::Reader in) { return ReadTaskState(in); });
+}
+
+Result<TaskRecord> ReadTaskState(schema::TaskState::Reader in) {
+  {
     TaskRecord r;
     r.id = in.getId();
     r.spec = ReadSpec(in.getSpec());
@@ -352,7 +374,7 @@ Result<TaskRecord> DecodeTask(std::string_view bytes) {
     r.rejections = in.getRejections();
     r.interruptions = in.getInterruptions();
     return r;
-  });
+  }
 }
 
 }  // namespace taskledger

@@ -8,6 +8,7 @@
 #include "projections/event.h"
 #include "projections/status.h"
 #include "projections/task.h"
+#include "schemas/event.capnp.h"
 
 namespace taskledger {
 
@@ -25,5 +26,14 @@ Result<Event> DecodeEvent(std::string_view bytes);
 
 std::string EncodeTask(const TaskRecord& record);
 Result<TaskRecord> DecodeTask(std::string_view bytes);
+
+// The same conversions on Cap'n Proto builders and readers, for messages that carry events
+// or task states inside them (the RPC interface).
+void WriteEvent(const Event& event, schema::Event::Builder out);
+Result<Event> ReadEvent(schema::Event::Reader in);
+void WriteTaskState(const TaskRecord& record, schema::TaskState::Builder out);
+Result<TaskRecord> ReadTaskState(schema::TaskState::Reader in);
+void WriteSpec(const TaskSpec& spec, schema::TaskSpec::Builder out);
+TaskSpec ReadSpec(schema::TaskSpec::Reader in);
 
 }  // namespace taskledger

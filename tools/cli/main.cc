@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,21 +20,23 @@
 #include "projections/event_json.h"
 #include "projections/limits.h"
 #include "projections/time_text.h"
+#include "tools/cli/backend.h"
 #include "tools/cli/render.h"
+#include "tools/server/server.h"
+#include "tools/supervisor/supervisor.h"
 
 namespace taskledger::cli {
 namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitUsage = 2;
-// `log --follow` polls the log this often.
-constexpr auto kFollowPoll = std::chrono::milliseconds(200);
 
-volatile std::sig_atomic_t g_stop = 0;
-void OnStopSignal(int) { g_stop = 1; }
+volatile bool g_stop = false;
+void OnStopSignal(int) { g_stop = true; }
 
 struct Globals {
   std::string db = "./taskledger.db";
+  std::string connect;
   bool json = false;
   std::string log_level = "warn";
 };
@@ -77,21 +80,21 @@ class Cli {
  public:
   explicit Cli(const Globals& globals) : globals_(globals) {}
 
-  Result<Ledger*> Open(bool read_only) {
-    LedgerOptions options;
-    options.path = globals_.db;
-    options.read_only = read_only;
-    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(options, &clock_);
-    if (!opened.ok()) return opened.status();
-    ledger_ = std::move(*opened);
-    return ledger_.get();
+  // The ledger: through the server when --connect is given, else embedded on --db
+  // (read-only verbs open it as a secondary, beside any owner).
+  Result<Backend*> Open(bool read_only) {
+    Result<std::unique_ptr<Backend>> backend =
+        globals_.connect.empty() ? OpenEmbedded(globals_.db, read_only, &clock_) : ConnectRemote(globals_.connect);
+    if (!backend.ok()) return backend.status();
+    backend_ = std::move(*backend);
+    return backend_.get();
   }
 
   int Submit(Command command, const std::function<void(const CommandReply&)>& print_text) {
-    Result<Ledger*> ledger = Open(false);
-    if (!ledger.ok()) return Fail(ledger.status());
+    Result<Backend*> backend = Open(false);
+    if (!backend.ok()) return Fail(backend.status());
     command.meta = CallerMeta();
-    const Outcome outcome = (*ledger)->Submit(command);
+    const Outcome outcome = (*backend)->Submit(command);
     if (!outcome.status.ok()) return Fail(outcome.status);
     if (globals_.json) {
       PrintJson(ReplyJson(outcome.reply));
@@ -121,7 +124,7 @@ class Cli {
  private:
   const Globals& globals_;
   SystemClock clock_;
-  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Backend> backend_;
 };
 
 Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
@@ -174,6 +177,8 @@ int Main(int argc, char** argv) {
   Globals globals;
   app.add_option("--db", globals.db, "ledger directory (default ./taskledger.db)")->envname("TASKLEDGER_DB");
   app.add_flag("--json", globals.json, "one JSON object per line");
+  app.add_option("--connect", globals.connect, "go through the server at unix:/path or tcp:HOST:PORT")
+      ->envname("TASKLEDGER_ADDR");
   app.add_option("--log-level", globals.log_level, "trace, debug, info, warn, error or off")
       ->envname("TASKLEDGER_LOG_LEVEL");
   Cli cli(globals);
@@ -367,9 +372,11 @@ int Main(int argc, char** argv) {
                        "' (waiting, ready, running, blocked, done, dead, cancelled)");
         }
       }
-      Result<Ledger*> ledger = cli.Open(true);
+      Result<Backend*> ledger = cli.Open(true);
       if (!ledger.ok()) return Fail(ledger.status());
-      Result<PointInTime> at = ls_at.Resolve((*ledger)->Now());
+      Result<int64_t> now = (*ledger)->Now();
+      if (!now.ok()) return Fail(now.status());
+      Result<PointInTime> at = ls_at.Resolve(*now);
       if (!at.ok()) return Fail(at.status());
       Result<TasksSnapshot> snapshot = (*ledger)->TasksAt(*at);
       if (!snapshot.ok()) return Fail(snapshot.status());
@@ -392,13 +399,15 @@ int Main(int argc, char** argv) {
   AddAtFlags(show, &show_at);
   show->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> ledger = cli.Open(true);
+      Result<Backend*> ledger = cli.Open(true);
       if (!ledger.ok()) return Fail(ledger.status());
-      Result<PointInTime> at = show_at.Resolve((*ledger)->Now());
+      Result<int64_t> now = (*ledger)->Now();
+      if (!now.ok()) return Fail(now.status());
+      Result<PointInTime> at = show_at.Resolve(*now);
       if (!at.ok()) return Fail(at.status());
       Result<TaskView> view = (*ledger)->TaskAt(show_id, *at);
       if (!view.ok()) return Fail(view.status());
-      int64_t at_ns = at->kind == PointInTime::Kind::kTime ? at->value : (*ledger)->Now();
+      int64_t at_ns = at->kind == PointInTime::Kind::kTime ? at->value : *now;
       if (at->kind == PointInTime::Kind::kSeq) at_ns = std::max(view->settled.last_ns, int64_t{0});
       if (cli.json()) PrintJson(TaskViewToJson(*view, at_ns));
       else std::cout << TaskDetails(*view, at_ns);
@@ -414,21 +423,21 @@ int Main(int argc, char** argv) {
   log->add_flag("--follow", log_follow, "keep printing new events until interrupted");
   log->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> opened = cli.Open(true);
+      Result<Backend*> opened = cli.Open(true);
       if (!opened.ok()) return Fail(opened.status());
-      Ledger* ledger = *opened;
+      Backend* ledger = *opened;
       if (!log_task.empty()) {
-        if (Status s = ValidateName("--task", log_task); !s.ok()) return Fail(s);
-        Result<std::optional<TaskRecord>> task = ledger->GetTask(log_task);
+        Result<TaskView> task = ledger->TaskAt(log_task, PointInTime::Now());
         if (!task.ok()) return Fail(task.status());
-        if (!task->has_value()) return Fail(Status::NotFound("no task " + log_task));
       }
       uint64_t from = 1;
       if (!log_since.empty()) {
         if (log_since.find_first_not_of("0123456789") == std::string::npos && log_since.size() < 20) {
           from = std::stoull(log_since);
         } else {
-          Result<int64_t> t = ParseTime(log_since, ledger->Now());
+          Result<int64_t> now = ledger->Now();
+          if (!now.ok()) return Fail(now.status());
+          Result<int64_t> t = ParseTime(log_since, *now);
           if (!t.ok()) return Usage("--since: expected a seq or a time: " + t.status().message());
           Result<uint64_t> seq = ledger->FirstSeqAtOrAfter(*t);
           if (!seq.ok()) return Fail(seq.status());
@@ -441,21 +450,17 @@ int Main(int argc, char** argv) {
         from = e.seq + 1;
         return true;
       };
-      const auto print_all = [&]() -> Status {
-        if (log_task.empty()) return ledger->ForEachEvent(from, print);
-        return ledger->ForEachTaskEvent(log_task, from, print);
-      };
-      if (Status s = print_all(); !s.ok()) return Fail(s);
+      if (Status s = ledger->ForEachEvent(from, log_task, print); !s.ok()) return Fail(s);
       if (!log_follow) return kExitOk;
       std::signal(SIGINT, OnStopSignal);
       std::signal(SIGTERM, OnStopSignal);
       std::cout.flush();
-      while (!g_stop) {
-        std::this_thread::sleep_for(kFollowPoll);
-        if (Status s = ledger->Refresh(); !s.ok()) return Fail(s);
-        if (Status s = print_all(); !s.ok()) return Fail(s);
+      const auto print_flushed = [&](const Event& e) {
+        print(e);
         std::cout.flush();
-      }
+        return true;
+      };
+      if (Status s = ledger->Follow(from, log_task, print_flushed, &g_stop); !s.ok()) return Fail(s);
       return kExitOk;
     };
   });
@@ -463,7 +468,7 @@ int Main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "counts by status, expiries, rejections, attempts");
   stats->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> ledger = cli.Open(true);
+      Result<Backend*> ledger = cli.Open(true);
       if (!ledger.ok()) return Fail(ledger.status());
       Result<TasksSnapshot> snapshot = (*ledger)->TasksAt(PointInTime::Now());
       if (!snapshot.ok()) return Fail(snapshot.status());
@@ -478,7 +483,7 @@ int Main(int argc, char** argv) {
         rejections += v.settled.rejections;
         interruptions += v.settled.interruptions;
       }
-      Status read = (*ledger)->ForEachEvent(1, [&](const Event& e) {
+      Status read = (*ledger)->ForEachEvent(1, "", [&](const Event& e) {
         by_kind[std::string(EventKindName(e.kind))]++;
         return true;
       });
@@ -509,7 +514,7 @@ int Main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "replay the log and check every invariant against the projection");
   verify->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> ledger = cli.Open(true);
+      Result<Backend*> ledger = cli.Open(true);
       if (!ledger.ok()) return Fail(ledger.status());
       Result<VerifyReport> report = (*ledger)->Verify();
       if (!report.ok()) return Fail(report.status());
@@ -535,7 +540,7 @@ int Main(int argc, char** argv) {
   auto* rebuild = app.add_subcommand("rebuild", "recreate the projection and indexes from the log");
   rebuild->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> ledger = cli.Open(false);
+      Result<Backend*> ledger = cli.Open(false);
       if (!ledger.ok()) return Fail(ledger.status());
       Result<RebuildReport> report = (*ledger)->Rebuild();
       if (!report.ok()) return Fail(report.status());
@@ -550,7 +555,7 @@ int Main(int argc, char** argv) {
   auto* sweep = app.add_subcommand("sweep", "record lease_expired for lapses not yet observed; lists them");
   sweep->callback([&] {
     run = [&]() -> int {
-      Result<Ledger*> ledger = cli.Open(false);
+      Result<Backend*> ledger = cli.Open(false);
       if (!ledger.ok()) return Fail(ledger.status());
       sweep_cmd.meta = CallerMeta();
       const Outcome outcome = (*ledger)->Submit(sweep_cmd);
@@ -563,8 +568,66 @@ int Main(int argc, char** argv) {
     };
   });
 
+  // ---- server and supervisor ----
+  server::ServeOptions serve_options;
+  bool serve_no_sync = false;
+  auto* serve = app.add_subcommand("serve", "own the ledger and serve clients over Cap'n Proto RPC");
+  serve->add_option("--listen", serve_options.listen, "unix:/path (default unix:./taskledger.sock) or tcp:HOST:PORT");
+  serve->add_flag("--allow-remote", serve_options.allow_remote, "let tcp bind a non-loopback address");
+  serve->add_flag("--no-sync", serve_no_sync, "acknowledge before fsync (benchmarks only: loses data on power cut)");
+  serve->callback([&] {
+    run = [&]() -> int {
+      if (!globals.connect.empty()) return Usage("serve owns a ledger: give --db, not --connect");
+      serve_options.db_path = globals.db;
+      serve_options.sync = !serve_no_sync;
+      return server::Serve(serve_options);
+    };
+  });
+
+  supervisor::RunOptions run_options;
+  std::string run_ttl, run_grace;
+  bool run_next = false;
+  auto* run_verb = app.add_subcommand("run", "claim a task and supervise a worker command for it");
+  auto* run_id = run_verb->add_option("id", run_options.task_id, "the task (or --next)");
+  run_verb->add_flag("--next", run_next, "the best ready task of the queue")->excludes(run_id);
+  run_verb->add_option("--queue", run_options.queue, "with --next (default: default)");
+  run_verb->add_option("--worker", run_options.worker, "who runs it")->required()->envname("TASKLEDGER_WORKER");
+  run_verb->add_option("--ttl", run_ttl, "lease ttl (default: the task's); heartbeats every ttl/3");
+  run_verb->add_option("--grace", run_grace, "how long the child may take to stop (default 10s)");
+  // The worker command is everything after `--` (split off before parsing, below).
+  run_verb->callback([&] {
+    run = [&]() -> int {
+      if (run_options.task_id.empty() && !run_next) return Usage("run: give a task id or --next");
+      if (run_options.command.empty()) return Usage("run: give the worker command after --");
+      if (run_verb->count("--ttl")) {
+        Result<int64_t> ns = DurationFlag("--ttl", run_ttl);
+        if (!ns.ok()) return Fail(ns.status());
+        if (*ns == 0) return Usage("--ttl must be positive");
+        run_options.ttl_ns = *ns;
+      }
+      if (run_verb->count("--grace")) {
+        Result<int64_t> ns = DurationFlag("--grace", run_grace);
+        if (!ns.ok()) return Fail(ns.status());
+        run_options.grace_ns = *ns;
+      }
+      if (Status s = ValidateName("--worker", run_options.worker); !s.ok()) return Fail(s);
+      run_options.json = globals.json;
+      Result<Backend*> backend = cli.Open(false);
+      if (!backend.ok()) return Fail(backend.status());
+      return supervisor::Run(**backend, run_options);
+    };
+  });
+
+  // `run ... -- CMD ARGS...`: what follows `--` is the worker's, verbatim.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const auto separator = std::find(args.begin(), args.end(), "--");
+  if (separator != args.end() && std::find(args.begin(), separator, "run") != separator) {
+    run_options.command.assign(separator + 1, args.end());
+    args.erase(separator, args.end());
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help
     std::fprintf(stderr, "taskledger: %s (see taskledger --help)\n", error.what());

@@ -1,0 +1,155 @@
+#include "ledger/wire.h"
+
+#include "ledger/codec.h"
+
+namespace taskledger::wire {
+namespace {
+
+constexpr unsigned kCommandKindCount = static_cast<unsigned>(CommandKind::kSweep) + 1;
+constexpr unsigned kWaitReasonCount = static_cast<unsigned>(WaitReason::kBackoff) + 1;
+constexpr unsigned kCodeCount = static_cast<unsigned>(Code::kInternal) + 1;
+
+template <typename Enum>
+Result<Enum> EnumFrom(uint8_t value, unsigned count, const char* what) {
+  if (value >= count) return Status::InvalidArgument(std::string("unknown ") + what + " " + std::to_string(value));
+  return static_cast<Enum>(value);
+}
+
+}  // namespace
+
+void WriteError(const Status& status, rpc::Error::Builder out) {
+  out.setCode(static_cast<uint8_t>(status.code()));
+  out.setMessage(status.message());
+}
+
+Status ReadError(rpc::Error::Reader in) {
+  const std::string message = in.getMessage();
+  switch (in.getCode() < kCodeCount ? static_cast<Code>(in.getCode()) : Code::kInternal) {
+    case Code::kOk: return Status::Ok();
+    case Code::kInvalidArgument: return Status::InvalidArgument(message);
+    case Code::kRefused: return Status::Refused(message);
+    case Code::kNotFound: return Status::NotFound(message);
+    case Code::kBusy: return Status::Busy(message);
+    case Code::kIOError: return Status::IOError(message);
+    case Code::kDataLoss: return Status::DataLoss(message);
+    case Code::kInternal: return Status::Internal(message);
+  }
+  return Status::Internal(message);
+}
+
+void WriteCommand(const Command& c, rpc::Command::Builder out) {
+  out.setKind(static_cast<uint8_t>(c.kind));
+  out.setTaskId(c.task_id);
+  out.setActor(c.actor);
+  auto meta = out.initMeta();
+  meta.setPid(c.meta.pid);
+  meta.setHost(c.meta.host);
+  meta.setWallTimeNs(c.meta.wall_time_ns);
+  WriteSpec(c.spec, out.initSpec());
+  out.setNext(c.next);
+  out.setQueue(c.queue);
+  out.setTtlNs(c.ttl_ns);
+  out.setToken(c.token);
+  out.setText(c.text);
+  out.setSignal(c.signal);
+  out.setGraceNs(c.grace_ns);
+  out.setHasExitCode(c.exit_code.has_value());
+  out.setExitCode(c.exit_code.value_or(0));
+  out.setWithExit(c.with_exit);
+}
+
+Result<Command> ReadCommand(rpc::Command::Reader in) {
+  Result<CommandKind> kind = EnumFrom<CommandKind>(in.getKind(), kCommandKindCount, "command kind");
+  if (!kind.ok()) return kind.status();
+  Command c;
+  c.kind = *kind;
+  c.task_id = in.getTaskId();
+  c.actor = in.getActor();
+  if (in.hasMeta()) {
+    c.meta.pid = in.getMeta().getPid();
+    c.meta.host = in.getMeta().getHost();
+    c.meta.wall_time_ns = in.getMeta().getWallTimeNs();
+  }
+  if (in.hasSpec()) c.spec = ReadSpec(in.getSpec());
+  c.next = in.getNext();
+  c.queue = in.getQueue();
+  c.ttl_ns = in.getTtlNs();
+  c.token = in.getToken();
+  c.text = in.getText();
+  c.signal = in.getSignal();
+  c.grace_ns = in.getGraceNs();
+  if (in.getHasExitCode()) c.exit_code = in.getExitCode();
+  c.with_exit = in.getWithExit();
+  return c;
+}
+
+void WriteOutcome(const Outcome& o, rpc::Outcome::Builder out) {
+  WriteError(o.status, out.initError());
+  out.setTaskId(o.reply.task_id);
+  out.setToken(o.reply.token);
+  out.setDeadlineNs(o.reply.deadline_ns);
+  out.setStatus(static_cast<uint8_t>(o.reply.status));
+  out.setExisting(o.reply.existing);
+  auto events = out.initEvents(static_cast<unsigned>(o.reply.events.size()));
+  for (size_t i = 0; i < o.reply.events.size(); ++i) WriteEvent(o.reply.events[i], events[static_cast<unsigned>(i)]);
+}
+
+Result<Outcome> ReadOutcome(rpc::Outcome::Reader in) {
+  Outcome o;
+  o.status = ReadError(in.getError());
+  o.reply.task_id = in.getTaskId();
+  o.reply.token = in.getToken();
+  o.reply.deadline_ns = in.getDeadlineNs();
+  Result<TaskStatus> status = EnumFrom<TaskStatus>(in.getStatus(), kTaskStatusCount, "task status");
+  if (!status.ok()) return status.status();
+  o.reply.status = *status;
+  o.reply.existing = in.getExisting();
+  for (auto event : in.getEvents()) {
+    Result<Event> e = ReadEvent(event);
+    if (!e.ok()) return e.status();
+    o.reply.events.push_back(std::move(*e));
+  }
+  return o;
+}
+
+void WritePointInTime(const PointInTime& at, rpc::PointInTime::Builder out) {
+  out.setKind(static_cast<uint8_t>(at.kind));
+  out.setValue(at.value);
+}
+
+Result<PointInTime> ReadPointInTime(rpc::PointInTime::Reader in) {
+  Result<PointInTime::Kind> kind = EnumFrom<PointInTime::Kind>(in.getKind(), 3, "point in time");
+  if (!kind.ok()) return kind.status();
+  if (in.getValue() < 0) return Status::InvalidArgument("a point in time is negative");
+  return PointInTime{*kind, in.getValue()};
+}
+
+void WriteTaskView(const TaskView& view, rpc::TaskView::Builder out) {
+  out.setStatus(static_cast<uint8_t>(view.status));
+  out.setWait(static_cast<uint8_t>(view.wait));
+  out.setUntilNs(view.until_ns);
+  out.setDependency(view.dependency);
+  out.setDependencyStatus(static_cast<uint8_t>(view.dependency_status));
+  WriteTaskState(view.settled, out.initSettled());
+}
+
+Result<TaskView> ReadTaskView(rpc::TaskView::Reader in) {
+  TaskView view;
+  Result<TaskStatus> status = EnumFrom<TaskStatus>(in.getStatus(), kTaskStatusCount, "task status");
+  Result<WaitReason> wait = EnumFrom<WaitReason>(in.getWait(), kWaitReasonCount, "wait reason");
+  Result<TaskStatus> dep = EnumFrom<TaskStatus>(in.getDependencyStatus(), kTaskStatusCount, "task status");
+  if (!status.ok()) return status.status();
+  if (!wait.ok()) return wait.status();
+  if (!dep.ok()) return dep.status();
+  view.status = *status;
+  view.wait = *wait;
+  view.dependency_status = *dep;
+  view.until_ns = in.getUntilNs();
+  view.dependency = in.getDependency();
+  Result<TaskRecord> settled = ReadTaskState(in.getSettled());
+  if (!settled.ok()) return settled.status();
+  view.settled = std::move(*settled);
+  return view;
+}
+
+}  // namespace taskledger::wire

@@ -1,0 +1,292 @@
+#include "tools/cli/backend.h"
+
+#include <capnp/ez-rpc.h>
+#include <kj/async.h>
+
+#include <chrono>
+#include <thread>
+
+#include "ledger/codec.h"
+#include "ledger/wire.h"
+
+namespace taskledger::cli {
+namespace {
+
+// log --follow on an embedded ledger polls this often.
+constexpr auto kFollowPoll = std::chrono::milliseconds(100);
+// Events per `events` call: bounds one reply.
+constexpr uint32_t kEventsPage = 4096;
+// A busy server is retried for this long before the error reaches the user.
+constexpr auto kBusyRetryFor = std::chrono::seconds(10);
+// Replies may hold many tasks: allow large messages from our own server.
+constexpr uint64_t kClientTraversalWords = uint64_t{1} << 33;
+
+class EmbeddedBackend final : public Backend {
+ public:
+  EmbeddedBackend(std::unique_ptr<Ledger> ledger, std::string path)
+      : ledger_(std::move(ledger)), path_(std::move(path)) {}
+
+  std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands) override {
+    return ledger_->SubmitGroup(commands);
+  }
+  Result<int64_t> Now() override { return ledger_->Now(); }
+  Result<TasksSnapshot> TasksAt(const PointInTime& at) override { return ledger_->TasksAt(at); }
+  Result<TaskView> TaskAt(const std::string& id, const PointInTime& at) override { return ledger_->TaskAt(id, at); }
+  Status ForEachEvent(uint64_t from_seq, const std::string& task_id,
+                      const std::function<bool(const Event&)>& fn) override {
+    if (task_id.empty()) return ledger_->ForEachEvent(from_seq, fn);
+    return ledger_->ForEachTaskEvent(task_id, from_seq, fn);
+  }
+  Result<uint64_t> FirstSeqAtOrAfter(int64_t time_ns) override { return ledger_->FirstSeqAtOrAfter(time_ns); }
+  Result<VerifyReport> Verify() override { return ledger_->Verify(); }
+  Result<RebuildReport> Rebuild() override { return ledger_->Rebuild(); }
+  Status Follow(uint64_t from_seq, const std::string& task_id, const std::function<bool(const Event&)>& fn,
+                const volatile bool* stop) override {
+    bool go_on = true;
+    const auto forward = [&](const Event& e) {
+      from_seq = e.seq + 1;
+      go_on = fn(e);
+      return go_on;
+    };
+    while (go_on && !*stop) {
+      TL_RETURN_IF_ERROR(ForEachEvent(from_seq, task_id, forward));
+      if (!go_on) break;
+      std::this_thread::sleep_for(kFollowPoll);
+      TL_RETURN_IF_ERROR(ledger_->Refresh());
+    }
+    return Status::Ok();
+  }
+  std::pair<std::string, std::string> AddressEnv() const override { return {"TASKLEDGER_DB", path_}; }
+
+ private:
+  std::unique_ptr<Ledger> ledger_;
+  std::string path_;
+};
+
+// Prints each pushed event through the caller's function.
+class SinkImpl final : public rpc::EventSink::Server {
+ public:
+  SinkImpl(const std::function<bool(const Event&)>& fn, bool* stopped) : fn_(fn), stopped_(stopped) {}
+  kj::Promise<void> push(PushContext context) override {
+    for (auto event : context.getParams().getEvents()) {
+      Result<Event> e = ReadEvent(event);
+      if (!e.ok() || !fn_(*e)) {
+        *stopped_ = true;
+        return kj::READY_NOW;
+      }
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::function<bool(const Event&)> fn_;
+  bool* stopped_;
+};
+
+class RemoteBackend final : public Backend {
+ public:
+  RemoteBackend(std::string address, std::string endpoint)
+      : address_(std::move(address)), endpoint_(std::move(endpoint)) {}
+
+  std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands) override {
+    const auto give_up_at = std::chrono::steady_clock::now() + kBusyRetryFor;
+    auto pause = std::chrono::milliseconds(5);
+    for (;;) {
+      std::vector<Outcome> outcomes;
+      Status s = Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+        auto request = ledger.submitRequest();
+        auto list = request.initCommands(static_cast<unsigned>(commands.size()));
+        for (size_t i = 0; i < commands.size(); ++i) wire::WriteCommand(commands[i], list[static_cast<unsigned>(i)]);
+        auto response = request.send().wait(wait);
+        for (auto o : response.getOutcomes()) {
+          Result<Outcome> outcome = wire::ReadOutcome(o);
+          if (!outcome.ok()) return outcome.status();
+          outcomes.push_back(std::move(*outcome));
+        }
+        if (outcomes.size() != commands.size()) return Status::Internal("the server answered a different count");
+        return Status::Ok();
+      });
+      if (!s.ok()) {
+        outcomes.assign(commands.size(), Outcome{s, {}});
+        return outcomes;
+      }
+      const bool busy = !outcomes.empty() && outcomes.front().status.code() == Code::kBusy;
+      if (!busy || std::chrono::steady_clock::now() > give_up_at) return outcomes;
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    }
+  }
+
+  Result<int64_t> Now() override {
+    int64_t now = 0;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      now = ledger.nowRequest().send().wait(wait).getNs();
+      return Status::Ok();
+    }));
+    return now;
+  }
+
+  Result<TasksSnapshot> TasksAt(const PointInTime& at) override {
+    TasksSnapshot snapshot;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto request = ledger.tasksAtRequest();
+      wire::WritePointInTime(at, request.initAt());
+      auto response = request.send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      snapshot.at_ns = response.getAtNs();
+      snapshot.seq = response.getSeq();
+      for (auto v : response.getTasks()) {
+        Result<TaskView> view = wire::ReadTaskView(v);
+        if (!view.ok()) return view.status();
+        snapshot.tasks.push_back(std::move(*view));
+      }
+      return Status::Ok();
+    }));
+    return snapshot;
+  }
+
+  Result<TaskView> TaskAt(const std::string& id, const PointInTime& at) override {
+    std::optional<TaskView> view;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto request = ledger.taskAtRequest();
+      request.setId(id);
+      wire::WritePointInTime(at, request.initAt());
+      auto response = request.send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      Result<TaskView> read = wire::ReadTaskView(response.getView());
+      if (!read.ok()) return read.status();
+      view = std::move(*read);
+      return Status::Ok();
+    }));
+    return std::move(*view);
+  }
+
+  Status ForEachEvent(uint64_t from_seq, const std::string& task_id,
+                      const std::function<bool(const Event&)>& fn) override {
+    for (;;) {
+      std::vector<Event> page;
+      TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+        auto request = ledger.eventsRequest();
+        request.setFromSeq(from_seq);
+        request.setTaskId(task_id);
+        request.setLimit(kEventsPage);
+        auto response = request.send().wait(wait);
+        TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+        for (auto event : response.getEvents()) {
+          Result<Event> e = ReadEvent(event);
+          if (!e.ok()) return e.status();
+          page.push_back(std::move(*e));
+        }
+        return Status::Ok();
+      }));
+      for (const Event& e : page) {
+        if (!fn(e)) return Status::Ok();
+        from_seq = e.seq + 1;
+      }
+      if (page.size() < kEventsPage) return Status::Ok();
+    }
+  }
+
+  Result<uint64_t> FirstSeqAtOrAfter(int64_t time_ns) override {
+    uint64_t seq = 0;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto request = ledger.firstSeqAtOrAfterRequest();
+      request.setTimeNs(time_ns);
+      auto response = request.send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      seq = response.getSeq();
+      return Status::Ok();
+    }));
+    return seq;
+  }
+
+  Result<VerifyReport> Verify() override {
+    VerifyReport report;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto response = ledger.verifyRequest().send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      report.events = response.getEvents();
+      report.tasks = response.getTasks();
+      for (auto problem : response.getProblems()) report.problems.emplace_back(problem);
+      return Status::Ok();
+    }));
+    return report;
+  }
+
+  Result<RebuildReport> Rebuild() override {
+    RebuildReport report;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto response = ledger.rebuildRequest().send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      report.events = response.getEvents();
+      report.tasks = response.getTasks();
+      return Status::Ok();
+    }));
+    return report;
+  }
+
+  Status Follow(uint64_t from_seq, const std::string& task_id, const std::function<bool(const Event&)>& fn,
+                const volatile bool* stop) override {
+    (void)stop;  // the server streams until it stops; SIGINT ends this process
+    bool stopped = false;
+    return Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto request = ledger.followRequest();
+      request.setFromSeq(from_seq);
+      request.setTaskId(task_id);
+      request.setSink(kj::heap<SinkImpl>(fn, &stopped));
+      auto response = request.send().wait(wait);
+      return wire::ReadError(response.getError());
+    });
+  }
+
+  std::pair<std::string, std::string> AddressEnv() const override { return {"TASKLEDGER_ADDR", address_}; }
+
+ private:
+  // Runs one exchange, connecting first if needed. A broken connection is dropped so the
+  // next call reconnects (the supervisor outlives server restarts).
+  Status Call(const std::function<Status(rpc::Ledger::Client&, kj::WaitScope&)>& exchange) {
+    try {
+      if (!client_) {
+        capnp::ReaderOptions options;
+        options.traversalLimitInWords = kClientTraversalWords;
+        client_ = std::make_unique<capnp::EzRpcClient>(endpoint_, 0, options);
+        ledger_ = std::make_unique<rpc::Ledger::Client>(client_->getMain<rpc::Ledger>());
+      }
+      return exchange(*ledger_, client_->getWaitScope());
+    } catch (const kj::Exception& e) {
+      ledger_.reset();
+      client_.reset();
+      return Status::IOError("cannot reach the server at " + address_ + ": " + e.getDescription().cStr());
+    }
+  }
+
+  std::string address_;
+  std::string endpoint_;
+  std::unique_ptr<capnp::EzRpcClient> client_;
+  std::unique_ptr<rpc::Ledger::Client> ledger_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> OpenEmbedded(const std::string& path, bool read_only, Clock* clock) {
+  LedgerOptions options;
+  options.path = path;
+  options.read_only = read_only;
+  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, clock);
+  if (!ledger.ok()) return ledger.status();
+  return std::unique_ptr<Backend>(new EmbeddedBackend(std::move(*ledger), path));
+}
+
+Result<std::unique_ptr<Backend>> ConnectRemote(const std::string& address) {
+  std::string endpoint;
+  if (address.rfind("unix:", 0) == 0 && address.size() > 5) {
+    endpoint = address;
+  } else if (address.rfind("tcp:", 0) == 0 && address.find(':', 4) != std::string::npos) {
+    endpoint = address.substr(4);
+  } else {
+    return Status::InvalidArgument("bad server address '" + address + "': expected unix:/path or tcp:HOST:PORT");
+  }
+  return std::unique_ptr<Backend>(new RemoteBackend(address, endpoint));
+}
+
+}  // namespace taskledger::cli

@@ -1,0 +1,351 @@
+#include "tools/server/server.h"
+
+#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "ledger/codec.h"
+#include "ledger/group_commit.h"
+#include "ledger/wire.h"
+
+namespace taskledger::server {
+namespace {
+
+// Limits of what one client may send or hold.
+constexpr size_t kMaxCommandsPerCall = 1024;
+// One request: a thousand commands or a few payloads at their 1 MiB limit.
+constexpr uint64_t kMaxRequestWords = (64u << 20) / sizeof(capnp::word);
+constexpr size_t kMaxConnections = 4096;
+constexpr uint32_t kMaxEventsPerCall = 16384;
+// Followers look for new events this often.
+constexpr auto kFollowPoll = 50 * kj::MILLISECONDS;
+// On shutdown, replies in flight get this long to reach their clients.
+constexpr auto kDrainReplies = 5 * kj::SECONDS;
+
+class LedgerService final : public rpc::Ledger::Server {
+ public:
+  LedgerService(Ledger* ledger, GroupCommitter* committer, kj::Timer& timer, kj::ForkedPromise<void>& stopping,
+                size_t* in_flight)
+      : ledger_(ledger), committer_(committer), timer_(timer), stopping_(stopping), in_flight_(in_flight) {}
+
+  kj::Promise<void> submit(SubmitContext context) override {
+    auto commands_in = context.getParams().getCommands();
+    std::vector<Command> commands;
+    Status bad = Status::Ok();
+    if (commands_in.size() > kMaxCommandsPerCall) {
+      bad = Status::InvalidArgument("more than " + std::to_string(kMaxCommandsPerCall) + " commands in one call");
+    }
+    for (auto c : commands_in) {
+      if (!bad.ok()) break;
+      Result<Command> command = wire::ReadCommand(c);
+      if (!command.ok()) bad = command.status();
+      else commands.push_back(std::move(*command));
+    }
+    const size_t count = commands_in.size();
+    if (!bad.ok()) {
+      FillOutcomes(context, std::vector<Outcome>(count, Outcome{bad, {}}));
+      return kj::READY_NOW;
+    }
+    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::vector<Outcome>>();
+    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::vector<Outcome>>>>(
+        kj::mv(paf.fulfiller));
+    const Status queued = committer_->Enqueue(
+        std::move(commands), [fulfiller](std::vector<Outcome> outcomes) { (*fulfiller)->fulfill(kj::mv(outcomes)); });
+    if (!queued.ok()) {
+      FillOutcomes(context, std::vector<Outcome>(count, Outcome{queued, {}}));
+      return kj::READY_NOW;
+    }
+    ++*in_flight_;
+    return paf.promise.then([this, context](std::vector<Outcome> outcomes) mutable {
+      FillOutcomes(context, outcomes);
+      --*in_flight_;
+    });
+  }
+
+  kj::Promise<void> now(NowContext context) override {
+    context.getResults().setNs(ledger_->Now());
+    context.getResults().setLastSeq(ledger_->last_seq());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> tasksAt(TasksAtContext context) override {
+    Result<PointInTime> at = wire::ReadPointInTime(context.getParams().getAt());
+    auto results = context.getResults();
+    if (!at.ok()) return Error(results.initError(), at.status());
+    Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
+    if (!snapshot.ok()) return Error(results.initError(), snapshot.status());
+    results.setAtNs(snapshot->at_ns);
+    results.setSeq(snapshot->seq);
+    auto tasks = results.initTasks(static_cast<unsigned>(snapshot->tasks.size()));
+    for (size_t i = 0; i < snapshot->tasks.size(); ++i) {
+      wire::WriteTaskView(snapshot->tasks[i], tasks[static_cast<unsigned>(i)]);
+    }
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> taskAt(TaskAtContext context) override {
+    auto params = context.getParams();
+    auto results = context.getResults();
+    Result<PointInTime> at = wire::ReadPointInTime(params.getAt());
+    if (!at.ok()) return Error(results.initError(), at.status());
+    Result<TaskView> view = ledger_->TaskAt(params.getId(), *at);
+    if (!view.ok()) return Error(results.initError(), view.status());
+    wire::WriteTaskView(*view, results.initView());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> events(EventsContext context) override {
+    auto params = context.getParams();
+    auto results = context.getResults();
+    std::vector<Event> page;
+    Status s = ReadEvents(params.getFromSeq(), params.getTaskId(), std::min(params.getLimit(), kMaxEventsPerCall), &page);
+    if (!s.ok()) return Error(results.initError(), s);
+    auto list = results.initEvents(static_cast<unsigned>(page.size()));
+    for (size_t i = 0; i < page.size(); ++i) WriteEvent(page[i], list[static_cast<unsigned>(i)]);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> firstSeqAtOrAfter(FirstSeqAtOrAfterContext context) override {
+    Result<uint64_t> seq = ledger_->FirstSeqAtOrAfter(context.getParams().getTimeNs());
+    if (!seq.ok()) return Error(context.getResults().initError(), seq.status());
+    context.getResults().setSeq(*seq);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> verify(VerifyContext context) override {
+    Result<VerifyReport> report = ledger_->Verify();
+    auto results = context.getResults();
+    if (!report.ok()) return Error(results.initError(), report.status());
+    results.setEvents(report->events);
+    results.setTasks(report->tasks);
+    auto problems = results.initProblems(static_cast<unsigned>(report->problems.size()));
+    for (size_t i = 0; i < report->problems.size(); ++i) problems.set(static_cast<unsigned>(i), report->problems[i]);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> rebuild(RebuildContext context) override {
+    Result<RebuildReport> report = ledger_->Rebuild();
+    auto results = context.getResults();
+    if (!report.ok()) return Error(results.initError(), report.status());
+    results.setEvents(report->events);
+    results.setTasks(report->tasks);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> follow(FollowContext context) override {
+    auto params = context.getParams();
+    auto state = kj::heap<Follower>(Follower{std::max<uint64_t>(params.getFromSeq(), 1), params.getTaskId(),
+                                             params.getSink()});
+    if (!state->task_id.empty()) {
+      if (Status s = ValidateName("task id", state->task_id); !s.ok()) return Error(context.getResults().initError(), s);
+    }
+    Follower& follower = *state;
+    return FollowLoop(follower).attach(kj::mv(state)).exclusiveJoin(stopping_.addBranch()).then(
+        [] {}, [context](kj::Exception&& e) mutable {
+          spdlog::debug("follower ended: {}", e.getDescription().cStr());
+          (void)context;
+        });
+  }
+
+ private:
+  struct Follower {
+    uint64_t next_seq;
+    std::string task_id;
+    rpc::EventSink::Client sink;
+  };
+
+  kj::Promise<void> FollowLoop(Follower& f) {
+    std::vector<Event> page;
+    Status s = ReadEvents(f.next_seq, f.task_id, kMaxEventsPerCall, &page);
+    if (!s.ok()) return KJ_EXCEPTION(FAILED, s.message());
+    if (page.empty()) return timer_.afterDelay(kFollowPoll).then([this, &f] { return FollowLoop(f); });
+    auto request = f.sink.pushRequest();
+    auto list = request.initEvents(static_cast<unsigned>(page.size()));
+    for (size_t i = 0; i < page.size(); ++i) WriteEvent(page[i], list[static_cast<unsigned>(i)]);
+    f.next_seq = page.back().seq + 1;
+    return request.send().then([this, &f] { return FollowLoop(f); });
+  }
+
+  Status ReadEvents(uint64_t from_seq, const std::string& task_id, uint32_t limit, std::vector<Event>* page) {
+    const auto collect = [&](const Event& e) {
+      page->push_back(e);
+      return page->size() < limit;
+    };
+    if (task_id.empty()) return ledger_->ForEachEvent(from_seq, collect);
+    TL_RETURN_IF_ERROR(ValidateName("task id", task_id));
+    return ledger_->ForEachTaskEvent(task_id, from_seq, collect);
+  }
+
+  template <typename Context>
+  static void FillOutcomes(Context& context, const std::vector<Outcome>& outcomes) {
+    auto list = context.getResults().initOutcomes(static_cast<unsigned>(outcomes.size()));
+    for (size_t i = 0; i < outcomes.size(); ++i) wire::WriteOutcome(outcomes[i], list[static_cast<unsigned>(i)]);
+  }
+
+  static kj::Promise<void> Error(rpc::Error::Builder out, const Status& status) {
+    wire::WriteError(status, out);
+    return kj::READY_NOW;
+  }
+
+  Ledger* ledger_;
+  GroupCommitter* committer_;
+  kj::Timer& timer_;
+  kj::ForkedPromise<void>& stopping_;
+  size_t* in_flight_;
+};
+
+// One client connection: the RPC system over its stream, with our size limits.
+struct Connection {
+  Connection(kj::Own<kj::AsyncIoStream>&& stream_in, capnp::Capability::Client bootstrap,
+             capnp::ReaderOptions options)
+      : stream(kj::mv(stream_in)),
+        network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
+        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+};
+
+class ConnectionErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&& e) override { spdlog::debug("connection ended: {}", e.getDescription().cStr()); }
+};
+
+// A unix socket path left by a server that died is replaced; a live one is refused.
+Status PrepareUnixSocket(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Status::Ok();
+  if (!S_ISSOCK(st.st_mode)) return Status::InvalidArgument(path + " exists and is not a socket");
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool live = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  if (fd >= 0) ::close(fd);
+  if (live) return Status::Busy("a server is already listening on unix:" + path);
+  if (::unlink(path.c_str()) != 0) return Status::IOError("cannot remove the stale socket " + path);
+  spdlog::info("replaced a stale socket at {}", path);
+  return Status::Ok();
+}
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+}  // namespace
+
+int Serve(const ServeOptions& options) {
+  const auto fail = [](const Status& s) {
+    std::fprintf(stderr, "taskledger: %s\n", s.message().c_str());
+    return s.ExitCode();
+  };
+  std::string unix_path, bind_address;
+  if (options.listen.rfind("unix:", 0) == 0 && options.listen.size() > 5) {
+    unix_path = options.listen.substr(5);
+    bind_address = options.listen;
+  } else if (options.listen.rfind("tcp:", 0) == 0) {
+    bind_address = options.listen.substr(4);
+    const size_t colon = bind_address.rfind(':');
+    if (colon == std::string::npos || colon == 0) return fail(Status::InvalidArgument("--listen: expected tcp:HOST:PORT"));
+    if (!IsLoopback(bind_address.substr(0, colon)) && !options.allow_remote) {
+      return fail(Status::InvalidArgument("--listen: " + bind_address.substr(0, colon) +
+                                          " is not loopback; pass --allow-remote to accept other machines"));
+    }
+  } else {
+    return fail(Status::InvalidArgument("--listen: expected unix:/path or tcp:HOST:PORT"));
+  }
+  if (!unix_path.empty()) {
+    if (Status s = PrepareUnixSocket(unix_path); !s.ok()) return fail(s);
+  }
+
+  // Before any thread exists (RocksDB's, the writer's): every thread must block these, so
+  // that they reach the event loop instead of killing the process.
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  SystemClock clock;
+  LedgerOptions ledger_options;
+  ledger_options.path = options.db_path;
+  ledger_options.sync = options.sync;
+  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(ledger_options, &clock);
+  if (!ledger.ok()) return fail(ledger.status());
+
+  auto io = kj::setupAsyncIo();
+  GroupCommitter committer(ledger->get(), GroupCommitOptions{});
+  size_t in_flight = 0;
+  auto stop_paf = kj::newPromiseAndFulfiller<void>();
+  kj::ForkedPromise<void> stopping = stop_paf.promise.fork();
+
+  kj::Own<kj::ConnectionReceiver> listener;
+  try {
+    const mode_t old_umask = ::umask(0077);  // the socket is created owner-only
+    auto address = io.provider->getNetwork().parseAddress(bind_address).wait(io.waitScope);
+    listener = address->listen();
+    ::umask(old_umask);
+    if (!unix_path.empty()) ::chmod(unix_path.c_str(), 0600);
+  } catch (const kj::Exception& e) {
+    return fail(Status::IOError("cannot listen on " + options.listen + ": " + e.getDescription().cStr()));
+  }
+  std::string shown = options.listen;
+  if (unix_path.empty()) shown = "tcp:" + bind_address.substr(0, bind_address.rfind(':')) + ":" +
+                                 std::to_string(listener->getPort());
+  capnp::Capability::Client bootstrap =
+      kj::heap<LedgerService>(ledger->get(), &committer, io.provider->getTimer(), stopping, &in_flight);
+  capnp::ReaderOptions reader_options;
+  reader_options.traversalLimitInWords = kMaxRequestWords;
+  ConnectionErrors errors;
+  kj::TaskSet connections(errors);
+  size_t open_connections = 0;
+
+  std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
+    return listener->accept().then([&](kj::Own<kj::AsyncIoStream>&& stream) {
+      if (open_connections >= kMaxConnections) {
+        spdlog::warn("refusing a connection: {} open", open_connections);
+      } else {
+        ++open_connections;
+        auto connection = kj::heap<Connection>(kj::mv(stream), bootstrap, reader_options);
+        auto done = connection->network.onDisconnect();
+        connections.add(done.attach(kj::mv(connection), kj::defer([&open_connections] { --open_connections; })));
+      }
+      return accept_loop();
+    });
+  };
+  spdlog::info("serving ledger {} on {}", options.db_path, shown);
+  std::cout << "listening on " << shown << std::endl;
+
+  auto accepting = accept_loop().exclusiveJoin(io.unixEventPort.onSignal(SIGTERM).ignoreResult())
+                       .exclusiveJoin(io.unixEventPort.onSignal(SIGINT).ignoreResult());
+  try {
+    accepting.wait(io.waitScope);
+  } catch (const kj::Exception& e) {
+    spdlog::error("accept failed: {}", e.getDescription().cStr());
+  }
+  // Stop: no new connections, no new commands; commit and acknowledge what is queued.
+  spdlog::info("stopping: finishing {} call(s) in flight", in_flight);
+  listener = nullptr;
+  if (!unix_path.empty()) ::unlink(unix_path.c_str());
+  committer.Stop();
+  stop_paf.fulfiller->fulfill();
+  auto give_up = io.provider->getTimer().afterDelay(kDrainReplies);
+  std::function<kj::Promise<void>()> drain = [&]() -> kj::Promise<void> {
+    if (in_flight == 0) return io.provider->getTimer().afterDelay(50 * kj::MILLISECONDS);  // let replies flush
+    return io.provider->getTimer().afterDelay(5 * kj::MILLISECONDS).then([&] { return drain(); });
+  };
+  drain().exclusiveJoin(kj::mv(give_up)).wait(io.waitScope);
+  spdlog::info("stopped after {} groups, {} commands", committer.groups_committed(), committer.commands_committed());
+  return 0;
+}
+
+}  // namespace taskledger::server

@@ -1,0 +1,22 @@
+// `taskledger serve`: one process owns the ledger; clients speak schemas/rpc.capnp.
+#pragma once
+
+#include <string>
+
+#include "projections/status.h"
+
+namespace taskledger::server {
+
+struct ServeOptions {
+  std::string db_path;
+  std::string listen = "unix:./taskledger.sock";  // or tcp:HOST:PORT
+  // TCP on a non-loopback address only when this is set (--allow-remote).
+  bool allow_remote = false;
+  bool sync = true;
+};
+
+// Runs until SIGTERM or SIGINT, then stops accepting, commits and acknowledges what is in
+// flight and closes the ledger. Returns the process exit code.
+int Serve(const ServeOptions& options);
+
+}  // namespace taskledger::server
