@@ -1,7 +1,9 @@
 #include "tools/cli/backend.h"
 
 #include <capnp/ez-rpc.h>
+#include <kj/async-io.h>
 #include <kj/async.h>
+#include <kj/timer.h>
 
 #include <chrono>
 #include <thread>
@@ -227,15 +229,25 @@ class RemoteBackend final : public Backend {
 
   Status Follow(uint64_t from_seq, const std::string& task_id, const std::function<bool(const Event&)>& fn,
                 const volatile bool* stop) override {
-    (void)stop;  // the server streams until it stops; SIGINT ends this process
     bool stopped = false;
-    return Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+    return Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) -> Status {
       auto request = ledger.followRequest();
       request.setFromSeq(from_seq);
       request.setTaskId(task_id);
       request.setSink(kj::heap<SinkImpl>(fn, &stopped));
-      auto response = request.send().wait(wait);
-      return wire::ReadError(response.getError());
+      auto following = request.send().then([](auto response) { return wire::ReadError(response.getError()); }).fork();
+      kj::Timer& timer = client_->getIoProvider().getTimer();
+      // Wake every so often to notice `stop` (set by a signal handler) or a sink that
+      // wants no more.
+      while (!*stop && !stopped) {
+        auto ended = following.addBranch().then([](Status s) { return std::optional<Status>(s); });
+        std::optional<Status> result =
+            ended.exclusiveJoin(timer.afterDelay(kFollowPoll.count() * kj::MILLISECONDS).then([] {
+                   return std::optional<Status>();
+                 })).wait(wait);
+        if (result) return *result;
+      }
+      return Status::Ok();
     });
   }
 

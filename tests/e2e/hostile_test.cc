@@ -1,0 +1,153 @@
+// The server against clients that misbehave: garbage bytes, half a message, a hang-up in
+// the middle of a call, oversized payloads and messages, unknown enum values, many
+// connections. Each gets an error or a closed connection; the server keeps serving and
+// nothing is written.
+#include <capnp/ez-rpc.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <random>
+
+#include "ledger/wire.h"
+#include "tests/e2e/server_fixture.h"
+
+namespace taskledger {
+namespace {
+
+using namespace testing;
+
+class HostileClientTest : public ServerTest {
+ protected:
+  int RawConnect() {
+    const std::string path = root_ + "/ledger.sock";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    return fd;
+  }
+  size_t EventCount() {
+    const std::string out = Ok({"log"});
+    return static_cast<size_t>(std::count(out.begin(), out.end(), '\n'));
+  }
+  void ExpectStillServing() {
+    const std::string id = "probe" + std::to_string(probes_++);
+    EXPECT_EQ(Ok({"create", id, "--title", "still here"}), id + "\n");
+  }
+  // Submits one command over a fresh RPC connection; returns its outcome.
+  Outcome SubmitRaw(const std::function<void(rpc::Command::Builder)>& fill) {
+    capnp::EzRpcClient client(address_);
+    auto ledger = client.getMain<rpc::Ledger>();
+    auto request = ledger.submitRequest();
+    fill(request.initCommands(1)[0]);
+    auto response = request.send().wait(client.getWaitScope());
+    Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
+    EXPECT_TRUE(outcome.ok());
+    return outcome.ok() ? *outcome : Outcome{};
+  }
+  int probes_ = 0;
+};
+
+TEST_F(HostileClientTest, GarbageBytesCloseThatConnectionOnly) {
+  std::mt19937 random(7);
+  std::string garbage(4096, '\0');
+  for (char& c : garbage) c = static_cast<char>(random());
+  const int fd = RawConnect();
+  ASSERT_EQ(::write(fd, garbage.data(), garbage.size()), static_cast<ssize_t>(garbage.size()));
+  ::close(fd);
+  ExpectStillServing();
+  EXPECT_EQ(EventCount(), 1u);
+}
+
+TEST_F(HostileClientTest, HalfAMessageThenSilenceDoesNotStallOthers) {
+  const int fd = RawConnect();
+  // A segment table announcing one segment of 1000 words, then only 8 bytes of it.
+  const uint32_t header[2] = {0, 1000};
+  ASSERT_EQ(::write(fd, header, sizeof(header)), static_cast<ssize_t>(sizeof(header)));
+  ASSERT_EQ(::write(fd, "12345678", 8), 8);
+  ExpectStillServing();
+  ExpectStillServing();
+  ::close(fd);
+  ExpectStillServing();
+}
+
+TEST_F(HostileClientTest, HangingUpInTheMiddleOfACallLeavesAConsistentLedger) {
+  for (int i = 0; i < 20; ++i) {
+    capnp::EzRpcClient client(address_);
+    auto ledger = client.getMain<rpc::Ledger>();
+    auto request = ledger.submitRequest();
+    Command create;
+    create.kind = CommandKind::kCreate;
+    create.task_id = "t" + std::to_string(i);
+    create.spec.title = "abandoned";
+    wire::WriteCommand(create, request.initCommands(1)[0]);
+    auto promise = request.send();
+    // Drop the call and the connection without waiting for the reply.
+  }
+  ExpectStillServing();
+  EXPECT_EQ(Json({"verify"})["ok"], true);
+}
+
+TEST_F(HostileClientTest, OversizedPayloadIsRefusedAndNothingIsWritten) {
+  const Outcome outcome = SubmitRaw([](rpc::Command::Builder c) {
+    Command create;
+    create.kind = CommandKind::kCreate;
+    create.task_id = "big";
+    create.spec.title = "too big";
+    create.spec.payload = "\"" + std::string(2 << 20, 'x') + "\"";
+    wire::WriteCommand(create, c);
+  });
+  EXPECT_EQ(outcome.status.code(), Code::kInvalidArgument) << outcome.status.ToString();
+  EXPECT_NE(outcome.status.message().find("payload"), std::string::npos);
+  EXPECT_EQ(EventCount(), 0u);
+  ExpectStillServing();
+}
+
+TEST_F(HostileClientTest, OversizedMessageDropsTheConnectionNotTheServer) {
+  capnp::EzRpcClient client(address_);
+  auto ledger = client.getMain<rpc::Ledger>();
+  auto request = ledger.submitRequest();
+  auto commands = request.initCommands(80);
+  for (unsigned i = 0; i < 80; ++i) {
+    Command create;
+    create.kind = CommandKind::kCreate;
+    create.task_id = "m" + std::to_string(i);
+    create.spec.payload = "\"" + std::string(1 << 20, 'y') + "\"";
+    wire::WriteCommand(create, commands[i]);
+  }
+  EXPECT_ANY_THROW(request.send().wait(client.getWaitScope()));
+  EXPECT_EQ(EventCount(), 0u);
+  ExpectStillServing();
+}
+
+TEST_F(HostileClientTest, UnknownEnumValuesAreBadRequests) {
+  const Outcome unknown_kind = SubmitRaw([](rpc::Command::Builder c) { c.setKind(200); });
+  EXPECT_EQ(unknown_kind.status.code(), Code::kInvalidArgument);
+  capnp::EzRpcClient client(address_);
+  auto ledger = client.getMain<rpc::Ledger>();
+  auto request = ledger.tasksAtRequest();
+  request.initAt().setKind(9);
+  auto response = request.send().wait(client.getWaitScope());
+  EXPECT_EQ(wire::ReadError(response.getError()).code(), Code::kInvalidArgument);
+  EXPECT_EQ(EventCount(), 0u);
+  ExpectStillServing();
+}
+
+TEST_F(HostileClientTest, ThousandsOfConnectionsAreServedOrRefusedWithoutHarm) {
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_cur < 2100) GTEST_SKIP() << "needs 2100 open files; the hard limit is " << files.rlim_max;
+  std::vector<int> fds;
+  for (int i = 0; i < 2000; ++i) fds.push_back(RawConnect());
+  ExpectStillServing();
+  for (int fd : fds) ::close(fd);
+  ExpectStillServing();
+}
+
+}  // namespace
+}  // namespace taskledger
