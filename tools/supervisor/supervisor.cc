@@ -202,7 +202,11 @@ class Supervisor {
     Reap();
     const int status = *child_status_;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (lease_lost_) return 3;
+    if (lease_lost_) {
+      // Still say how the child ended: the ledger refuses it, and the refusal is evidence.
+      Record(WIFEXITED(status) ? ExitCommand(code, "") : ExitCommand(std::nullopt, SignalName(WTERMSIG(status))));
+      return 3;
+    }
     if (WIFEXITED(status) && code == 0) {
       Result<TaskView> view = backend_.TaskAt(task_, PointInTime::Now());
       const bool completed_by_child = view.ok() && view->settled.done && view->settled.completed_token == token_;
