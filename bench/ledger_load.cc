@@ -1,0 +1,315 @@
+// ledger_load: a load generator for `taskledger serve`.
+//
+//   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P] [--json]
+//
+// Each client is a thread with its own Cap'n Proto connection (capnp::EzRpcClient) that
+// drives full task cycles, one command per call and one call at a time, as a dispatcher
+// and its workers do: create, claim --next, K heartbeats, complete. Before the load, every
+// client makes P calls of the server's `now` (no storage, no fsync) at the same time: the
+// RPC round trip of this machine, the baseline of the load's latencies and rate.
+//
+// Prints tasks/s, commands/s and per-command latency percentiles (p50/p99/p999), overall
+// and by command; with --json, one JSON object. Exits 1 if any command failed.
+#include <capnp/ez-rpc.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "ledger/wire.h"
+
+namespace taskledger::bench {
+namespace {
+
+// Replies to our own server: allow big messages (as the CLI does).
+constexpr uint64_t kTraversalWords = uint64_t{1} << 30;
+// A busy server (its queue full) is retried after this pause.
+constexpr auto kBusyPause = std::chrono::milliseconds(1);
+
+enum Kind { kCreate, kClaim, kHeartbeat, kComplete, kKindCount };
+const char* const kKindNames[kKindCount] = {"create", "claim_next", "heartbeat", "complete"};
+
+// A barrier the main thread can break when a client fails, so nobody waits forever.
+class Gate {
+ public:
+  explicit Gate(int parties) : parties_(parties) {}
+  // False if the gate was broken. The last to arrive records the time it opened.
+  bool ArriveAndWait() {
+    std::unique_lock lock(mutex_);
+    if (broken_) return false;
+    const int generation = generation_;
+    if (++arrived_ == parties_) {
+      arrived_ = 0;
+      ++generation_;
+      opened_ns_ = MonotonicNs();
+      opened_.notify_all();
+      return true;
+    }
+    opened_.wait(lock, [&] { return generation_ != generation || broken_; });
+    return !broken_;
+  }
+  void Break() {
+    std::lock_guard lock(mutex_);
+    broken_ = true;
+    opened_.notify_all();
+  }
+  int64_t opened_ns() {
+    std::lock_guard lock(mutex_);
+    return opened_ns_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  const int parties_;
+  int arrived_ = 0;
+  int generation_ = 0;
+  bool broken_ = false;
+  int64_t opened_ns_ = 0;
+};
+
+struct Config {
+  std::string address;
+  std::string endpoint;
+  int clients = 8;
+  size_t tasks = 1000;
+  int heartbeats = 2;
+  std::string queue = "load";
+  size_t ping_calls = 200;
+};
+
+struct ClientResult {
+  Latencies ping;
+  Latencies by_kind[kKindCount];
+  int64_t ping_end_ns = 0;
+  int64_t load_end_ns = 0;
+  uint64_t commands = 0;
+  uint64_t tasks = 0;
+  uint64_t busy_retries = 0;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+class Client {
+ public:
+  Client(const Config& config, int index, ClientResult* result)
+      : config_(config), worker_("load-" + std::to_string(index)), result_(result) {}
+
+  void Run(Gate& connected, Gate& pinged, size_t tasks) {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = kTraversalWords;
+    capnp::EzRpcClient client(config_.endpoint, 0, options);
+    rpc::Ledger::Client ledger = client.getMain<rpc::Ledger>();
+    kj::WaitScope& wait = client.getWaitScope();
+    (void)ledger.nowRequest().send().wait(wait);  // connected
+    if (!connected.ArriveAndWait()) return;
+    for (size_t i = 0; i < config_.ping_calls; ++i) {
+      const int64_t t0 = MonotonicNs();
+      (void)ledger.nowRequest().send().wait(wait);
+      result_->ping.Add(MonotonicNs() - t0);
+    }
+    result_->ping_end_ns = MonotonicNs();
+    if (!pinged.ArriveAndWait()) return;
+    for (size_t t = 0; t < tasks; ++t) {
+      if (!Cycle(ledger, wait)) break;
+      result_->tasks++;
+    }
+    result_->load_end_ns = MonotonicNs();
+  }
+
+ private:
+  // One task: create, claim --next, heartbeats, complete. False on a failure.
+  bool Cycle(rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+    Command create;
+    create.kind = CommandKind::kCreate;
+    create.spec.title = "load";
+    create.spec.queue = config_.queue;
+    if (!Submit(ledger, wait, create, kCreate)) return false;
+    Command claim;
+    claim.kind = CommandKind::kClaim;
+    claim.next = true;
+    claim.queue = config_.queue;
+    claim.actor = worker_;
+    std::optional<Outcome> claimed = Submit(ledger, wait, claim, kClaim);
+    if (!claimed) return false;
+    Command holder;
+    holder.task_id = claimed->reply.task_id;
+    holder.token = claimed->reply.token;
+    holder.actor = worker_;
+    holder.kind = CommandKind::kHeartbeat;
+    for (int h = 0; h < config_.heartbeats; ++h) {
+      if (!Submit(ledger, wait, holder, kHeartbeat)) return false;
+    }
+    holder.kind = CommandKind::kComplete;
+    return Submit(ledger, wait, holder, kComplete).has_value();
+  }
+
+  // One command in one call, retried while the server is busy; nullopt on a failure.
+  std::optional<Outcome> Submit(rpc::Ledger::Client& ledger, kj::WaitScope& wait, const Command& command, Kind kind) {
+    const int64_t t0 = MonotonicNs();
+    for (;;) {
+      auto request = ledger.submitRequest();
+      wire::WriteCommand(command, request.initCommands(1)[0]);
+      auto response = request.send().wait(wait);
+      if (response.getOutcomes().size() != 1) return Fail("the server answered a different count");
+      Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
+      if (!outcome.ok()) return Fail(outcome.status().message());
+      if (outcome->status.code() == Code::kBusy) {
+        result_->busy_retries++;
+        std::this_thread::sleep_for(kBusyPause);
+        continue;
+      }
+      if (!outcome->status.ok()) return Fail(std::string(kKindNames[kind]) + ": " + outcome->status.message());
+      result_->by_kind[kind].Add(MonotonicNs() - t0);
+      result_->commands++;
+      return std::move(*outcome);
+    }
+  }
+
+  std::nullopt_t Fail(const std::string& what) {
+    if (result_->errors++ == 0) result_->first_error = what;
+    return std::nullopt;
+  }
+
+  const Config& config_;
+  const std::string worker_;
+  ClientResult* result_;
+};
+
+nlohmann::json Percentiles(Latencies& l) {
+  return {{"count", l.count()},
+          {"p50_us", l.PercentileUs(0.5)},
+          {"p99_us", l.PercentileUs(0.99)},
+          {"p999_us", l.PercentileUs(0.999)},
+          {"max_us", l.PercentileUs(1.0)},
+          {"mean_us", l.MeanUs()}};
+}
+
+int Main(int argc, char** argv) {
+  Config config;
+  bool json = false;
+  CLI::App app("Drive full task cycles against a taskledger server", "ledger_load");
+  app.add_option("--connect", config.address, "the server: unix:/path or tcp:HOST:PORT")
+      ->required()
+      ->envname("TASKLEDGER_ADDR");
+  app.add_option("--clients", config.clients, "client threads, one connection each")->check(CLI::Range(1, 4096));
+  app.add_option("--tasks", config.tasks, "task cycles in all, shared among the clients");
+  app.add_option("--heartbeats", config.heartbeats, "heartbeats per task")->check(CLI::Range(0, 10000));
+  app.add_option("--queue", config.queue, "queue the tasks go to (default load)");
+  app.add_option("--ping-calls", config.ping_calls, "`now` calls per client before the load (default 200; 0: none)");
+  app.add_flag("--json", json, "one JSON object");
+  CLI11_PARSE(app, argc, argv);
+  if (config.address.rfind("unix:", 0) == 0 && config.address.size() > 5) {
+    config.endpoint = config.address;
+  } else if (config.address.rfind("tcp:", 0) == 0 && config.address.find(':', 4) != std::string::npos) {
+    config.endpoint = config.address.substr(4);
+  } else {
+    std::fprintf(stderr, "ledger_load: --connect: expected unix:/path or tcp:HOST:PORT, not '%s'\n",
+                 config.address.c_str());
+    return 2;
+  }
+
+  Gate connected(config.clients), pinged(config.clients);
+  std::vector<ClientResult> results(static_cast<size_t>(config.clients));
+  std::vector<std::thread> threads;
+  std::mutex error_mutex;
+  std::string connect_error;
+  for (int i = 0; i < config.clients; ++i) {
+    const size_t share = config.tasks / static_cast<size_t>(config.clients) +
+                         (static_cast<size_t>(i) < config.tasks % static_cast<size_t>(config.clients) ? 1 : 0);
+    threads.emplace_back([&, i, share] {
+      try {
+        Client(config, i, &results[static_cast<size_t>(i)]).Run(connected, pinged, share);
+      } catch (const kj::Exception& e) {
+        {
+          std::lock_guard lock(error_mutex);
+          if (connect_error.empty()) connect_error = e.getDescription().cStr();
+        }
+        connected.Break();
+        pinged.Break();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  if (!connect_error.empty()) {
+    std::fprintf(stderr, "ledger_load: %s: %s\n", config.address.c_str(), connect_error.c_str());
+    return 1;
+  }
+
+  ClientResult total;
+  int64_t ping_end = 0, load_end = 0;
+  for (ClientResult& r : results) {
+    total.ping.Append(r.ping);
+    for (int k = 0; k < kKindCount; ++k) total.by_kind[k].Append(r.by_kind[k]);
+    total.commands += r.commands;
+    total.tasks += r.tasks;
+    total.busy_retries += r.busy_retries;
+    if (r.errors > 0 && total.errors == 0) total.first_error = r.first_error;
+    total.errors += r.errors;
+    ping_end = std::max(ping_end, r.ping_end_ns);
+    load_end = std::max(load_end, r.load_end_ns);
+  }
+  Latencies all;
+  for (int k = 0; k < kKindCount; ++k) all.Append(total.by_kind[k]);
+  const double ping_seconds = std::max(1e-9, (ping_end - connected.opened_ns()) / 1e9);
+  const double seconds = std::max(1e-9, (load_end - pinged.opened_ns()) / 1e9);
+
+  nlohmann::json out = {
+      {"address", config.address},
+      {"clients", config.clients},
+      {"tasks", total.tasks},
+      {"heartbeats", config.heartbeats},
+      {"commands", total.commands},
+      {"seconds", seconds},
+      {"tasks_per_s", static_cast<double>(total.tasks) / seconds},
+      {"commands_per_s", static_cast<double>(total.commands) / seconds},
+      {"latency", Percentiles(all)},
+      {"by_command", nlohmann::json::object()},
+      {"rpc_now",
+       {{"calls", total.ping.count()},
+        {"calls_per_s", static_cast<double>(total.ping.count()) / ping_seconds},
+        {"p50_us", total.ping.PercentileUs(0.5)},
+        {"p99_us", total.ping.PercentileUs(0.99)}}},
+      {"busy_retries", total.busy_retries},
+      {"errors", total.errors},
+  };
+  for (int k = 0; k < kKindCount; ++k) out["by_command"][kKindNames[k]] = Percentiles(total.by_kind[k]);
+  if (!total.first_error.empty()) out["first_error"] = total.first_error;
+
+  if (json) {
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("%d clients, %llu tasks x (%d heartbeats + 3) in %.2f s\n", config.clients,
+                static_cast<unsigned long long>(total.tasks), config.heartbeats, seconds);
+    std::printf("  %.0f tasks/s, %.0f commands/s\n", out["tasks_per_s"].get<double>(),
+                out["commands_per_s"].get<double>());
+    std::printf("  per command: p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n", all.PercentileUs(0.5),
+                all.PercentileUs(0.99), all.PercentileUs(0.999), all.PercentileUs(1.0));
+    for (int k = 0; k < kKindCount; ++k) {
+      std::printf("  %-10s p50 %.0f us, p99 %.0f us\n", kKindNames[k], total.by_kind[k].PercentileUs(0.5),
+                  total.by_kind[k].PercentileUs(0.99));
+    }
+    std::printf("  baseline rpc `now`: %.0f calls/s, p50 %.0f us, p99 %.0f us\n",
+                out["rpc_now"]["calls_per_s"].get<double>(), total.ping.PercentileUs(0.5),
+                total.ping.PercentileUs(0.99));
+    if (total.busy_retries > 0) std::printf("  busy retries: %llu\n", static_cast<unsigned long long>(total.busy_retries));
+  }
+  if (total.errors > 0) {
+    std::fprintf(stderr, "ledger_load: %llu command(s) failed; the first: %s\n",
+                 static_cast<unsigned long long>(total.errors), total.first_error.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace taskledger::bench
+
+int main(int argc, char** argv) { return taskledger::bench::Main(argc, argv); }
