@@ -32,6 +32,18 @@ std::optional<HolderCommand> HolderCommandOf(CommandKind kind) {
   }
 }
 
+// The event a holder command appends when the ledger accepts it.
+EventKind HolderEventOf(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kHeartbeat: return EventKind::kHeartbeat;
+    case CommandKind::kComplete: return EventKind::kCompleted;
+    case CommandKind::kFail: return EventKind::kFailed;
+    case CommandKind::kRelease: return EventKind::kReleased;
+    case CommandKind::kSignal: return EventKind::kSignaled;
+    default: return EventKind::kExited;
+  }
+}
+
 // Why a token no longer holds the lease, in words a zombie's operator understands.
 std::string StaleReason(const TaskRecord& settled, uint64_t token, int64_t now_ns) {
   if (token == 0 || token > settled.last_token) return "unknown token";
@@ -81,60 +93,26 @@ Outcome DecideHolder(const Command& c, const TaskRecord& record, const DecisionC
     out.reply.events.push_back(std::move(e));
     return out;
   }
+  // Every holder event carries the token; the text is the note, result, error or reason.
+  Event e = NewEvent(c, record.id, HolderEventOf(c.kind), ctx);
+  e.token = c.token;
+  e.text = c.text;
+  if (c.kind == CommandKind::kSignal) {
+    e.text.clear();
+    e.signal = c.signal;
+    e.grace_ns = c.grace_ns > 0 ? c.grace_ns : kDefaultGraceNs;
+  } else if (c.kind == CommandKind::kExit) {
+    e.text.clear();
+    e.exit_code = c.exit_code;
+    if (!c.exit_code) e.signal = c.signal;
+  }
   std::vector<Event> events;
-  switch (c.kind) {
-    case CommandKind::kHeartbeat: {
-      Event e = NewEvent(c, record.id, EventKind::kHeartbeat, ctx);
-      e.token = c.token;
-      e.text = c.text;
-      events.push_back(std::move(e));
-      break;
-    }
-    case CommandKind::kComplete: {
-      Event e = NewEvent(c, record.id, EventKind::kCompleted, ctx);
-      e.token = c.token;
-      e.text = c.text;
-      events.push_back(std::move(e));
-      if (c.with_exit) {
-        Event x = NewEvent(c, record.id, EventKind::kExited, ctx, 1);
-        x.token = c.token;
-        x.exit_code = 0;
-        events.push_back(std::move(x));
-      }
-      break;
-    }
-    case CommandKind::kFail: {
-      Event e = NewEvent(c, record.id, EventKind::kFailed, ctx);
-      e.token = c.token;
-      e.text = c.text;
-      events.push_back(std::move(e));
-      break;
-    }
-    case CommandKind::kRelease: {
-      Event e = NewEvent(c, record.id, EventKind::kReleased, ctx);
-      e.token = c.token;
-      e.text = c.text;
-      events.push_back(std::move(e));
-      break;
-    }
-    case CommandKind::kSignal: {
-      Event e = NewEvent(c, record.id, EventKind::kSignaled, ctx);
-      e.token = c.token;
-      e.signal = c.signal;
-      e.grace_ns = c.grace_ns > 0 ? c.grace_ns : kDefaultGraceNs;
-      events.push_back(std::move(e));
-      break;
-    }
-    case CommandKind::kExit: {
-      Event e = NewEvent(c, record.id, EventKind::kExited, ctx);
-      e.token = c.token;
-      e.exit_code = c.exit_code;
-      if (!c.exit_code) e.signal = c.signal;
-      events.push_back(std::move(e));
-      break;
-    }
-    default:
-      return Refuse(Status::Internal("not a holder command"));
+  events.push_back(std::move(e));
+  if (c.kind == CommandKind::kComplete && c.with_exit) {
+    Event exited = NewEvent(c, record.id, EventKind::kExited, ctx, 1);
+    exited.token = c.token;
+    exited.exit_code = 0;
+    events.push_back(std::move(exited));
   }
   return Accept(record, std::move(events));
 }
