@@ -147,7 +147,8 @@ Outcome DecideOperator(const Command& c, const TaskRecord& record, const Decisio
       return Refuse(Status::Internal("not an operator command"));
   }
   Event e = NewEvent(c, id, kind, ctx);
-  e.text = c.text;
+  // Only blocked and cancelled events carry a reason (schemas/event.capnp).
+  if (kind == EventKind::kBlocked || kind == EventKind::kCancelled) e.text = c.text;
   return Accept(record, {std::move(e)});
 }
 
@@ -195,10 +196,17 @@ Status ValidateText(std::string_view what, std::string_view text) {
     const unsigned char ch = static_cast<unsigned char>(text[i]);
     size_t len = ch < 0x80 ? 1 : (ch >> 5) == 0x6 ? 2 : (ch >> 4) == 0xe ? 3 : (ch >> 3) == 0x1e ? 4 : 0;
     if (len == 0 || i + len > text.size()) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
+    uint32_t code_point = len == 1 ? ch : ch & (0x7f >> len);
     for (size_t k = 1; k < len; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) >> 6) != 0x2) {
-        return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
-      }
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
+      code_point = (code_point << 6) | (next & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either
+    // (RFC 3629), and JSON parsers refuse them: `export` then `import` must round-trip.
+    static constexpr uint32_t kMinCodePoint[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code_point < kMinCodePoint[len] || (code_point >= 0xd800 && code_point <= 0xdfff) || code_point > 0x10ffff) {
+      return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
     }
     if (len == 1 && ch < 0x20 && ch != '\n' && ch != '\t') {
       return Status::InvalidArgument(std::string(what) + " contains a control character");
