@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <memory>
 #include <optional>
@@ -135,7 +136,7 @@ int Main(int argc, char** argv) {
 
   // ---- holder commands ----
   Command holder_cmd;
-  std::string holder_grace, holder_signal;
+  std::string holder_grace, holder_signal, holder_token;
   std::optional<int64_t> holder_code;
   const auto print_status = [](const CommandReply& r) {
     std::cout << r.task_id << ' ' << TaskStatusName(r.status) << '\n';
@@ -144,12 +145,18 @@ int Main(int argc, char** argv) {
                                const char* text_help) {
     auto* verb = app.add_subcommand(name, help);
     verb->add_option("id", holder_cmd.task_id, "the task")->required();
-    verb->add_option("--token", holder_cmd.token, "the claim's fencing token")->required()->envname("TASKLEDGER_TOKEN");
+    // Read as text and parsed exactly: CLI11 saturates an overflowing integer to its max.
+    verb->add_option("--token", holder_token, "the claim's fencing token")->required()->envname("TASKLEDGER_TOKEN");
     verb->add_option("--worker", holder_cmd.actor, "who sends it")->envname("TASKLEDGER_WORKER");
     if (text_flag != nullptr) verb->add_option(text_flag, holder_cmd.text, text_help);
     verb->callback([&, verb, kind] {
       run = [&, verb, kind]() -> int {
         holder_cmd.kind = kind;
+        const auto [end, error] =
+            std::from_chars(holder_token.data(), holder_token.data() + holder_token.size(), holder_cmd.token);
+        if (error != std::errc() || end != holder_token.data() + holder_token.size() || holder_token.empty()) {
+          return Usage("--token: expected a claim's token (a number up to 2^64-1), got '" + holder_token + "'");
+        }
         if (kind == CommandKind::kHeartbeat) {
           return cli.Submit(holder_cmd, [](const CommandReply& r) { std::cout << FormatTime(r.deadline_ns) << '\n'; });
         }
