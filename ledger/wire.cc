@@ -1,5 +1,8 @@
 #include "ledger/wire.h"
 
+#include <cstring>
+#include <utility>
+
 #include "ledger/codec.h"
 
 namespace taskledger::wire {
@@ -13,6 +16,35 @@ template <typename Enum>
 Result<Enum> EnumFrom(uint8_t value, unsigned count, const char* what) {
   if (value >= count) return Status::InvalidArgument(std::string("unknown ") + what + " " + std::to_string(value));
   return static_cast<Enum>(value);
+}
+
+// A Cap'n Proto Text carries its length and may hold a NUL; converting it to std::string
+// stops at the first NUL (kj::StringPtr converts through cStr()). A NUL inside is refused
+// rather than silently truncated: "a\0b" must not become "a".
+bool HasNul(capnp::Text::Reader text) { return std::memchr(text.begin(), '\0', text.size()) != nullptr; }
+
+Status CheckNoNul(rpc::Command::Reader in) {
+  const std::pair<const char*, capnp::Text::Reader> texts[] = {
+      {"task id", in.getTaskId()}, {"actor", in.getActor()}, {"queue", in.getQueue()},
+      {"text", in.getText()},      {"signal", in.getSignal()}};
+  for (const auto& [what, text] : texts) {
+    if (HasNul(text)) return Status::InvalidArgument(std::string(what) + " contains a NUL byte");
+  }
+  if (in.hasMeta() && HasNul(in.getMeta().getHost())) return Status::InvalidArgument("host contains a NUL byte");
+  if (in.hasSpec()) {
+    auto spec = in.getSpec();
+    const std::pair<const char*, capnp::Text::Reader> spec_texts[] = {{"title", spec.getTitle()},
+                                                                      {"payload", spec.getPayload()},
+                                                                      {"queue", spec.getQueue()},
+                                                                      {"idempotency key", spec.getIdempotencyKey()}};
+    for (const auto& [what, text] : spec_texts) {
+      if (HasNul(text)) return Status::InvalidArgument(std::string(what) + " contains a NUL byte");
+    }
+    for (auto dep : spec.getAfter()) {
+      if (HasNul(dep)) return Status::InvalidArgument("dependency id contains a NUL byte");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -61,6 +93,7 @@ void WriteCommand(const Command& c, rpc::Command::Builder out) {
 Result<Command> ReadCommand(rpc::Command::Reader in) {
   Result<CommandKind> kind = EnumFrom<CommandKind>(in.getKind(), kCommandKindCount, "command kind");
   if (!kind.ok()) return kind.status();
+  if (Status s = CheckNoNul(in); !s.ok()) return s;
   Command c;
   c.kind = *kind;
   c.task_id = in.getTaskId();
