@@ -194,6 +194,7 @@ Status ApplyEvent(TaskRecord* r, const Event& e) {
       if (r->attempt_open) EndAttempt(r, AttemptEnd::kCancelled, t);
       r->cancelled = true;
       r->blocked = false;
+      r->block_reason.clear();
       break;
     case EventKind::kRevived:
       if (!r->dead() && !r->cancelled) return Corrupt(e, "task was neither dead nor cancelled");

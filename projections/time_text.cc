@@ -79,6 +79,19 @@ Result<int64_t> ParseDuration(std::string_view text) {
       }
       ++pos;
     }
+    // A decimal fraction (`1.5s`, as FormatDuration writes it), to nanosecond precision.
+    int64_t fraction = 0, fraction_scale = 1;
+    if (pos < text.size() && text[pos] == '.') {
+      ++pos;
+      if (pos >= text.size() || !std::isdigit(static_cast<unsigned char>(text[pos]))) return bad("expected digits after '.'");
+      while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+        if (fraction_scale < kNanosPerSecond) {
+          fraction = fraction * 10 + (text[pos] - '0');
+          fraction_scale *= 10;
+        }
+        ++pos;
+      }
+    }
     const size_t unit_start = pos;
     while (pos < text.size() && std::isalpha(static_cast<unsigned char>(text[pos]))) ++pos;
     const std::string_view unit = text.substr(unit_start, pos - unit_start);
@@ -96,6 +109,10 @@ Result<int64_t> ParseDuration(std::string_view text) {
     if (__builtin_mul_overflow(value, scale, &part) || __builtin_add_overflow(total, part, &total)) {
       return bad("too long");
     }
+    // fraction < fraction_scale <= 1e9 and scale <= 1 day in ns: the product fits easily
+    // in 128 bits; divide first where it is exact enough.
+    const __int128 fractional = static_cast<__int128>(fraction) * scale / fraction_scale;
+    if (__builtin_add_overflow(total, static_cast<int64_t>(fractional), &total)) return bad("too long");
   }
   if (total > kMaxDurationNs) return bad("longer than a year");
   return total;
@@ -165,7 +182,12 @@ Result<int64_t> ParseTime(std::string_view text, int64_t now_ns) {
   const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_s;
   if (seconds < 0) return Status::InvalidArgument("time '" + std::string(text) + "' is before 1970");
-  return seconds * kNanosPerSecond + frac_ns;
+  int64_t ns;
+  if (__builtin_mul_overflow(seconds, kNanosPerSecond, &ns) || __builtin_add_overflow(ns, frac_ns, &ns)) {
+    // Ledger time is int64 nanoseconds since 1970: it ends in April 2262.
+    return Status::InvalidArgument("time '" + std::string(text) + "' is after 2262-04-11, the end of ledger time");
+  }
+  return ns;
 }
 
 std::string FormatTime(int64_t ns) {

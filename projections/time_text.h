@@ -14,7 +14,8 @@ namespace taskledger {
 Result<int64_t> ParseDuration(std::string_view text);
 
 // RFC 3339 (`2026-11-28T10:02:00Z`, `2026-11-28T10:02:00.5+01:00`, date-only `2026-11-28`
-// meaning its midnight UTC) or `-DURATION` before `now_ns`. Years 1970..9999.
+// meaning its midnight UTC) or `-DURATION` before `now_ns`. From 1970 to 2262-04-11 (the
+// range of int64 nanoseconds); a later or earlier time is InvalidArgument.
 Result<int64_t> ParseTime(std::string_view text, int64_t now_ns);
 
 // `2026-11-28T10:02:00.123Z` (UTC, milliseconds).

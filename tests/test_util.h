@@ -42,6 +42,11 @@ inline void PrintTo(AttemptEnd e, std::ostream* os) { *os << AttemptEndName(e); 
 inline void PrintTo(EventKind k, std::ostream* os) { *os << EventKindName(k); }
 inline void PrintTo(HolderCommand c, std::ostream* os) { *os << HolderCommandName(c); }
 inline void PrintTo(Code c, std::ostream* os) { *os << CodeName(c); }
+inline void PrintTo(const Event& e, std::ostream* os) {
+  *os << "{seq " << e.seq << " t " << e.time_ns << " " << EventKindName(e.kind) << " task " << e.task_id
+      << " actor " << e.actor << " token " << e.token << " text '" << e.text << "' signal '" << e.signal
+      << "' reason '" << e.reason << "' meta " << e.meta.pid << "/" << e.meta.host << "}";
+}
 }  // namespace taskledger
 
 namespace taskledger::test {
