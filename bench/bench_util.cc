@@ -1,5 +1,6 @@
 #include "bench/bench_util.h"
 
+#include <rocksdb/db.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,10 @@
 #include <fstream>
 #include <numeric>
 #include <sstream>
+
+#include "ledger/codec.h"
+#include "ledger/keys.h"
+#include "projections/decide.h"
 
 namespace taskledger::bench {
 namespace {
@@ -246,6 +251,154 @@ uint64_t FillBigLedger(const std::string& path, const BigLedgerSpec& spec) {
   ledger.reset();
   std::ofstream(path + ".spec") << SpecText(spec) << "\n";
   return events;
+}
+
+namespace {
+
+// Appends decided events to the `events` column family of a raw RocksDB handle.
+class LogWriter {
+ public:
+  // Events per write.
+  static constexpr size_t kBatchEvents = 10'000;
+
+  LogWriter(const std::string& path) {
+    std::vector<std::string> names;
+    rocksdb::Options options;
+    Check(rocksdb::DB::ListColumnFamilies(options, path, &names));
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* db = nullptr;
+    Check(rocksdb::DB::Open(options, path, families, &handles_, &db));
+    db_.reset(db);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == "events") events_ = handles_[i];
+    }
+    if (events_ == nullptr) Die(path + " has no events column family");
+  }
+  ~LogWriter() {
+    Flush(true);
+    for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+  }
+
+  // Applies the events of a decision to `record` (checking them as the ledger would) and
+  // appends them.
+  void Append(const std::vector<Event>& events, TaskRecord* record) {
+    for (const Event& e : events) {
+      if (Status s = ApplyEvent(record, e); !s.ok()) Die("decided event refused: " + s.message());
+      batch_.Put(events_, keys::Seq(e.seq), EncodeEvent(e));
+      last_seq_ = e.seq;
+    }
+    if (batch_.Count() >= static_cast<uint32_t>(kBatchEvents)) Flush(false);
+  }
+  uint64_t last_seq() const { return last_seq_; }
+
+ private:
+  static void Check(const rocksdb::Status& s) {
+    if (!s.ok()) Die("raw rocksdb: " + s.ToString());
+  }
+  void Flush(bool sync) {
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    Check(db_->Write(options, &batch_));
+    batch_.Clear();
+  }
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::WriteBatch batch_;
+  uint64_t last_seq_ = 0;
+};
+
+// Decides one command on one task at `now_ns`, appending its events.
+void Decide(LogWriter& log, const Command& command, TaskRecord* record, int64_t now_ns) {
+  static const DependencyLookup kNoDependencies = [](const std::string&) -> std::optional<TaskStatus> {
+    return std::nullopt;
+  };
+  const DecisionContext context{now_ns, log.last_seq() + 1, kNoDependencies};
+  if (command.kind == CommandKind::kCreate) {
+    Command create = command;
+    if (Status s = NormalizeSpec(&create.spec); !s.ok()) Die("spec: " + s.message());
+    const std::string id = create.task_id.empty() ? "t-" + std::to_string(context.next_seq) : create.task_id;
+    log.Append({DecideCreate(create, id, context)}, record);
+    return;
+  }
+  const Outcome outcome = DecideOnTask(command, *record, context);
+  if (!outcome.status.ok()) Die("decision refused: " + outcome.status.message());
+  log.Append(outcome.reply.events, record);
+}
+
+}  // namespace
+
+uint64_t FillBigLedgerViaLog(const std::string& path, const BigLedgerSpec& spec, double* rebuild_seconds) {
+  SystemClock system;
+  int64_t now_ns = system.NowNs();
+  { ManualClock clock(now_ns); (void)OpenOrDie(path, &clock); }  // the column families
+  const int64_t started = MonotonicNs();
+  uint64_t last_seq = 0;
+  {
+    LogWriter log(path);
+    const auto tick = [&] { now_ns += 1000; };
+    const auto run = [&](std::vector<TaskRecord>& records, const std::vector<std::string>& ids,
+                         const std::string& worker, int64_t ttl_ns, int heartbeats) {
+      for (size_t i = 0; i < records.size(); ++i) {
+        Command create;
+        create.kind = CommandKind::kCreate;
+        create.task_id = ids.empty() ? "" : ids[i];
+        create.spec.title = ids.empty() ? "bench task" : "sweep bench task";
+        create.spec.lease_ttl_ns = kLongTtlNs;
+        Decide(log, create, &records[i], now_ns);
+        if (i % kPopulateGroupCommands == 0) tick();
+      }
+      for (size_t i = 0; i < records.size(); ++i) {
+        Command claim;
+        claim.kind = CommandKind::kClaim;
+        claim.task_id = records[i].id;
+        claim.actor = worker;
+        claim.ttl_ns = ttl_ns;
+        Decide(log, claim, &records[i], now_ns);
+        if (i % kPopulateGroupCommands == 0) tick();
+      }
+      for (int round = 0; round < heartbeats; ++round) {
+        for (size_t i = 0; i < records.size(); ++i) {
+          Command heartbeat;
+          heartbeat.kind = CommandKind::kHeartbeat;
+          heartbeat.task_id = records[i].id;
+          heartbeat.actor = worker;
+          heartbeat.token = records[i].last_token;
+          Decide(log, heartbeat, &records[i], now_ns);
+          if (i % kPopulateGroupCommands == 0) tick();
+        }
+      }
+    };
+    const size_t slice = 100'000;
+    for (size_t first = 0; first < spec.tasks; first += slice) {
+      std::vector<TaskRecord> records(std::min(slice, spec.tasks - first));
+      run(records, {}, "filler", kLongTtlNs, spec.heartbeats);
+      std::fprintf(stderr, "fill %s: log of tasks up to %zu, %llu events, %.1f s\n", path.c_str(),
+                   first + records.size(), static_cast<unsigned long long>(log.last_seq()),
+                   (MonotonicNs() - started) / 1e9);
+    }
+    for (size_t batch = 0; batch < spec.sweep_batches; ++batch) {
+      std::vector<TaskRecord> records(kSweepBatchTasks);
+      std::vector<std::string> ids;
+      for (size_t i = 0; i < kSweepBatchTasks; ++i) ids.push_back(SweepTaskId(batch, i));
+      run(records, ids, "sweep-victim", static_cast<int64_t>(batch + 1) * 60 * kNanosPerSecond, 0);
+    }
+    last_seq = log.last_seq();
+  }
+  ManualClock clock(now_ns);
+  std::unique_ptr<Ledger> ledger = OpenOrDie(path, &clock);
+  const int64_t rebuild_start = MonotonicNs();
+  Result<RebuildReport> rebuilt = ledger->Rebuild();
+  if (!rebuilt.ok()) Die("rebuild: " + rebuilt.status().message());
+  if (rebuild_seconds != nullptr) *rebuild_seconds = (MonotonicNs() - rebuild_start) / 1e9;
+  if (rebuilt->events != last_seq || ledger->last_seq() != last_seq) Die("rebuild saw a different log");
+  std::fprintf(stderr, "fill %s: rebuilt %llu events, %llu tasks, %.1f s\n", path.c_str(),
+               static_cast<unsigned long long>(rebuilt->events), static_cast<unsigned long long>(rebuilt->tasks),
+               (MonotonicNs() - started) / 1e9);
+  ledger.reset();
+  std::ofstream(path + ".spec") << SpecText(spec) << "\n";
+  return last_seq;
 }
 
 bool BigLedgerMatches(const std::string& path, const BigLedgerSpec& spec) {

@@ -173,7 +173,7 @@ Outcome SubmitThrough(GroupCommitter& committer, const Command& command) {
 // command at a time (as a client of the server does), for a fixed time.
 void BM_GroupCommitCycles(benchmark::State& state, int threads) {
   const double seconds = BySize(kMode, 0.3, 3.0, 5.0);
-  const size_t ready = BySize<size_t>(kMode, 3000, 100'000, 200'000);
+  const size_t ready = BySize<size_t>(kMode, 3000, 20'000, 50'000);
   for (auto _ : state) {
     (void)_;
     ScratchDir dir("group-commit");
@@ -247,7 +247,7 @@ void BM_GroupCommitCycles(benchmark::State& state, int threads) {
 // ---- Single-submitter durable latency ----
 
 void BM_SubmitLatency(benchmark::State& state) {
-  const size_t cycles = BySize<size_t>(kMode, 50, 500, 1500);
+  const size_t cycles = BySize<size_t>(kMode, 50, 500, 1000);
   for (auto _ : state) {
     (void)_;
     ScratchDir dir("latency");

@@ -1,6 +1,7 @@
 // ledger_load: a load generator for `taskledger serve`.
 //
-//   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P] [--json]
+//   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P]
+//               [--max-seconds S] [--json]
 //
 // Each client is a thread with its own Cap'n Proto connection (capnp::EzRpcClient) that
 // drives full task cycles, one command per call and one call at a time, as a dispatcher
@@ -14,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -83,6 +85,7 @@ struct Config {
   int heartbeats = 2;
   std::string queue = "load";
   size_t ping_calls = 200;
+  double max_seconds = 0;  // 0: until every task is done
 };
 
 struct ClientResult {
@@ -117,7 +120,10 @@ class Client {
     }
     result_->ping_end_ns = MonotonicNs();
     if (!pinged.ArriveAndWait()) return;
-    for (size_t t = 0; t < tasks; ++t) {
+    const int64_t deadline_ns = config_.max_seconds > 0
+                                    ? pinged.opened_ns() + static_cast<int64_t>(config_.max_seconds * 1e9)
+                                    : INT64_MAX;
+    for (size_t t = 0; t < tasks && MonotonicNs() < deadline_ns; ++t) {
       if (!Cycle(ledger, wait)) break;
       result_->tasks++;
     }
@@ -204,6 +210,7 @@ int Main(int argc, char** argv) {
   app.add_option("--heartbeats", config.heartbeats, "heartbeats per task")->check(CLI::Range(0, 10000));
   app.add_option("--queue", config.queue, "queue the tasks go to (default load)");
   app.add_option("--ping-calls", config.ping_calls, "`now` calls per client before the load (default 200; 0: none)");
+  app.add_option("--max-seconds", config.max_seconds, "stop starting new tasks after this long (default: no limit)");
   app.add_flag("--json", json, "one JSON object");
   CLI11_PARSE(app, argc, argv);
   if (config.address.rfind("unix:", 0) == 0 && config.address.size() > 5) {

@@ -13,7 +13,8 @@ cleanup() {
 trap cleanup EXIT
 export TASKLEDGER_BENCH_SMOKE=1 TASKLEDGER_BENCH_DIR=$work
 
-"$fill" --db "$work/big" --json
+"$fill" --db "$work/big" --via log --json
+"$fill" --db "$work/submitted" --via submit --tasks 50 --heartbeats 2 --json
 TASKLEDGER_BENCH_BIG=$work/big TASKLEDGER_BENCH_SUMMARY=$work/summary.json "$bench" --benchmark_min_time=0
 test -s "$work/summary.json"
 

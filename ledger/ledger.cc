@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <unistd.h>
 
@@ -51,6 +52,8 @@ constexpr int kMaxClaimSkips = 64;
 constexpr size_t kMaxSweepEvents = 10'000;
 // Events per write while rebuilding.
 constexpr size_t kRebuildBatchEvents = 10'000;
+// Events per write while importing: each event is two entries (log and task index).
+constexpr uint32_t kImportBatchEvents = 10'000;
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -113,21 +116,6 @@ std::string DefaultActor(const Command& c) {
     case CommandKind::kSweep: return "sweeper";
     default: return "unknown";
   }
-}
-
-// Names the first field where two records differ, for verify's report.
-std::string FirstDifference(const TaskRecord& a, const TaskRecord& b) {
-#define TL_FIELD(f) \
-  if (!(a.f == b.f)) return #f;
-  TL_FIELD(id) TL_FIELD(spec) TL_FIELD(created_seq) TL_FIELD(created_ns) TL_FIELD(last_seq) TL_FIELD(last_ns)
-  TL_FIELD(done) TL_FIELD(cancelled) TL_FIELD(blocked) TL_FIELD(block_reason) TL_FIELD(result) TL_FIELD(failures)
-  TL_FIELD(attempts) TL_FIELD(last_token) TL_FIELD(attempt_open) TL_FIELD(holder) TL_FIELD(claimed_ns)
-  TL_FIELD(ttl_ns) TL_FIELD(deadline_ns) TL_FIELD(runtime_cap_ns) TL_FIELD(signal_cap_ns) TL_FIELD(signal)
-  TL_FIELD(last_heartbeat_ns) TL_FIELD(heartbeats) TL_FIELD(last_end) TL_FIELD(last_end_ns) TL_FIELD(last_error)
-  TL_FIELD(backoff_until_ns) TL_FIELD(completed_token) TL_FIELD(completed_exit_recorded) TL_FIELD(expiries)
-  TL_FIELD(rejections) TL_FIELD(interruptions)
-#undef TL_FIELD
-  return "";
 }
 
 }  // namespace
@@ -232,7 +220,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock
     }
     s = rocksdb::DB::Open(db_options, options.path, families, &ledger->handles_, &db);
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return Status::Busy("ledger " + options.path + " is held by another process: " + s.ToString());
+      return Status::Busy("ledger " + options.path + " is already open (" + s.ToString() + ")");
     }
   } else {
     // Read-only verbs follow the ledger as a RocksDB secondary: safe while a server owns
@@ -350,6 +338,9 @@ Outcome Ledger::Execute(Txn& txn, const Command& given, int64_t now_ns, uint64_t
   command.actor = DefaultActor(given);
   if (Status s = ValidateName("actor", command.actor); !s.ok()) return {s, {}};
   if (Status s = ValidateText("text", command.text); !s.ok()) return {s, {}};
+  if (!command.meta.host.empty()) {
+    if (Status s = ValidateName("client host", command.meta.host); !s.ok()) return {s, {}};
+  }
   switch (command.kind) {
     case CommandKind::kCreate:
       return ExecuteCreate(txn, command, now_ns, next_seq);
@@ -803,11 +794,55 @@ Result<TaskView> Ledger::TaskAt(const std::string& id, const PointInTime& at) {
   });
 }
 
-// ---- Verify and rebuild ----
+// ---- Verify ----
+
+// One finding of verify, placed at the seq where the log and what was derived from it part
+// (kNoSeq when no single event is to blame), so that the report leads with the earliest.
+struct Ledger::Problem {
+  uint64_t seq = 0;
+  std::string text;
+};
+
+namespace {
+
+constexpr uint64_t kNoSeq = UINT64_MAX;
+// Entries of the task event index that name no event, listed one by one before verify
+// summarizes the rest.
+constexpr int kMaxListedStrayEntries = 10;
+
+std::string SeqAndTask(uint64_t seq, const std::string& task) {
+  return "seq " + std::to_string(seq) + ", task " + task + ": ";
+}
+
+std::string Show(bool v) { return v ? "true" : "false"; }
+std::string Show(uint32_t v) { return std::to_string(v); }
+std::string Show(uint64_t v) { return std::to_string(v); }
+std::string Show(int64_t v) { return std::to_string(v); }
+std::string Show(const std::string& v) { return "\"" + v + "\""; }
+std::string Show(AttemptEnd v) { return std::string(AttemptEndName(v)); }
+std::string Show(const TaskSpec&) { return "(a different spec)"; }
+
+// The first field where a stored record differs from the replayed one, with both values.
+std::string FirstDifference(const TaskRecord& stored, const TaskRecord& derived) {
+#define TL_FIELD(f) \
+  if (!(stored.f == derived.f)) return #f " (projection " + Show(stored.f) + ", log " + Show(derived.f) + ")";
+  TL_FIELD(id) TL_FIELD(spec) TL_FIELD(created_seq) TL_FIELD(created_ns) TL_FIELD(last_seq) TL_FIELD(last_ns)
+  TL_FIELD(done) TL_FIELD(cancelled) TL_FIELD(blocked) TL_FIELD(block_reason) TL_FIELD(result) TL_FIELD(failures)
+  TL_FIELD(attempts) TL_FIELD(last_token) TL_FIELD(attempt_open) TL_FIELD(holder) TL_FIELD(claimed_ns)
+  TL_FIELD(ttl_ns) TL_FIELD(deadline_ns) TL_FIELD(runtime_cap_ns) TL_FIELD(signal_cap_ns) TL_FIELD(signal)
+  TL_FIELD(last_heartbeat_ns) TL_FIELD(heartbeats) TL_FIELD(last_end) TL_FIELD(last_end_ns) TL_FIELD(last_error)
+  TL_FIELD(backoff_until_ns) TL_FIELD(completed_token) TL_FIELD(completed_exit_recorded) TL_FIELD(expiries)
+  TL_FIELD(rejections) TL_FIELD(interruptions)
+#undef TL_FIELD
+  return "(none)";
+}
+
+}  // namespace
 
 Result<VerifyReport> Ledger::Verify() {
   TL_RETURN_IF_ERROR(Refresh());
   VerifyReport report;
+  std::vector<Problem> problems;
   Replay replay;
   Status replay_error = Status::Ok();
   Status read = ForEachEvent(1, [&](const Event& e) {
@@ -816,21 +851,78 @@ Result<VerifyReport> Ledger::Verify() {
     if (!replay_error.ok()) return false;
     std::string ignored;
     if (!db_->Get(rocksdb::ReadOptions(), cf(kTaskEvents), keys::TaskEvent(e.task_id, e.seq), &ignored).ok()) {
-      report.problems.push_back("seq " + std::to_string(e.seq) + ": missing from task " + e.task_id + "'s event index");
+      problems.push_back({e.seq, SeqAndTask(e.seq, e.task_id) + "missing from the task_events index"});
     }
     return true;
   });
-  if (!read.ok()) {
-    report.problems.push_back(read.message());
-    return report;
+  const Status broken = read.ok() ? replay_error : read;
+  if (!broken.ok()) {
+    // The log itself breaks the rules at this seq: nothing derived from it can be judged.
+    const uint64_t seq = replay.last_seq() + 1;
+    std::string text = broken.message();
+    const std::string owner = TaskListingSeq(seq);
+    if (!owner.empty() && text.find("task " + owner) == std::string::npos) {
+      text += " (the task_events index lists seq " + std::to_string(seq) + " under task " + owner + ")";
+    }
+    problems.push_back({seq, text});
+  } else {
+    report.tasks = replay.task_count();
+    TL_RETURN_IF_ERROR(VerifyTaskEvents(report.events, &problems));
+    TL_RETURN_IF_ERROR(VerifyProjection(replay, &problems));
+    TL_RETURN_IF_ERROR(VerifyIndexes(replay, std::max(Now(), replay.last_ns()), &problems));
   }
-  if (!replay_error.ok()) {
-    report.problems.push_back(replay_error.message());
-    return report;
-  }
-  report.tasks = replay.task_count();
+  std::stable_sort(problems.begin(), problems.end(), [](const Problem& a, const Problem& b) { return a.seq < b.seq; });
+  for (Problem& problem : problems) report.problems.push_back(std::move(problem.text));
+  return report;
+}
 
-  // Invariant 4: the materialized projection equals a full replay.
+// The task whose index entry names `seq` ("" if none): who lost an event, or owns a bad one.
+std::string Ledger::TaskListingSeq(uint64_t seq) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() < 9 || keys::ReadU64(key.substr(key.size() - 8)) != seq) continue;
+    return std::string(key.substr(0, key.size() - 9));
+  }
+  return "";
+}
+
+// The first seq after `after_seq` that the task event index lists for `id`.
+uint64_t Ledger::NextTaskSeq(const std::string& id, uint64_t after_seq) {
+  const std::string prefix = keys::TaskEventPrefix(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  it->Seek(keys::TaskEvent(id, after_seq + 1));
+  if (!it->Valid() || !keys::StartsWith(it->key().ToStringView(), prefix)) return after_seq + 1;
+  return keys::ReadU64(it->key().ToStringView().substr(prefix.size()));
+}
+
+Status Ledger::VerifyTaskEvents(uint64_t events, std::vector<Problem>* problems) {
+  uint64_t indexed = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) indexed++;
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read task events"));
+  if (indexed == events) return Status::Ok();
+  problems->push_back({kNoSeq, "the task event index holds " + std::to_string(indexed) + " entries for " +
+                                   std::to_string(events) + " events"});
+  // Name the entries that point nowhere (each event's own entry was checked already).
+  int listed = 0;
+  std::string bytes;
+  for (it->SeekToFirst(); it->Valid() && listed < kMaxListedStrayEntries; it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() < 9) continue;
+    const uint64_t seq = keys::ReadU64(key.substr(key.size() - 8));
+    const std::string task(key.substr(0, key.size() - 9));
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(seq), &bytes);
+    Result<Event> event = s.ok() ? DecodeEvent(bytes) : Result<Event>(Status::NotFound("absent"));
+    if (event.ok() && event->task_id == task) continue;
+    problems->push_back({seq, SeqAndTask(seq, task) + "listed in the task_events index but not in the log"});
+    listed++;
+  }
+  return FromRocks(it->status(), "read task events");
+}
+
+// Invariant 4: the materialized projection equals a full replay.
+Status Ledger::VerifyProjection(const Replay& replay, std::vector<Problem>* problems) {
   std::set<std::string> stored;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTasks)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -838,37 +930,30 @@ Result<VerifyReport> Ledger::Verify() {
     stored.insert(id);
     Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
     const TaskRecord* expected = replay.Find(id);
-    if (!record.ok()) {
-      report.problems.push_back("task " + id + ": " + record.status().message());
-    } else if (expected == nullptr) {
-      report.problems.push_back("task " + id + ": in the projection but never created in the log");
+    if (expected == nullptr) {
+      problems->push_back({kNoSeq, "task " + id + ": in the projection but never created in the log"});
+    } else if (!record.ok()) {
+      problems->push_back({expected->last_seq, SeqAndTask(expected->last_seq, id) + record.status().message()});
     } else if (!(*record == *expected)) {
-      report.problems.push_back("task " + id + ": projection differs from the replay of the log in field " +
-                                FirstDifference(*record, *expected) + " (replay through seq " +
-                                std::to_string(expected->last_seq) + ", projection through seq " +
-                                std::to_string(record->last_seq) + ")");
+      // Where they part: the last event both folded, or the first one only one side has.
+      const uint64_t common = std::min(record->last_seq, expected->last_seq);
+      const uint64_t seq = record->last_seq == expected->last_seq ? common : NextTaskSeq(id, common);
+      problems->push_back({seq, SeqAndTask(seq, id) +
+                                                   "the projection differs from the replay of the log in field " +
+                                                   FirstDifference(*record, *expected) +
+                                                   "; the projection is through seq " + std::to_string(record->last_seq)});
     }
   }
   TL_RETURN_IF_ERROR(FromRocks(it->status(), "read tasks"));
   for (const TaskRecord* record : replay.Tasks()) {
     if (stored.count(record->id) == 0) {
-      report.problems.push_back("task " + record->id + ": missing from the projection (created at seq " +
-                                std::to_string(record->created_seq) + ")");
+      problems->push_back({record->created_seq, SeqAndTask(record->created_seq, record->id) + "missing from the projection"});
     }
   }
-  uint64_t indexed_events = 0;
-  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) indexed_events++;
-  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read task events"));
-  if (indexed_events != report.events) {
-    report.problems.push_back("the task event index holds " + std::to_string(indexed_events) + " entries for " +
-                              std::to_string(report.events) + " events");
-  }
-  TL_RETURN_IF_ERROR(VerifyIndexes(replay, std::max(Now(), replay.last_ns()), &report));
-  return report;
+  return Status::Ok();
 }
 
-Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport* report) {
+Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, std::vector<Problem>* problems) {
   const auto scan = [this](int family) -> Result<std::map<std::string, std::string>> {
     std::map<std::string, std::string> entries;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(family)));
@@ -888,9 +973,9 @@ Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport*
     Result<std::map<std::string, std::string>> actual = scan(family);
     if (!actual.ok()) return actual.status();
     if (*actual != *expected) {
-      report->problems.push_back(std::string("the ") + kColumnFamilyNames[family] + " index holds " +
-                                 std::to_string(actual->size()) + " entries where the log implies " +
-                                 std::to_string(expected->size()) + " (or different ones)");
+      problems->push_back({kNoSeq, std::string("the ") + kColumnFamilyNames[family] + " index holds " +
+                                       std::to_string(actual->size()) + " entries where the log implies " +
+                                       std::to_string(expected->size()) + " (or different ones)"});
     }
   }
 
@@ -899,12 +984,15 @@ Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport*
   std::set<std::string> referenced;
   for (const TaskRecord* r : replay.Tasks()) {
     const TaskView view = replay.View(*r, now_ns);
+    const auto problem = [&](const std::string& what) {
+      problems->push_back({r->last_seq, SeqAndTask(r->last_seq, r->id) + what});
+    };
     auto of = schedule->find(keys::ScheduleOf(r->id));
     const std::string where = of == schedule->end() ? "" : of->second;
     if (!where.empty()) referenced.insert(where);
     const bool scheduled = !where.empty() && schedule->count(where) != 0;
     if (!where.empty() && !scheduled) {
-      report->problems.push_back("task " + r->id + ": its schedule entry is missing");
+      problem("its schedule entry is missing");
       continue;
     }
     const bool ready_entry = scheduled && where[0] == keys::kReadyTag;
@@ -912,35 +1000,42 @@ Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport*
                            static_cast<int64_t>(keys::ReadU64(where.substr(keys::TimerPrefix(r->spec.queue).size()))) <= now_ns;
     const bool should_be_claimable = view.status == TaskStatus::kReady;
     if (ready_entry && !should_be_claimable) {
-      report->problems.push_back("task " + r->id + ": scheduled as ready but it is " +
-                                 std::string(TaskStatusName(view.status)));
+      problem("scheduled as ready but it is " + std::string(TaskStatusName(view.status)));
     } else if (should_be_claimable && !ready_entry && !due_timer) {
-      report->problems.push_back("task " + r->id + ": ready but not in the schedule");
+      problem("ready but not in the schedule");
     } else if (scheduled && (view.status == TaskStatus::kDone || view.status == TaskStatus::kCancelled ||
                              view.status == TaskStatus::kBlocked)) {
-      report->problems.push_back("task " + r->id + ": " + std::string(TaskStatusName(view.status)) +
-                                 " but still scheduled");
+      problem(std::string(TaskStatusName(view.status)) + " but still scheduled");
     }
   }
   for (const auto& [key, value] : *schedule) {
     if (key[0] != keys::kScheduleOfTag && referenced.count(key) == 0) {
-      report->problems.push_back("a schedule entry belongs to no task (" + (value.empty() ? key.substr(1) : value) + ")");
+      problems->push_back({kNoSeq, "a schedule entry belongs to no task (" + (value.empty() ? key.substr(1) : value) + ")"});
       break;
     }
   }
   return Status::Ok();
 }
 
+// ---- Rebuild, import, backup ----
+
+Status Ledger::ClearFamilies(bool with_log) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  rocksdb::WriteBatch clear;
+  // Every key of these families sorts below 0xff: seqs and times are far below 2^56,
+  // ids and tags are printable ASCII.
+  for (ColumnFamily family : kDerivedFamilies) clear.DeleteRange(cf(family), "", "\xff");
+  if (with_log) clear.DeleteRange(cf(kEvents), "", "\xff");
+  return FromRocks(db_->Write(write_options, &clear), "clear the projection");
+}
+
 Result<RebuildReport> Ledger::Rebuild() {
   if (options_.read_only) return Status::IOError("ledger " + options_.path + " is open read-only");
   std::lock_guard lock(mutex_);
+  TL_RETURN_IF_ERROR(ClearFamilies(/*with_log=*/false));
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  {
-    rocksdb::WriteBatch clear;
-    for (ColumnFamily family : kDerivedFamilies) clear.DeleteRange(cf(family), "", "\xff");
-    TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &clear), "clear the projection"));
-  }
   RebuildReport report;
   Replay replay;
   rocksdb::WriteBatch batch;
@@ -956,6 +1051,17 @@ Result<RebuildReport> Ledger::Rebuild() {
     }
   }
   TL_RETURN_IF_ERROR(FromRocks(it->status(), "read the log"));
+  TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+  TL_RETURN_IF_ERROR(WriteProjection(replay, &report));
+  last_seq_ = replay.last_seq();
+  last_ns_ = replay.last_ns();
+  return report;
+}
+
+Status Ledger::WriteProjection(const Replay& replay, RebuildReport* report) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  rocksdb::WriteBatch batch;
   const int64_t now_ns = std::max(clock_->NowNs(), replay.last_ns());
   const DependencyLookup dependencies = replay.Dependencies(now_ns);
   for (const TaskRecord* r : replay.Tasks()) {
@@ -968,15 +1074,94 @@ Result<RebuildReport> Ledger::Rebuild() {
       batch.Put(cf(kSchedule), where, where[0] == keys::kReadyTag ? r->id : "");
       batch.Put(cf(kSchedule), keys::ScheduleOf(r->id), where);
     }
-    if (++report.tasks % kRebuildBatchEvents == 0) {
+    if (++report->tasks % kRebuildBatchEvents == 0) {
       TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
       batch.Clear();
     }
   }
-  TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+  return FromRocks(db_->Write(write_options, &batch), "rebuild");
+}
+
+Result<ImportReport> Ledger::CheckLog(const EventSource& source) {
+  Replay replay;
+  uint64_t events = 0;
+  TL_RETURN_IF_ERROR(source([&](const Event& e) -> Status {
+    const Status s = replay.Apply(e);
+    // A log that breaks the rules is bad input here, not a damaged ledger.
+    if (!s.ok()) return Status::InvalidArgument(s.message());
+    events++;
+    return Status::Ok();
+  }));
+  return ImportReport{events, replay.task_count(), replay.last_seq(), replay.last_ns()};
+}
+
+Result<ImportReport> Ledger::Import(const EventSource& source) {
+  if (options_.read_only) return Status::IOError("ledger " + options_.path + " is open read-only");
+  std::lock_guard lock(mutex_);
+  for (ColumnFamily family : {kEvents, kTasks}) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(family)));
+    it->SeekToFirst();
+    TL_RETURN_IF_ERROR(FromRocks(it->status(), "read the ledger"));
+    if (it->Valid()) {
+      return Status::Refused("ledger " + options_.path + " is not empty (" + std::to_string(last_seq_) +
+                             " events): import loads a log into an empty ledger only");
+    }
+  }
+  Result<ImportReport> checked = CheckLog(source);
+  if (!checked.ok()) return checked.status();
+
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  Replay replay;
+  rocksdb::WriteBatch batch;
+  const auto flush = [&]() -> Status {
+    TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "import"));
+    batch.Clear();
+    return Status::Ok();
+  };
+  Status appended = source([&](const Event& e) -> Status {
+    TL_RETURN_IF_ERROR(replay.Apply(e));
+    const std::string encoded = EncodeEvent(e);
+    assert(DecodeEvent(encoded).ok() && *DecodeEvent(encoded) == e);
+    batch.Put(cf(kEvents), keys::Seq(e.seq), encoded);
+    batch.Put(cf(kTaskEvents), keys::TaskEvent(e.task_id, e.seq), "");
+    return batch.Count() >= 2 * kImportBatchEvents ? flush() : Status::Ok();
+  });
+  if (appended.ok()) appended = flush();
+  if (appended.ok() && (replay.last_seq() != checked->last_seq || replay.last_ns() != checked->last_ns)) {
+    appended = Status::InvalidArgument("the log changed while it was imported");
+  }
+  RebuildReport built;
+  if (appended.ok()) appended = WriteProjection(replay, &built);
+  if (!appended.ok()) {
+    (void)ClearFamilies(/*with_log=*/true);  // best effort: leave the ledger as empty as it was
+    return appended;
+  }
   last_seq_ = replay.last_seq();
   last_ns_ = replay.last_ns();
-  return report;
+  return *checked;
+}
+
+Status Ledger::Backup(const std::string& dir) {
+  if (options_.read_only) {
+    return Status::InvalidArgument("backup needs the ledger itself, not a read-only view of it");
+  }
+  if (dir.empty()) return Status::InvalidArgument("the backup directory is empty");
+  rocksdb::Env* env = options_.env != nullptr ? options_.env : rocksdb::Env::Default();
+  if (env->FileExists(dir).ok()) {
+    std::vector<std::string> children;
+    TL_RETURN_IF_ERROR(FromRocks(env->GetChildren(dir, &children), "cannot read " + dir));
+    std::erase_if(children, [](const std::string& c) { return c == "." || c == ".."; });
+    if (!children.empty()) return Status::InvalidArgument(dir + " exists and is not empty; give a new directory");
+    // A checkpoint creates its directory itself.
+    TL_RETURN_IF_ERROR(FromRocks(env->DeleteDir(dir), "cannot replace the empty directory " + dir));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  TL_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "cannot start a backup"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // Under the write mutex: the copy holds whole commit groups, and never half a rebuild or import.
+  std::lock_guard lock(mutex_);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), "cannot back up into " + dir);
 }
 
 }  // namespace taskledger

@@ -74,6 +74,18 @@ struct RebuildReport {
   uint64_t tasks = 0;
 };
 
+// An import source: calls `sink` for each event, in order, and returns the first error
+// (the sink's, or its own), saying where in the source it happened (e.g. a line number).
+using EventSink = std::function<Status(const Event&)>;
+using EventSource = std::function<Status(const EventSink& sink)>;
+
+struct ImportReport {
+  uint64_t events = 0;
+  uint64_t tasks = 0;
+  uint64_t last_seq = 0;
+  int64_t last_ns = 0;
+};
+
 class Ledger {
  public:
   // Opens (creating if allowed) the ledger at options.path. `clock` must outlive it.
@@ -117,6 +129,21 @@ class Ledger {
   // Rebuilds the projection and indexes from the log.
   Result<RebuildReport> Rebuild();
 
+  // Checks a whole log as Import does (Replay: dense seqs from 1, ledger time never
+  // decreasing, every event accepted by the derivation rules). Writes nothing.
+  static Result<ImportReport> CheckLog(const EventSource& source);
+  // Loads a whole log into this ledger, which must be empty (FailedPrecondition-like
+  // Refused otherwise). The events keep their own seq and time. `source` is read twice:
+  // first every event is checked (CheckLog) and nothing is written if any is refused;
+  // then the events are appended in batches, and the projection and indexes are built
+  // from them as `rebuild` builds them. If the second reading differs from the first,
+  // what was written is removed again.
+  Result<ImportReport> Import(const EventSource& source);
+  // A consistent copy of the ledger (a RocksDB checkpoint: a commit-group boundary, hard
+  // links where possible) in `dir`, which must not exist or be empty. The copy opens on
+  // its own. REQUIRES: opened writable (RocksDB checkpoints need the primary).
+  Status Backup(const std::string& dir);
+
  private:
   class Txn;
   Ledger(LedgerOptions options, Clock* clock);
@@ -131,7 +158,15 @@ class Ledger {
   Status FillReply(Txn& txn, int64_t now_ns, CommandReply* reply);
 
   Result<Replay> ReplayTo(const PointInTime& at, int64_t* eval_ns);
-  Status VerifyIndexes(const Replay& replay, int64_t now_ns, VerifyReport* report);
+  struct Problem;
+  Status VerifyTaskEvents(uint64_t events, std::vector<Problem>* problems);
+  Status VerifyProjection(const Replay& replay, std::vector<Problem>* problems);
+  Status VerifyIndexes(const Replay& replay, int64_t now_ns, std::vector<Problem>* problems);
+  std::string TaskListingSeq(uint64_t seq);
+  uint64_t NextTaskSeq(const std::string& id, uint64_t after_seq);
+  // REQUIRES: mutex_ held. Writes the records and indexes of every replayed task.
+  Status WriteProjection(const Replay& replay, RebuildReport* report);
+  Status ClearFamilies(bool with_log);
 
   rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
 

@@ -1,5 +1,10 @@
 #include "projections/event_json.h"
 
+#include <limits>
+#include <set>
+#include <string>
+
+#include "projections/decide.h"
 #include "projections/time_text.h"
 
 namespace taskledger {
@@ -18,6 +23,9 @@ nlohmann::json SpecToJson(const TaskSpec& spec) {
   } else {
     out["payload"] = nullptr;
   }
+  // The parsed form loses the submitted spelling (key order, spaces, number forms); the
+  // text keeps it, so that an import restores the event byte for byte.
+  out["payload_text"] = spec.payload;
   out["after"] = spec.after;
   out["queue"] = spec.queue;
   out["priority"] = spec.priority;
@@ -97,6 +105,240 @@ nlohmann::json EventToJson(const Event& e) {
       break;
   }
   return out;
+}
+
+// ---- Reading an event back (export lines, docs/export.md) ----
+
+namespace {
+
+// Reads the typed keys of one JSON object and remembers the first problem, so that a
+// reader of many keys stays a flat list of calls. Every key read is recorded: any other
+// key is refused at the end (a field this build does not know would be dropped, and an
+// import would not be exact).
+class ObjectReader {
+ public:
+  ObjectReader(const nlohmann::json& object, std::string where) : object_(object), where_(std::move(where)) {
+    if (!object_.is_object()) Problem("is not a JSON object");
+  }
+
+  const nlohmann::json* Find(const char* key, bool required) {
+    seen_.insert(key);
+    if (!status_.ok() || !object_.is_object()) return nullptr;
+    auto it = object_.find(key);
+    if (it == object_.end()) {
+      if (required) Problem(std::string("lacks \"") + key + "\"");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  template <typename T>
+  void Integer(const char* key, T* out, bool required = true) {
+    const nlohmann::json* value = Find(key, required);
+    if (value == nullptr) return;
+    bool fits = false;
+    if (value->is_number_unsigned()) {
+      const uint64_t v = value->get<uint64_t>();
+      fits = v <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+      if (fits) *out = static_cast<T>(v);
+    } else if (value->is_number_integer()) {
+      const int64_t v = value->get<int64_t>();
+      fits = v >= static_cast<int64_t>(std::numeric_limits<T>::min()) &&
+             (v < 0 || static_cast<uint64_t>(v) <= static_cast<uint64_t>(std::numeric_limits<T>::max()));
+      if (fits) *out = static_cast<T>(v);
+    }
+    if (!fits) Problem(std::string("\"") + key + "\" is not an integer in range");
+  }
+
+  void String(const char* key, std::string* out, bool required = true) {
+    const nlohmann::json* value = Find(key, required);
+    if (value == nullptr) return;
+    if (!value->is_string()) return Problem(std::string("\"") + key + "\" is not a string");
+    *out = value->get<std::string>();
+  }
+
+  // An RFC 3339 twin of a `*_ns` key: optional, but it must agree.
+  void TimeText(const char* key, int64_t ns) {
+    std::string text;
+    String(key, &text, /*required=*/false);
+    if (status_.ok() && !text.empty() && text != FormatTime(ns)) {
+      Problem(std::string("\"") + key + "\" does not match \"" + key + "_ns\"");
+    }
+  }
+
+  void Check(const Status& s) {
+    if (status_.ok() && !s.ok()) status_ = Status::InvalidArgument(where_ + ": " + s.message());
+  }
+
+  const Status& status() const { return status_; }
+
+  Status Finish() {
+    if (status_.ok()) {
+      for (const auto& [key, value] : object_.items()) {
+        if (seen_.count(key) == 0) Problem("has an unknown key \"" + key + "\"");
+      }
+    }
+    return status_;
+  }
+
+ private:
+  void Problem(const std::string& what) {
+    if (status_.ok()) status_ = Status::InvalidArgument(where_ + " " + what);
+  }
+
+  const nlohmann::json& object_;
+  std::string where_;
+  std::set<std::string> seen_;
+  Status status_;
+};
+
+Status ReadSpec(const nlohmann::json& object, TaskSpec* spec) {
+  ObjectReader in(object, "spec");
+  in.String("title", &spec->title);
+  const nlohmann::json* after = in.Find("after", true);
+  if (after != nullptr) {
+    if (!after->is_array()) return Status::InvalidArgument("spec \"after\" is not a list");
+    for (const nlohmann::json& dep : *after) {
+      if (!dep.is_string()) return Status::InvalidArgument("spec \"after\" holds a non-string");
+      spec->after.push_back(dep.get<std::string>());
+    }
+  }
+  in.String("queue", &spec->queue);
+  in.Integer("priority", &spec->priority);
+  in.Integer("ttl_ns", &spec->lease_ttl_ns);
+  in.Integer("max_attempts", &spec->max_attempts);
+  in.Integer("max_runtime_ns", &spec->max_runtime_ns);
+  in.Integer("not_before_ns", &spec->not_before_ns);
+  in.String("idempotency_key", &spec->idempotency_key);
+  in.Integer("backoff_initial_ns", &spec->backoff_initial_ns);
+  in.Integer("backoff_max_ns", &spec->backoff_max_ns);
+  // payload_text is the payload as submitted; `payload` alone (a hand-written line) is
+  // taken in its parsed form.
+  const nlohmann::json* parsed = in.Find("payload", false);
+  const bool has_text = in.Find("payload_text", false) != nullptr;
+  in.String("payload_text", &spec->payload, false);
+  TL_RETURN_IF_ERROR(in.Finish());
+  if (!has_text && parsed != nullptr && !parsed->is_null()) spec->payload = parsed->dump();
+  // The ledger stores specs normalized (defaults filled in, names checked).
+  TaskSpec normalized = *spec;
+  if (Status s = NormalizeSpec(&normalized); !s.ok()) return Status::InvalidArgument("spec: " + s.message());
+  if (!(normalized == *spec)) return Status::InvalidArgument("spec is not normalized (a default is missing)");
+  if (has_text && parsed != nullptr) {
+    const nlohmann::json expected =
+        spec->payload.empty() ? nlohmann::json(nullptr) : nlohmann::json::parse(spec->payload, nullptr, false);
+    if (expected != *parsed) return Status::InvalidArgument("spec \"payload\" and \"payload_text\" differ");
+  }
+  return Status::Ok();
+}
+
+void ReadHolderCommand(ObjectReader& in, Event* e) {
+  std::string name;
+  in.String("command", &name);
+  if (name.empty()) return;
+  const std::optional<HolderCommand> command = HolderCommandFromName(name);
+  if (!command) return in.Check(Status::InvalidArgument("unknown command \"" + name + "\""));
+  e->rejected_command = *command;
+}
+
+// The body keys of each kind, as EventToJson writes them.
+void ReadBody(ObjectReader& in, Event* e) {
+  switch (e->kind) {
+    case EventKind::kCreated:
+      if (const nlohmann::json* spec = in.Find("spec", true)) in.Check(ReadSpec(*spec, &e->spec));
+      break;
+    case EventKind::kClaimed:
+      in.Integer("token", &e->token);
+      in.Integer("ttl_ns", &e->ttl_ns);
+      break;
+    case EventKind::kHeartbeat:
+      in.Integer("token", &e->token);
+      in.String("note", &e->text);
+      break;
+    case EventKind::kSignaled:
+      in.Integer("token", &e->token);
+      in.String("signal", &e->signal);
+      in.Integer("grace_ns", &e->grace_ns);
+      break;
+    case EventKind::kExited: {
+      in.Integer("token", &e->token);
+      int32_t code = 0;
+      const bool has_code = in.Find("code", false) != nullptr;
+      in.Integer("code", &code, false);
+      in.String("signal", &e->signal, !has_code);
+      if (has_code) e->exit_code = code;
+      if (has_code && !e->signal.empty()) in.Check(Status::InvalidArgument("give \"code\" or \"signal\", not both"));
+      break;
+    }
+    case EventKind::kCompleted:
+      in.Integer("token", &e->token);
+      in.String("result", &e->text);
+      break;
+    case EventKind::kFailed:
+      in.Integer("token", &e->token);
+      in.String("error", &e->text);
+      break;
+    case EventKind::kReleased:
+      in.Integer("token", &e->token);
+      in.String("reason", &e->text);
+      break;
+    case EventKind::kBlocked:
+    case EventKind::kCancelled:
+      in.String("reason", &e->text);
+      break;
+    case EventKind::kUnblocked:
+    case EventKind::kRevived:
+      break;
+    case EventKind::kLeaseExpired:
+      in.Integer("token", &e->token);
+      in.Integer("deadline_ns", &e->deadline_ns);
+      in.TimeText("deadline", e->deadline_ns);
+      break;
+    case EventKind::kRejected:
+      ReadHolderCommand(in, e);
+      in.Integer("token", &e->token);
+      in.Integer("current_token", &e->current_token);
+      in.String("reason", &e->reason);
+      in.String("note", &e->text);
+      break;
+  }
+}
+
+// What the ledger checks of every command before it appends an event.
+Status CheckStorable(const Event& e) {
+  TL_RETURN_IF_ERROR(ValidateName("task id", e.task_id));
+  TL_RETURN_IF_ERROR(ValidateName("actor", e.actor));
+  TL_RETURN_IF_ERROR(ValidateText("text", e.text));
+  TL_RETURN_IF_ERROR(ValidateText("reason", e.reason));
+  TL_RETURN_IF_ERROR(ValidateText("host", e.meta.host));
+  if (e.kind == EventKind::kSignaled || (e.kind == EventKind::kExited && !e.exit_code)) {
+    TL_RETURN_IF_ERROR(ValidateName("signal", e.signal));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Event> EventFromJson(const nlohmann::json& object) {
+  Event e;
+  ObjectReader in(object, "event");
+  in.Integer("seq", &e.seq);
+  in.Integer("time_ns", &e.time_ns);
+  in.TimeText("time", e.time_ns);
+  in.String("task", &e.task_id);
+  in.String("actor", &e.actor);
+  in.Integer("pid", &e.meta.pid, false);
+  in.String("host", &e.meta.host, false);
+  in.Integer("client_time_ns", &e.meta.wall_time_ns, false);
+  std::string kind;
+  in.String("kind", &kind);
+  if (!in.status().ok()) return in.status();
+  const std::optional<EventKind> known = EventKindFromName(kind);
+  if (!known) return Status::InvalidArgument("event has an unknown kind \"" + kind + "\"");
+  e.kind = *known;
+  ReadBody(in, &e);
+  TL_RETURN_IF_ERROR(in.Finish());
+  if (Status s = CheckStorable(e); !s.ok()) return Status::InvalidArgument("event: " + s.message());
+  return e;
 }
 
 nlohmann::json TaskViewToJson(const TaskView& view, int64_t at_ns) {

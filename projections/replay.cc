@@ -8,7 +8,8 @@ Status Replay::Apply(const Event& event) {
                             std::to_string(event.seq) + " after seq " + std::to_string(last_seq_) + ")");
   }
   if (event.time_ns < last_ns_) {
-    return Status::DataLoss("seq " + std::to_string(event.seq) + ": ledger time goes backwards");
+    return Status::DataLoss("seq " + std::to_string(event.seq) + " (task " + event.task_id +
+                            "): ledger time goes backwards");
   }
   if (event.kind == EventKind::kCreated) {
     if (tasks_.count(event.task_id) != 0) {
@@ -20,8 +21,15 @@ Status Replay::Apply(const Event& event) {
                                 " depends on unknown task " + dep);
       }
     }
+    const std::string& key = event.spec.idempotency_key;
+    if (!key.empty() && idempotency_keys_.count(key) != 0) {
+      // The ledger answers a second create with the same key with the first task.
+      return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id +
+                              " reuses the idempotency key of task " + idempotency_keys_.at(key));
+    }
     TaskRecord record;
     TL_RETURN_IF_ERROR(ApplyEvent(&record, event));
+    if (!key.empty()) idempotency_keys_.emplace(key, event.task_id);
     creation_order_.emplace(event.seq, event.task_id);
     tasks_.emplace(event.task_id, std::move(record));
   } else {

@@ -39,6 +39,7 @@ class Replay {
  private:
   std::unordered_map<std::string, TaskRecord> tasks_;
   std::map<uint64_t, std::string> creation_order_;  // created seq -> id
+  std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> the task it created
   uint64_t last_seq_ = 0;
   int64_t last_ns_ = 0;
 };
