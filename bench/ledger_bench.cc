@@ -4,7 +4,8 @@
 //
 //   durable throughput   N submitters through a GroupCommitter  vs  WriteBatch x100 sync
 //   durable latency      Ledger::Submit, one submitter           vs  Put sync
-//   claim vs backlog     claim --next at 1k / 100k / 1M ready, and after mass lapses
+//   claim vs backlog     claim --next at 1k / 100k / 1M ready, as claims accumulate, and
+//                        after mass lapses
 //   sweep                100 lapsed among many live leases       vs  WriteBatch x100 sync
 //   replay               Verify, TasksAt (ls --at), Rebuild      vs  raw iteration of `events`
 //   memory               peak RSS of each replay phase           vs  the raw iteration's
@@ -379,6 +380,94 @@ void BM_ClaimBacklog(benchmark::State& state, size_t ready) {
   }
 }
 
+// Claim cost as claims accumulate: a backlog kept at 1k ready tasks (each claimed task is
+// completed and replaced by a new one), claim --next timed in windows after 0, 1/4 of and
+// all of `total` claims. sync=false: this measures the CPU and index cost alone.
+void BM_ClaimChurnCpu(benchmark::State& state, size_t total) {
+  const size_t backlog = 1000, window = BySize<size_t>(kMode, 100, 300, 500);
+  for (auto _ : state) {
+    (void)_;
+    ScratchDir dir("churn");
+    ManualClock clock(SystemClock().NowNs());
+    std::unique_ptr<Ledger> ledger = OpenOrDie(dir.Sub("ledger"), &clock, /*sync=*/false);
+    (void)CreateTasks(ledger.get(), backlog, "", "", &clock);
+    const int64_t start = MonotonicNs();
+    const auto measure_window = [&](size_t done) -> bool {
+      Latencies window_latencies;
+      SkipCounts skipped;
+      ResetRocksCounters();
+      for (size_t i = 0; i < window; ++i) {
+        Command claim;
+        claim.kind = CommandKind::kClaim;
+        claim.next = true;
+        claim.actor = "churner";
+        const int64_t t0 = MonotonicNs();
+        const Outcome o = ledger->Submit(claim);
+        window_latencies.Add(MonotonicNs() - t0);
+        if (!o.status.ok()) return false;
+        Command complete;
+        complete.kind = CommandKind::kComplete;
+        complete.task_id = o.reply.task_id;
+        complete.actor = "churner";
+        complete.token = o.reply.token;
+        Command create;
+        create.kind = CommandKind::kCreate;
+        create.spec.title = "bench task";
+        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+        for (const Outcome& done_or_created : ledger->SubmitGroup({complete, create})) {
+          if (!done_or_created.status.ok()) return false;
+        }
+        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+      }
+      skipped = ReadRocksCounters();
+      rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+      const std::string prefix = "claim.churn_after_" + SizeName(done);
+      Report(state, prefix + ".cpu_p50_us", window_latencies.PercentileUs(0.5));
+      Report(state, prefix + ".deletes_skipped_per_claim", static_cast<double>(skipped.deletes) / window);
+      return true;
+    };
+    // Untimed claim cycles in groups (claim, complete, create), as a busy server's are.
+    const auto churn = [&](size_t cycles) -> bool {
+      std::vector<Command> group;
+      for (size_t done = 0; done < cycles; done += 256) {
+        group.clear();
+        const size_t n = std::min<size_t>(256, cycles - done);
+        for (size_t i = 0; i < n; ++i) {
+          Command claim;
+          claim.kind = CommandKind::kClaim;
+          claim.next = true;
+          claim.actor = "churner";
+          group.push_back(claim);
+        }
+        std::vector<Outcome> claimed = ledger->SubmitGroup(group);
+        group.clear();
+        for (const Outcome& o : claimed) {
+          if (!o.status.ok()) return false;
+          Command complete;
+          complete.kind = CommandKind::kComplete;
+          complete.task_id = o.reply.task_id;
+          complete.actor = "churner";
+          complete.token = o.reply.token;
+          group.push_back(complete);
+          Command create;
+          create.kind = CommandKind::kCreate;
+          create.spec.title = "bench task";
+          group.push_back(create);
+        }
+        for (const Outcome& o : ledger->SubmitGroup(group)) {
+          if (!o.status.ok()) return false;
+        }
+      }
+      return true;
+    };
+    if (!measure_window(0) || !churn(total / 4 - window) || !measure_window(total / 4) ||
+        !churn(total - total / 4 - window) || !measure_window(total)) {
+      return state.SkipWithError("a claim cycle failed");
+    }
+    state.SetIterationTime((MonotonicNs() - start) / 1e9);
+  }
+}
+
 // `lapsed` leases that lapsed (and whose backoff ran out) beside `live` live ones; then
 // claims --next, durable. The first claim promotes the due timers.
 void BM_ClaimLapsed(benchmark::State& state, size_t lapsed, size_t live) {
@@ -649,6 +738,7 @@ void PrintSummary() {
   const size_t small = BySize<size_t>(kMode, 100, 1000, 1000);
   const size_t large = BySize<size_t>(kMode, 10'000, 100'000, 1'000'000);
   const size_t lapsed = BySize<size_t>(kMode, 200, 10'000, 100'000);
+  const size_t churn = BySize<size_t>(kMode, 1000, 5000, 10'000);
   const std::string big = SizeName(BigSpec().tasks);
   const std::string gc = "group_commit.threads_";
   const std::string S = "claim.ready_" + SizeName(small), L = "claim.ready_" + SizeName(large);
@@ -666,6 +756,8 @@ void PrintSummary() {
       {L + ".p50_over_raw_put", S + ".p50_over_raw_put", "ratio <= 1.5 (fsync-normalized)", at_most(1.5)},
       {L + ".cpu_p50_us", S + ".cpu_p50_us", "ratio <= 1.5 (CPU only, sync=false)", at_most(1.5)},
       {L + ".p50_us", L + ".raw_put_p50_us", "", nullptr},
+      {"claim.churn_after_" + SizeName(churn) + ".cpu_p50_us", "claim.churn_after_0.cpu_p50_us",
+       "(claims accumulate; CPU only)", nullptr},
       {lapse + "_live_" + SizeName(lapsed) + ".first_us", lapse + "_live_0.first_us",
        "no scan of live leases (ratio ~1)", at_most(1.5)},
       {lapse + "_live_" + SizeName(lapsed) + ".first_us", S + ".p50_us", "", nullptr},
@@ -727,6 +819,8 @@ void RegisterAll() {
                                                   {1000, 100'000, 1'000'000})) {
     reg("ClaimBacklog/ready:" + SizeName(ready), [ready](benchmark::State& s) { BM_ClaimBacklog(s, ready); });
   }
+  const size_t churn = BySize<size_t>(kMode, 1000, 5000, 10'000);
+  reg("ClaimChurnCpu/claims:" + SizeName(churn), [churn](benchmark::State& s) { BM_ClaimChurnCpu(s, churn); });
   const size_t lapsed = BySize<size_t>(kMode, 200, 10'000, 100'000);
   for (size_t live : {size_t{0}, lapsed}) {
     reg("ClaimLapsed/lapsed:" + SizeName(lapsed) + "/live:" + SizeName(live),
