@@ -191,7 +191,7 @@ class HistoryBuilder {
     return nullptr;
   }
   static void AddMark(std::vector<ExplainMark>* marks, const Event& e, std::string kind, std::string text) {
-    marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, std::move(text)});
+    marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text)});
   }
 
   void CloseIfLapsed(int64_t t) {
@@ -211,6 +211,7 @@ class HistoryBuilder {
     a->deadline_ns = r.deadline_ns;
     a->longest_gap_ns = std::max(a->longest_gap_ns, a->end_ns - last_alive_ns_);
     if (by != nullptr) a->detail = EndDetail(*by);
+    if (by != nullptr && by->kind == EventKind::kExited) a->exited_ns = by->time_ns;
     a->ending = EndingSentence(*a, r, by);
   }
 
@@ -262,6 +263,7 @@ class HistoryBuilder {
 
   void OnLateExit(const Event& e) {
     AttemptStory* a = ByToken(e.token);
+    if (a != nullptr) a->exited_ns = e.time_ns;
     std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
     AddMark(marks, e, "exit", ExitWords(e) + " recorded by " + Who(e.actor, e.meta.pid, e.meta.host) +
                                   " after the completion (no effect)");
@@ -517,6 +519,8 @@ nlohmann::json MarksToJson(const std::vector<ExplainMark>& marks) {
   nlohmann::json out = nlohmann::json::array();
   for (const ExplainMark& m : marks) {
     nlohmann::json j = {{"seq", m.seq}, {"kind", m.kind}, {"actor", m.actor}, {"text", m.text}};
+    if (m.pid != 0) j["pid"] = m.pid;
+    if (!m.host.empty()) j["host"] = m.host;
     PutTime(j, "time", m.time_ns);
     out.push_back(std::move(j));
   }
@@ -538,6 +542,7 @@ nlohmann::json AttemptToJson(const AttemptStory& a) {
     j["grace_ns"] = a.grace_ns;
     PutTime(j, "signaled", a.signaled_ns);
   }
+  if (a.exited_ns != 0) PutTime(j, "exited", a.exited_ns);
   if (!a.open) {
     j["end"] = std::string(AttemptEndName(a.end));
     PutTime(j, "ended", a.end_ns);

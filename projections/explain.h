@@ -28,6 +28,8 @@ struct ExplainMark {
   std::string kind;  // stable: heartbeat_gap, signal, exit, lease_expired, rejected, blocked,
                      // unblocked, cancelled, revived
   std::string actor;
+  uint32_t pid = 0;  // where the event's command came from (client metadata)
+  std::string host;
   std::string text;  // one plain sentence
 };
 
@@ -47,6 +49,7 @@ struct AttemptStory {
   std::string signal;          // the last signal recorded, if any
   int64_t signaled_ns = 0;
   int64_t grace_ns = 0;
+  int64_t exited_ns = 0;       // when the holder's process exit was recorded (0: never)
 
   bool open = true;
   AttemptEnd end = AttemptEnd::kNone;

@@ -1,0 +1,348 @@
+#include "projections/timeline.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "projections/time_text.h"
+
+namespace taskledger {
+namespace {
+
+// The picture's frame, in CSS pixels: labels left, the time axis on top, statuses right.
+constexpr double kLabelWidth = 200;
+constexpr double kPlotWidth = 1200;
+constexpr double kStatusWidth = 90;
+constexpr double kAxisHeight = 36;
+constexpr double kBottomMargin = 12;
+// Lane height: roomy for a few tasks, shrinking so that 500 lanes stay about 6000 px tall,
+// never below what an 8 px label needs.
+constexpr double kLaneHeightMax = 32;
+constexpr double kLaneHeightMin = 12;
+constexpr double kLanesAtFullHeight = 100;
+// Ids longer than this are cut in the label column (the lane's <title> has them whole).
+constexpr size_t kLabelCharsMax = 28;
+// Axis ticks: at most this many across the plot.
+constexpr int64_t kTicksMax = 10;
+
+struct Geometry {
+  double lane_height;
+  double bar_height;
+  double font_px;
+  int64_t from_ns;
+  int64_t to_ns;
+
+  double X(int64_t t) const {
+    const double fraction = static_cast<double>(std::clamp(t, from_ns, to_ns) - from_ns) /
+                            static_cast<double>(to_ns - from_ns);
+    return kLabelWidth + fraction * kPlotWidth;
+  }
+  double LaneTop(size_t lane) const { return kAxisHeight + static_cast<double>(lane) * lane_height; }
+  double LaneMiddle(size_t lane) const { return LaneTop(lane) + lane_height / 2; }
+  bool Visible(int64_t t) const { return t >= from_ns && t <= to_ns; }
+};
+
+Geometry GeometryFor(size_t lanes, const TimelineOptions& options) {
+  Geometry g;
+  const double n = static_cast<double>(std::max<size_t>(lanes, 1));
+  g.lane_height = std::clamp(kLaneHeightMax * kLanesAtFullHeight / n, kLaneHeightMin, kLaneHeightMax);
+  g.bar_height = std::round(g.lane_height * 0.6);
+  g.font_px = std::clamp(std::round(g.lane_height * 0.5), 8.0, 14.0);
+  g.from_ns = options.from_ns;
+  g.to_ns = options.to_ns;
+  return g;
+}
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", v);
+  return buf;
+}
+
+// Text for HTML and SVG, in content and in quoted attributes.
+std::string Escape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string Title(const std::string& text) { return "<title>" + Escape(text) + "</title>"; }
+
+// The bar colours: one per way an attempt ends (and blue while it runs).
+const char* const kStyle = R"(
+body { font-family: system-ui, sans-serif; margin: 16px; color: #222; }
+h1 { font-size: 18px; margin: 0 0 4px; }
+p.range { margin: 0 0 8px; color: #555; font-size: 13px; }
+div.legend { font-size: 12px; margin-bottom: 8px; }
+div.legend span.key { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px; vertical-align: -2px; }
+svg.timeline text { dominant-baseline: middle; }
+.band { fill: #fff; } .lane:nth-child(even) .band { fill: #f5f6f8; }
+.label { fill: #222; } .life { stroke: #bbb; stroke-width: 1; }
+.axis line { stroke: #ddd; } .axis text { fill: #666; font-size: 11px; text-anchor: middle; }
+.completed { fill: #2e7d32; } .failed { fill: #c62828; } .exited { fill: #ef6c00; }
+.expired { fill: #6a1b9a; } .interrupted { fill: #f9a825; } .released { fill: #546e7a; }
+.blocked { fill: #8d6e63; } .cancelled { fill: #9e9e9e; } .running { fill: #1565c0; }
+.attempt { stroke: #0003; stroke-width: 0.5; }
+.heartbeat { stroke: #fffc; stroke-width: 1; }
+.mark.signal { fill: #ffd54f; stroke: #000; stroke-width: 0.8; }
+.mark.exit { fill: #fff; stroke: #000; stroke-width: 1.2; }
+.mark.lapse { fill: #d50000; stroke: #fff; stroke-width: 0.8; }
+.mark.swept { fill: none; stroke: #d50000; stroke-width: 1.2; }
+.mark.rejected { stroke: #000; stroke-width: 2.2; }
+.mark.gap { fill: #ff6d00; }
+.mark.operator { fill: #37474f; }
+.dep { fill: none; stroke: #1565c0; stroke-opacity: 0.45; stroke-width: 1.2; }
+.status.done { fill: #2e7d32; } .status.dead { fill: #c62828; } .status.running { fill: #1565c0; }
+.status.waiting, .status.ready { fill: #555; } .status.blocked { fill: #8d6e63; } .status.cancelled { fill: #9e9e9e; }
+)";
+
+const char* const kEndClasses[] = {"completed", "failed",   "exited",  "expired",  "interrupted",
+                                   "released",  "blocked",  "cancelled", "running"};
+
+std::string AttemptClass(const AttemptStory& a) {
+  return a.open ? "running" : std::string(AttemptEndName(a.end));
+}
+
+void Header(std::string& out, size_t lanes, const TimelineOptions& options) {
+  out += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>taskledger timeline</title><style>";
+  out += kStyle;
+  out += "</style></head><body>\n<h1>taskledger timeline" +
+         (options.title.empty() ? "" : ": " + Escape(options.title)) + "</h1>\n";
+  out += "<p class=\"range\">" + FormatTime(options.from_ns) + " to " + FormatTime(options.to_ns) + " (" +
+         FormatDuration(options.to_ns - options.from_ns) + "), " + std::to_string(lanes) + " task" +
+         (lanes == 1 ? "" : "s") + ". Hover over a bar or a mark for its details.</p>\n<div class=\"legend\">";
+  for (const char* name : kEndClasses) {
+    out += "<span class=\"key " + std::string(name) + "\"></span>" + name;
+  }
+  out += " &nbsp; marks: &#9660; signal, &#9675; exit, &#9670; lease expired, &#9671; lapse observed by a sweep, "
+         "&#10005; refused command (zombie), &#9632; operator, &#9650; late heartbeat</div>\n";
+}
+
+// A tick step from 1 ms to a week: the smallest that keeps the ticks at most kTicksMax.
+int64_t TickStep(int64_t span_ns) {
+  static const int64_t kSteps[] = {1,    2,    5,     10,    20,    50,    100,    200,    500,
+                                   1000, 2000, 5000,  10000, 15000, 30000, 60000,  120000, 300000,
+                                   600000, 900000, 1800000, 3600000, 7200000, 10800000, 21600000,
+                                   43200000, 86400000, 172800000, 604800000};
+  for (int64_t step_ms : kSteps) {
+    if (span_ns / (step_ms * kNanosPerMilli) <= kTicksMax) return step_ms * kNanosPerMilli;
+  }
+  return span_ns / kTicksMax + 1;
+}
+
+std::string TickLabel(int64_t t, int64_t step_ns) {
+  const std::string text = FormatTime(t);  // 2023-11-14T22:13:20.000Z
+  if (step_ns >= 86400 * kNanosPerSecond) return text.substr(0, 10);
+  if (step_ns >= kNanosPerSecond) return text.substr(11, 8);
+  return text.substr(11, 12);
+}
+
+void Axis(std::string& out, const Geometry& g, double height) {
+  const int64_t step = TickStep(g.to_ns - g.from_ns);
+  out += "<g class=\"axis\">";
+  for (int64_t t = (g.from_ns / step + (g.from_ns % step != 0)) * step; t <= g.to_ns; t += step) {
+    const std::string x = Num(g.X(t));
+    out += "<line x1=\"" + x + "\" y1=\"" + Num(kAxisHeight - 6) + "\" x2=\"" + x + "\" y2=\"" + Num(height) +
+           "\"/><text x=\"" + x + "\" y=\"" + Num(kAxisHeight / 2) + "\">" + TickLabel(t, step) + "</text>";
+  }
+  out += "</g>\n";
+}
+
+std::string AttemptTitle(const AttemptStory& a) {
+  std::string who = a.worker;
+  if (a.pid != 0) who += " pid " + std::to_string(a.pid);
+  if (!a.host.empty()) who += " on " + a.host;
+  std::string text = "attempt " + std::to_string(a.number) + ", token " + std::to_string(a.token) + ": " + who +
+                     "\nclaimed " + FormatTime(a.claimed_ns) + " with a " + FormatDuration(a.ttl_ns) + " lease\n" +
+                     std::to_string(a.heartbeat_ns.size()) + " heartbeats";
+  if (a.open) return text + "\nrunning; the lease runs until " + FormatTime(a.deadline_ns);
+  return text + "\nended " + FormatTime(a.end_ns) + ": " + a.ending;
+}
+
+// Heartbeats as ticks inside the bar, at most one per pixel.
+void Heartbeats(std::string& out, const AttemptStory& a, const Geometry& g, double top) {
+  double last_x = -1;
+  for (int64_t t : a.heartbeat_ns) {
+    if (!g.Visible(t)) continue;
+    const double x = std::round(g.X(t));
+    if (x == last_x) continue;
+    last_x = x;
+    out += "<line class=\"heartbeat\" x1=\"" + Num(x) + "\" y1=\"" + Num(top + 1) + "\" x2=\"" + Num(x) +
+           "\" y2=\"" + Num(top + g.bar_height - 1) + "\"/>";
+  }
+}
+
+// A mark: a small shape centred at (x, y) with its details as a <title>.
+std::string Mark(const std::string& kind, double x, double y, double r, const std::string& title) {
+  const std::string t = Title(title);
+  if (kind == "exit") {
+    return "<circle class=\"mark exit\" cx=\"" + Num(x) + "\" cy=\"" + Num(y) + "\" r=\"" + Num(r * 0.6) + "\">" +
+           t + "</circle>";
+  }
+  if (kind == "rejected") {
+    const std::string a = Num(x - r), b = Num(x + r), c = Num(y - r), d = Num(y + r);
+    return "<path class=\"mark rejected\" d=\"M" + a + " " + c + "L" + b + " " + d + "M" + b + " " + c + "L" + a +
+           " " + d + "\">" + t + "</path>";
+  }
+  std::string shape;
+  if (kind == "signal") {  // a triangle pointing down onto the bar
+    shape = "M" + Num(x - r) + " " + Num(y - r) + "L" + Num(x + r) + " " + Num(y - r) + "L" + Num(x) + " " +
+            Num(y + r * 0.4) + "Z";
+  } else if (kind == "gap") {  // a small triangle pointing up under the bar
+    shape = "M" + Num(x - r * 0.6) + " " + Num(y + r) + "L" + Num(x + r * 0.6) + " " + Num(y + r) + "L" + Num(x) +
+            " " + Num(y) + "Z";
+  } else if (kind == "operator") {
+    shape = "M" + Num(x - r * 0.6) + " " + Num(y - r * 0.6) + "h" + Num(r * 1.2) + "v" + Num(r * 1.2) + "h" +
+            Num(-r * 1.2) + "Z";
+  } else {  // lapse, swept: a diamond
+    shape = "M" + Num(x) + " " + Num(y - r) + "L" + Num(x + r) + " " + Num(y) + "L" + Num(x) + " " + Num(y + r) +
+            "L" + Num(x - r) + " " + Num(y) + "Z";
+  }
+  return "<path class=\"mark " + kind + "\" d=\"" + shape + "\">" + t + "</path>";
+}
+
+// The shape each kind of moment is drawn with, and where on the lane.
+std::string MarkKind(const std::string& kind) {
+  if (kind == "signal" || kind == "exit" || kind == "rejected") return kind;
+  if (kind == "heartbeat_gap") return "gap";
+  if (kind == "lease_expired") return "swept";
+  return "operator";  // blocked, unblocked, cancelled, revived
+}
+
+void Marks(std::string& out, const std::vector<ExplainMark>& marks, const Geometry& g, double middle) {
+  const double r = std::max(3.0, g.bar_height * 0.4);
+  for (const ExplainMark& m : marks) {
+    if (!g.Visible(m.time_ns)) continue;
+    const std::string kind = MarkKind(m.kind);
+    const double y = kind == "signal" ? middle - g.bar_height / 2 : middle;  // a signal sits on the bar
+    out += Mark(kind, g.X(m.time_ns), y, r, FormatTime(m.time_ns) + " (seq " + std::to_string(m.seq) + ", " +
+                                                 m.actor + ")\n" + m.text);
+  }
+}
+
+void Bar(std::string& out, const AttemptStory& a, const Geometry& g, double middle) {
+  const int64_t end = a.open ? g.to_ns : a.end_ns;
+  if (end < g.from_ns || a.claimed_ns > g.to_ns) return;
+  const double top = middle - g.bar_height / 2;
+  const double x1 = g.X(a.claimed_ns), x2 = std::max(g.X(end), x1 + 1.5);
+  out += "<rect class=\"attempt " + AttemptClass(a) + "\" x=\"" + Num(x1) + "\" y=\"" + Num(top) + "\" width=\"" +
+         Num(x2 - x1) + "\" height=\"" + Num(g.bar_height) + "\">" + Title(AttemptTitle(a)) + "</rect>";
+  Heartbeats(out, a, g, top);
+}
+
+void Attempt(std::string& out, const AttemptStory& a, const Geometry& g, double middle) {
+  Bar(out, a, g, middle);
+  const double r = std::max(3.0, g.bar_height * 0.4);
+  // An exit that ended the attempt; one recorded after a completion is among the marks.
+  const bool exit_is_a_mark =
+      std::any_of(a.marks.begin(), a.marks.end(), [](const ExplainMark& m) { return m.kind == "exit"; });
+  if (a.exited_ns != 0 && !exit_is_a_mark && g.Visible(a.exited_ns)) {
+    out += Mark("exit", g.X(a.exited_ns), middle, r, FormatTime(a.exited_ns) + ": the holder's exit (" + a.detail + ")");
+  }
+  if (a.lapsed && g.Visible(a.end_ns)) {
+    out += Mark("lapse", g.X(a.end_ns), middle, r, FormatTime(a.end_ns) + ": " + a.ending);
+  }
+  // Its moments may fall in the window when the bar does not (a zombie's late commands).
+  Marks(out, a.marks, g, middle);
+}
+
+std::string LaneTitle(const TimelineLane& lane) {
+  const TaskHistory& h = lane.history;
+  std::string text = h.task_id + (h.spec.title.empty() ? "" : " \"" + h.spec.title + "\"") + ": " +
+                     std::string(TaskStatusName(lane.status)) + "\n" + std::to_string(h.attempts.size()) +
+                     " attempts; created " + FormatTime(h.created_ns);
+  if (!h.spec.after.empty()) {
+    text += "; after";
+    for (const std::string& dep : h.spec.after) text += " " + dep;
+  }
+  return text;
+}
+
+std::string Label(const std::string& id) {
+  if (id.size() <= kLabelCharsMax) return id;
+  return id.substr(0, kLabelCharsMax - 3) + "...";
+}
+
+void Lane(std::string& out, const TimelineLane& lane, size_t index, const Geometry& g) {
+  const TaskHistory& h = lane.history;
+  const double top = g.LaneTop(index), middle = g.LaneMiddle(index);
+  const std::string status(TaskStatusName(lane.status));
+  out += "<g class=\"lane\" id=\"lane-" + std::to_string(index) + "\" data-task=\"" + Escape(h.task_id) +
+         "\" data-status=\"" + status + "\">";
+  out += "<rect class=\"band\" x=\"0\" y=\"" + Num(top) + "\" width=\"" + Num(kLabelWidth + kPlotWidth + kStatusWidth) +
+         "\" height=\"" + Num(g.lane_height) + "\"/>";
+  out += "<text class=\"label\" x=\"6\" y=\"" + Num(middle) + "\">" + Escape(Label(h.task_id)) +
+         Title(LaneTitle(lane)) + "</text>";
+  const int64_t life_end = h.record.terminal() ? std::max(h.record.last_ns, h.record.last_end_ns) : g.to_ns;
+  if (life_end >= g.from_ns && h.created_ns <= g.to_ns) {
+    out += "<line class=\"life\" x1=\"" + Num(g.X(h.created_ns)) + "\" y1=\"" + Num(middle) + "\" x2=\"" +
+           Num(g.X(life_end)) + "\" y2=\"" + Num(middle) + "\"/>";
+  }
+  for (const AttemptStory& a : h.attempts) Attempt(out, a, g, middle);
+  Marks(out, h.marks, g, middle);
+  out += "<text class=\"status " + status + "\" x=\"" + Num(kLabelWidth + kPlotWidth + 8) + "\" y=\"" + Num(middle) +
+         "\">" + status + "</text></g>\n";
+}
+
+// When a dependency stopped holding its dependents back (its completion), or the right edge.
+int64_t DoneAt(const TaskHistory& h, int64_t to_ns) { return h.record.done ? h.record.last_end_ns : to_ns; }
+
+void DependencyArrows(std::string& out, const std::vector<TimelineLane>& lanes, const Geometry& g) {
+  std::map<std::string, size_t> lane_of;
+  for (size_t i = 0; i < lanes.size(); ++i) lane_of.emplace(lanes[i].history.task_id, i);
+  out += "<g class=\"deps\">";
+  for (size_t i = 0; i < lanes.size(); ++i) {
+    const TaskHistory& h = lanes[i].history;
+    for (const std::string& dep : h.spec.after) {
+      auto found = lane_of.find(dep);
+      if (found == lane_of.end()) continue;
+      const int64_t from_t = DoneAt(lanes[found->second].history, g.to_ns);
+      int64_t to_t = std::max(h.created_ns, from_t);
+      for (const AttemptStory& a : h.attempts) {
+        if (a.claimed_ns >= from_t) { to_t = a.claimed_ns; break; }
+      }
+      const double x1 = g.X(from_t), y1 = g.LaneMiddle(found->second), x2 = g.X(to_t), y2 = g.LaneMiddle(i);
+      out += "<path class=\"dep\" marker-end=\"url(#arrow)\" d=\"M" + Num(x1) + " " + Num(y1) + "C" + Num(x1 + 24) +
+             " " + Num(y1) + " " + Num(x2 - 24) + " " + Num(y2) + " " + Num(x2) + " " + Num(y2) + "\">" +
+             Title(h.task_id + " runs after " + dep) + "</path>";
+    }
+  }
+  out += "</g>\n";
+}
+
+}  // namespace
+
+std::string RenderTimelineHtml(const std::vector<TimelineLane>& lanes, const TimelineOptions& options) {
+  assert(lanes.size() <= kTimelineLanesMax);
+  assert(options.from_ns < options.to_ns);
+  const Geometry g = GeometryFor(lanes.size(), options);
+  const double width = kLabelWidth + kPlotWidth + kStatusWidth;
+  const double height = g.LaneTop(lanes.size()) + kBottomMargin;
+  std::string out;
+  Header(out, lanes.size(), options);
+  out += "<svg class=\"timeline\" width=\"" + Num(width) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " +
+         Num(width) + " " + Num(height) + "\" font-size=\"" + Num(g.font_px) + "\">\n";
+  out += "<defs><marker id=\"arrow\" viewBox=\"0 0 6 6\" refX=\"6\" refY=\"3\" markerWidth=\"6\" markerHeight=\"6\" "
+         "orient=\"auto\"><path d=\"M0 0L6 3L0 6Z\" fill=\"#1565c0\"/></marker></defs>\n";
+  Axis(out, g, height - kBottomMargin);
+  out += "<g class=\"lanes\">\n";
+  for (size_t i = 0; i < lanes.size(); ++i) Lane(out, lanes[i], i, g);
+  out += "</g>\n";
+  DependencyArrows(out, lanes, g);
+  out += "</svg>\n</body></html>\n";
+  return out;
+}
+
+}  // namespace taskledger
