@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what taskledger needs to build and test on Debian 12 (all Debian packages).
 set -euo pipefail
+# clang-14 and libclang-rt-14-dev: the libFuzzer targets (tests/fuzz/run.sh).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -9,5 +10,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  procps >/dev/null
+  procps \
+  clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"

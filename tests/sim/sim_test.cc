@@ -4,7 +4,7 @@
 //   TASKLEDGER_SIM_FIRST_SEED=S  the first seed (default 1)
 //   TASKLEDGER_SIM_SEED=S        exactly one seed (to replay a reported failure)
 //   TASKLEDGER_SIM_STEPS=K       actions per seed (default 200)
-// The long mode is TASKLEDGER_SIM_SEEDS=10000 (scripts/test-long.sh).
+// The long mode is TASKLEDGER_SIM_SEEDS=10000 (scripts/test-long.sh runs it).
 #include <gtest/gtest.h>
 
 #include <algorithm>
