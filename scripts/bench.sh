@@ -3,6 +3,7 @@
 # baseline measured in the same run, to a results file.
 #
 #   scripts/bench.sh [--quick] [--out FILE]
+#   scripts/bench.sh --report FILE     (re-writes FILE's report from FILE.d/ of an earlier run)
 #
 # full (default): 1M tasks / 10M events, bounded at about 20 minutes on 2 cores.
 # --quick: 100k tasks / 1M events, about 3-5 minutes.
@@ -16,14 +17,77 @@ repo=$(pwd)
 
 mode=full
 out=
+report_only=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) mode=quick ;;
     --out) out=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--out FILE]" >&2; exit 2 ;;
+    --report) report_only=1; out=$2; shift ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--out FILE] | --report FILE" >&2; exit 2 ;;
   esac
   shift
 done
+
+# ---- The report ----
+j() { jq -r "$1" "$2"; }
+write_report() {
+{
+  echo "== in-process (taskledger_bench) =="
+  sed -n '/== taskledger_bench summary/,$p' "$raw/benchmarks.txt"
+  echo
+  echo "== big ledger =="
+  echo "filled: $(j '"\(.tasks) tasks, \(.events) events via \(.via) in \(.seconds|floor) s (\(.events_per_s|floor) events/s), \(.disk_mib|floor) MiB on disk" + (if .rebuild_seconds then "; its Rebuild: \(.rebuild_seconds|floor) s, \(.rebuild_events_per_s|floor) events/s" else "" end)' "$raw/fill.json")"
+  read -r ls_s ls_kib <"$raw/ls_at.time"
+  read -r lsnow_s lsnow_kib <"$raw/ls_now.time"
+  raw_iter_s=$(j '.figures["replay.raw_iterate_before.seconds"]' "$out.json")
+  echo "CLI ls --at: ${ls_s} s, max RSS $((ls_kib / 1024)) MiB; baseline raw iteration of events ${raw_iter_s} s; ratio $(awk -v a="$ls_s" -v b="$raw_iter_s" 'BEGIN {printf "%.2f", a/b}') (target <= 5 s at 10M events)"
+  if [[ -f $raw/verify.time ]]; then
+    read -r verify_s verify_kib <"$raw/verify.time"
+    echo "CLI verify: ${verify_s} s, max RSS $((verify_kib / 1024)) MiB; ratio to raw iteration $(awk -v a="$verify_s" -v b="$raw_iter_s" 'BEGIN {printf "%.2f", a/b}')"
+  fi
+  echo "CLI ls (now): ${lsnow_s} s, max RSS $((lsnow_kib / 1024)) MiB"
+  if j '.rebuild_seconds // empty' "$raw/fill.json" | grep -q .; then
+    echo "Rebuild during the fill: $(j '"\(.rebuild_seconds|floor) s, \(.rebuild_events_per_s|floor) events/s"' "$raw/fill.json"); ratio to raw iteration $(jq -r --argjson r "$(j '.figures["replay.raw_iterate_before.events_per_s"]' "$out.json")" '(.rebuild_events_per_s/$r)*1000|floor/1000' "$raw/fill.json") (target >= 2M events/s and >= 0.5)"
+  fi
+  echo
+  echo "== through the server (unix socket, ledger_load, $heartbeats heartbeats per task) =="
+  raw_values=$(j '.figures["raw.batch100_sync.values_per_s"]' "$raw/raw_before_load.json")
+  raw_p50=$(j '.figures["raw.put_sync.p50_us"]' "$raw/raw_before_load.json")
+  raw_p99=$(j '.figures["raw.put_sync.p99_us"]' "$raw/raw_before_load.json")
+  printf "baseline just before: raw WriteBatch x100 sync %.0f values/s; raw Put sync p50 %.0f us, p99 %.0f us\n" \
+    "$raw_values" "$raw_p50" "$raw_p99"
+  for f in load_1 load_8 load_64 load_64_big; do
+    jq -r --arg name "$f" --argjson rv "$raw_values" --argjson rp "$raw_p50" '
+      "\($name): \(.clients) clients, \(.commands) commands in \(.seconds*100|floor/100) s: \(.commands_per_s|floor) commands/s, \(.tasks_per_s|floor) tasks/s; " +
+      "p50 \(.latency.p50_us|floor) us, p99 \(.latency.p99_us|floor) us, p999 \(.latency.p999_us|floor) us; " +
+      "ratio to raw batched values/s \((.commands_per_s/$rv)*1000|floor/1000), p50 to raw Put p50 \((.latency.p50_us/$rp)*100|floor/100); " +
+      "rpc now baseline \(.rpc_now.calls_per_s|floor) calls/s p50 \(.rpc_now.p50_us|floor) us (commands/s ratio \((.commands_per_s/.rpc_now.calls_per_s)*1000|floor/1000)); errors \(.errors)"' \
+      "$raw/$f.json"
+  done
+  echo "target: 64 clients >= 60000 commands/s, p99 <= 5 ms"
+  echo
+  echo "== server memory (MiB: VmRSS VmHWM) =="
+  echo "empty ledger, idle: $(cat "$raw/server_empty_idle.mem")   (baseline)"
+  echo "empty ledger, after the loads: $(cat "$raw/server_empty_after_load.mem")"
+  echo "big ledger, idle after open: $(cat "$raw/server_big_idle.mem")"
+  echo "big ledger, after 64-client load: $(cat "$raw/server_big_after_load.mem")"
+  echo "big ledger, after ls of every task: $(cat "$raw/server_big_after_ls.mem")"
+  if [[ -s $raw/server_big_ls.err ]]; then echo "  (ls through the server failed: $(head -c 400 "$raw/server_big_ls.err"))"; fi
+  echo "target: <= 512 MiB at 1M tasks / 10M events"
+  echo
+  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >>"$out"
+}
+
+heartbeats=2
+if [[ -n $report_only ]]; then
+  raw=$out.d
+  head -n 4 "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+  echo >>"$out"
+  write_report
+  cat "$out"
+  exit 0
+fi
 
 BUILD_DIR=${BUILD_DIR:-build-bench}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -56,7 +120,6 @@ if [[ $mode == full ]]; then
 else
   load_tasks=8000 load_tasks_1=300 big_load_tasks=4000 max_load_s=30 fill_via=submit
 fi
-heartbeats=2
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$raw/progress.log" >&2; }
 # VmRSS and VmHWM of a pid, in MiB: "rss peak".
@@ -132,54 +195,10 @@ mem "$server_pid" >"$raw/server_big_idle.mem"
 "$bin/bench/ledger_load" --connect "unix:$work/big.sock" --clients 64 --tasks "$big_load_tasks" \
   --heartbeats $heartbeats --max-seconds "$max_load_s" --json >"$raw/load_64_big.json"
 mem "$server_pid" >"$raw/server_big_after_load.mem"
-"$tl" --connect "unix:$work/big.sock" ls >/dev/null
+"$tl" --connect "unix:$work/big.sock" ls >/dev/null 2>"$raw/server_big_ls.err" || true
 mem "$server_pid" >"$raw/server_big_after_ls.mem"
 stop_server
 log "done"
-
-# ---- The report ----
-j() { jq -r "$1" "$2"; }
-{
-  echo "== in-process (taskledger_bench) =="
-  sed -n '/== taskledger_bench summary/,$p' "$raw/benchmarks.txt"
-  echo
-  echo "== big ledger =="
-  echo "filled: $(j '"\(.tasks) tasks, \(.events) events via \(.via) in \(.seconds|floor) s (\(.events_per_s|floor) events/s), \(.disk_mib|floor) MiB on disk" + (if .rebuild_seconds then "; its Rebuild: \(.rebuild_seconds|floor) s, \(.rebuild_events_per_s|floor) events/s" else "" end)' "$raw/fill.json")"
-  read -r ls_s ls_kib <"$raw/ls_at.time"
-  read -r lsnow_s lsnow_kib <"$raw/ls_now.time"
-  raw_iter_s=$(j '.figures["replay.raw_iterate_before.seconds"]' "$out.json")
-  echo "CLI ls --at: ${ls_s} s, max RSS $((ls_kib / 1024)) MiB; baseline raw iteration of events ${raw_iter_s} s; ratio $(awk -v a="$ls_s" -v b="$raw_iter_s" 'BEGIN {printf "%.2f", a/b}') (target <= 5 s at 10M events)"
-  if [[ -f $raw/verify.time ]]; then
-    read -r verify_s verify_kib <"$raw/verify.time"
-    echo "CLI verify: ${verify_s} s, max RSS $((verify_kib / 1024)) MiB; ratio to raw iteration $(awk -v a="$verify_s" -v b="$raw_iter_s" 'BEGIN {printf "%.2f", a/b}')"
-  fi
-  echo "CLI ls (now): ${lsnow_s} s, max RSS $((lsnow_kib / 1024)) MiB"
-  echo
-  echo "== through the server (unix socket, ledger_load, $heartbeats heartbeats per task) =="
-  raw_values=$(j '.figures["raw.batch100_sync.values_per_s"]' "$raw/raw_before_load.json")
-  raw_p50=$(j '.figures["raw.put_sync.p50_us"]' "$raw/raw_before_load.json")
-  raw_p99=$(j '.figures["raw.put_sync.p99_us"]' "$raw/raw_before_load.json")
-  printf "baseline just before: raw WriteBatch x100 sync %.0f values/s; raw Put sync p50 %.0f us, p99 %.0f us\n" \
-    "$raw_values" "$raw_p50" "$raw_p99"
-  for f in load_1 load_8 load_64 load_64_big; do
-    jq -r --arg name "$f" --argjson rv "$raw_values" --argjson rp "$raw_p50" '
-      "\($name): \(.clients) clients, \(.commands) commands in \(.seconds*100|floor/100) s: \(.commands_per_s|floor) commands/s, \(.tasks_per_s|floor) tasks/s; " +
-      "p50 \(.latency.p50_us|floor) us, p99 \(.latency.p99_us|floor) us, p999 \(.latency.p999_us|floor) us; " +
-      "ratio to raw batched values/s \((.commands_per_s/$rv)*1000|floor/1000), p50 to raw Put p50 \((.latency.p50_us/$rp)*100|floor/100); " +
-      "rpc now baseline \(.rpc_now.calls_per_s|floor) calls/s p50 \(.rpc_now.p50_us|floor) us (commands/s ratio \((.commands_per_s/.rpc_now.calls_per_s)*1000|floor/1000)); errors \(.errors)"' \
-      "$raw/$f.json"
-  done
-  echo "target: 64 clients >= 60000 commands/s, p99 <= 5 ms"
-  echo
-  echo "== server memory (MiB: VmRSS VmHWM) =="
-  echo "empty ledger, idle: $(cat "$raw/server_empty_idle.mem")   (baseline)"
-  echo "empty ledger, after the loads: $(cat "$raw/server_empty_after_load.mem")"
-  echo "big ledger, idle after open: $(cat "$raw/server_big_idle.mem")"
-  echo "big ledger, after 64-client load: $(cat "$raw/server_big_after_load.mem")"
-  echo "big ledger, after ls of every task: $(cat "$raw/server_big_after_ls.mem")"
-  echo "target: <= 512 MiB at 1M tasks / 10M events"
-  echo
-  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-} >>"$out"
+write_report
 cat "$out"
 echo "results: $out" >&2
