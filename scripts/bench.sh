@@ -73,6 +73,9 @@ write_report() {
   echo "big ledger, after 64-client load: $(cat "$raw/server_big_after_load.mem")"
   echo "big ledger, after ls of every task: $(cat "$raw/server_big_after_ls.mem")"
   if [[ -s $raw/server_big_ls.err ]]; then echo "  (ls through the server failed: $(head -c 400 "$raw/server_big_ls.err"))"; fi
+  if [[ -f $raw/server_big_after_verify.mem ]]; then
+    echo "big ledger, after verify through the server (a whole replay, $(cat "$raw/server_big_verify.time") s): $(cat "$raw/server_big_after_verify.mem")"
+  fi
   echo "target: <= 512 MiB at 1M tasks / 10M events"
   echo
   echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -197,6 +200,9 @@ mem "$server_pid" >"$raw/server_big_idle.mem"
 mem "$server_pid" >"$raw/server_big_after_load.mem"
 "$tl" --connect "unix:$work/big.sock" ls >/dev/null 2>"$raw/server_big_ls.err" || true
 mem "$server_pid" >"$raw/server_big_after_ls.mem"
+/usr/bin/time -f "%e" -o "$raw/server_big_verify.time" "$tl" --connect "unix:$work/big.sock" verify \
+  >"$raw/server_big_verify.out" 2>&1 || true
+mem "$server_pid" >"$raw/server_big_after_verify.mem"
 stop_server
 log "done"
 write_report
