@@ -257,6 +257,10 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock
                             "; this taskledger reads version " + kFormatVersion);
   }
   TL_RETURN_IF_ERROR(ledger->Refresh());
+  if (!options.read_only) {
+    std::lock_guard lock(ledger->mutex_);
+    TL_RETURN_IF_ERROR(ledger->LoadIndex());
+  }
   return ledger;
 }
 
@@ -307,12 +311,14 @@ std::vector<Outcome> Ledger::SubmitGroup(const std::vector<Command>& commands) {
     // Ledger time never decreases, whatever the clock does.
     const int64_t now_ns = std::max(clock_->NowNs(), last_ns);
     txn.batch().SetSavePoint();
+    const size_t index_save_point = index_.SavePoint();
     Outcome outcome = Execute(txn, command, now_ns, next_seq);
     const bool rule_refusal = outcome.status.IsRefused() || outcome.status.IsNotFound() ||
                               outcome.status.code() == Code::kInvalidArgument;
     if (!outcome.status.ok() && !rule_refusal) {
       // Nothing of a command that failed for another reason is written.
       (void)txn.batch().RollbackToSavePoint();
+      index_.RollbackTo(index_save_point);
       outcome.reply.events.clear();
     } else {
       (void)txn.batch().PopSavePoint();
@@ -330,9 +336,11 @@ std::vector<Outcome> Ledger::SubmitGroup(const std::vector<Command>& commands) {
         outcome.status = written;
         outcome.reply.events.clear();
       }
+      index_.RollbackTo(0);
       return outcomes;
     }
   }
+  index_.Commit();
   last_seq_ = next_seq - 1;
   last_ns_ = last_ns;
   return outcomes;
@@ -457,16 +465,9 @@ Outcome Ledger::ExecuteClaimNext(Txn& txn, const Command& command, int64_t now_n
   if (Status s = PromoteDueTimers(txn, queue, now_ns); !s.ok()) return {s, {}};
   const std::string prefix = keys::ReadyPrefix(queue);
   for (int skips = 0; skips < kMaxClaimSkips; ++skips) {
-    std::string id;
-    {
-      std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kSchedule);
-      it->Seek(prefix);
-      if (!it->status().ok()) return {FromRocks(it->status(), "read schedule"), {}};
-      if (!it->Valid() || !keys::StartsWith(it->key().ToStringView(), prefix)) {
-        return {Status::NotFound("no task is ready in queue " + queue), {}};
-      }
-      id = it->value().ToString();
-    }
+    const std::optional<std::pair<std::string, std::string>> best = index_.First(prefix);
+    if (!best) return {Status::NotFound("no task is ready in queue " + queue), {}};
+    const std::string id = best->second;
     Result<std::optional<TaskRecord>> record = txn.GetTask(id);
     if (!record.ok()) return {record.status(), {}};
     if (!record->has_value()) return {Status::DataLoss("schedule names unknown task " + id + "; run rebuild"), {}};
@@ -489,14 +490,9 @@ Outcome Ledger::ExecuteClaimNext(Txn& txn, const Command& command, int64_t now_n
 
 Outcome Ledger::ExecuteSweep(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq) {
   std::vector<std::string> lapsed;
-  {
-    std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kDeadlines);
-    for (it->SeekToFirst(); it->Valid() && lapsed.size() < kMaxSweepEvents; it->Next()) {
-      const std::string_view key = it->key().ToStringView();
-      if (static_cast<int64_t>(keys::ReadU64(key)) > now_ns) break;
-      lapsed.emplace_back(key.substr(8));
-    }
-    if (!it->status().ok()) return {FromRocks(it->status(), "read deadlines"), {}};
+  for (const std::string& key : index_.FirstDeadlines(kMaxSweepEvents)) {
+    if (static_cast<int64_t>(keys::ReadU64(key)) > now_ns) break;
+    lapsed.push_back(key.substr(8));
   }
   Outcome outcome;
   for (const std::string& id : lapsed) {
@@ -542,9 +538,15 @@ Status Ledger::ApplyEvents(Txn& txn, const std::vector<Event>& events, int64_t n
     txn.Put(kEvents, keys::Seq(event.seq), encoded);
     txn.Put(kTaskEvents, keys::TaskEvent(event.task_id, event.seq), "");
     txn.Put(kTasks, event.task_id, EncodeTask(record));
-    if (before && before->attempt_open) txn.Delete(kDeadlines, keys::Deadline(before->deadline_ns, event.task_id));
+    if (before && before->attempt_open) {
+      const std::string old_deadline = keys::Deadline(before->deadline_ns, event.task_id);
+      txn.Delete(kDeadlines, old_deadline);
+      index_.RemoveDeadline(old_deadline);
+    }
     if (record.attempt_open) {
-      txn.Put(kDeadlines, keys::Deadline(record.deadline_ns, event.task_id), U64Value(record.last_token));
+      const std::string deadline = keys::Deadline(record.deadline_ns, event.task_id);
+      txn.Put(kDeadlines, deadline, U64Value(record.last_token));
+      index_.AddDeadline(deadline);
     }
     if (event.kind == EventKind::kCreated) {
       for (const std::string& dep : record.spec.after) txn.Put(kDependents, keys::Dependent(dep, record.id), "");
@@ -573,45 +575,34 @@ Status Ledger::ApplyEvents(Txn& txn, const std::vector<Event>& events, int64_t n
 
 Status Ledger::UpdateSchedule(Txn& txn, const TaskRecord& record, int64_t now_ns) {
   const std::string wanted = ScheduleKey(record, now_ns, txn.Dependencies(now_ns));
-  const std::string of_key = keys::ScheduleOf(record.id);
-  Result<std::optional<std::string>> current = txn.Get(kSchedule, of_key);
-  if (!current.ok()) return current.status();
-  const std::string previous = current->value_or("");
+  const std::string previous = index_.PlaceOf(record.id);
   if (previous == wanted) return Status::Ok();
   if (!previous.empty()) txn.Delete(kSchedule, previous);
+  const std::string of_key = keys::ScheduleOf(record.id);
   if (wanted.empty()) {
     txn.Delete(kSchedule, of_key);
   } else {
     txn.Put(kSchedule, wanted, wanted[0] == keys::kReadyTag ? record.id : "");
     txn.Put(kSchedule, of_key, wanted);
   }
+  index_.Place(record.id, wanted);
   return Status::Ok();
 }
 
 Status Ledger::PromoteDueTimers(Txn& txn, const std::string& queue, int64_t now_ns) {
   const std::string prefix = keys::TimerPrefix(queue);
   for (;;) {
-    std::vector<std::pair<std::string, std::string>> due;  // timer key, task id
-    {
-      std::unique_ptr<rocksdb::Iterator> it = txn.Iterate(kSchedule);
-      for (it->Seek(prefix); it->Valid() && due.size() < kPromoteBatch; it->Next()) {
-        const std::string_view key = it->key().ToStringView();
-        if (!keys::StartsWith(key, prefix)) break;
-        if (static_cast<int64_t>(keys::ReadU64(key.substr(prefix.size()))) > now_ns) break;
-        due.emplace_back(std::string(key), std::string(key.substr(prefix.size() + 8)));
-      }
-      TL_RETURN_IF_ERROR(FromRocks(it->status(), "read schedule"));
+    std::vector<std::string> due;
+    for (const auto& [key, id] : index_.Scan(prefix, kPromoteBatch)) {
+      if (static_cast<int64_t>(keys::ReadU64(std::string_view(key).substr(prefix.size()))) > now_ns) break;
+      due.push_back(id);
     }
-    for (const auto& [timer_key, id] : due) {
+    for (const std::string& id : due) {
       Result<std::optional<TaskRecord>> record = txn.GetTask(id);
       if (!record.ok()) return record.status();
-      Result<std::optional<std::string>> current = txn.Get(kSchedule, keys::ScheduleOf(id));
-      if (!current.ok()) return current.status();
-      // A timer its task no longer points at is debris: drop it so the loop ends.
-      if (!record->has_value() || current->value_or("") != timer_key) {
-        txn.Delete(kSchedule, timer_key);
-        continue;
-      }
+      if (!record->has_value()) return Status::DataLoss("schedule names unknown task " + id + "; run rebuild");
+      // Invariant: a due timer always moves (to ready, a later timer, or nowhere), so this
+      // loop ends.
       TL_RETURN_IF_ERROR(UpdateSchedule(txn, **record, now_ns));
     }
     if (due.size() < kPromoteBatch) return Status::Ok();
@@ -1032,7 +1023,23 @@ Status Ledger::ClearFamilies(bool with_log) {
   // ids and tags are printable ASCII.
   for (ColumnFamily family : kDerivedFamilies) clear.DeleteRange(cf(family), "", "\xff");
   if (with_log) clear.DeleteRange(cf(kEvents), "", "\xff");
+  index_.Clear();
   return FromRocks(db_->Write(write_options, &clear), "clear the projection");
+}
+
+Status Ledger::LoadIndex() {
+  index_.Clear();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kSchedule)));
+  const std::string of_prefix(1, keys::kScheduleOfTag);
+  for (it->Seek(of_prefix); it->Valid() && keys::StartsWith(it->key().ToStringView(), of_prefix); it->Next()) {
+    index_.Place(it->key().ToString().substr(1), it->value().ToString());
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read schedule"));
+  it.reset(db_->NewIterator(rocksdb::ReadOptions(), cf(kDeadlines)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) index_.AddDeadline(it->key().ToString());
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read deadlines"));
+  index_.Commit();
+  return Status::Ok();
 }
 
 Result<RebuildReport> Ledger::Rebuild() {
@@ -1084,7 +1091,8 @@ Status Ledger::WriteProjection(const Replay& replay, RebuildReport* report) {
       batch.Clear();
     }
   }
-  return FromRocks(db_->Write(write_options, &batch), "rebuild");
+  TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+  return LoadIndex();
 }
 
 Result<ImportReport> Ledger::CheckLog(const EventSource& source) {

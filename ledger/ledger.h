@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ledger/clock.h"
+#include "ledger/schedule_index.h"
 #include "projections/decide.h"
 #include "projections/event.h"
 #include "projections/replay.h"
@@ -167,6 +168,8 @@ class Ledger {
   // REQUIRES: mutex_ held. Writes the records and indexes of every replayed task.
   Status WriteProjection(const Replay& replay, RebuildReport* report);
   Status ClearFamilies(bool with_log);
+  // REQUIRES: mutex_ held. Loads index_ from the schedule and deadlines families.
+  Status LoadIndex();
 
   rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
 
@@ -179,6 +182,7 @@ class Ledger {
   mutable std::mutex mutex_;
   uint64_t last_seq_ = 0;  // GUARDED_BY(mutex_)
   int64_t last_ns_ = 0;    // GUARDED_BY(mutex_)
+  ScheduleIndex index_;    // GUARDED_BY(mutex_); writable ledgers only
 };
 
 }  // namespace taskledger
