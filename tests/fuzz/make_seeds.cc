@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ledger/codec.h"
+#include "projections/event_json.h"
 #include "ledger/wire.h"
 #include "schemas/rpc.capnp.h"
 
@@ -128,6 +129,48 @@ int main(int argc, char** argv) {
                            "2026-11-28T10:02:00.5+01:00", "2026-11-28", "-5m", "9999-12-31T23:59:59.999999999-23:59",
                            "1970-01-01T00:00:00Z"}) {
     Write(root + "/fuzz_time_text", "text-" + std::to_string(n++), text);
+  }
+
+  // An export of a small, valid log: what `import` reads.
+  {
+    std::string lines;
+    uint64_t seq = 1;
+    const int64_t t0 = 1'700'000'000LL * kNanosPerSecond;
+    const auto add = [&](Event e) {
+      e.seq = seq++;
+      e.time_ns = t0 + static_cast<int64_t>(e.seq) * kNanosPerSecond;
+      e.task_id = "a";
+      lines += EventToJson(e).dump() + "\n";
+    };
+    Event created;
+    created.kind = EventKind::kCreated;
+    created.actor = "dispatcher";
+    created.spec.title = "a";
+    created.spec.queue = "default";
+    created.spec.lease_ttl_ns = 30 * kNanosPerSecond;
+    created.spec.max_attempts = 3;
+    created.spec.backoff_initial_ns = kNanosPerSecond;
+    created.spec.backoff_max_ns = 300 * kNanosPerSecond;
+    add(created);
+    Event claimed;
+    claimed.kind = EventKind::kClaimed;
+    claimed.actor = "w1";
+    claimed.token = 2;
+    claimed.ttl_ns = 10 * kNanosPerSecond;
+    add(claimed);
+    Event heartbeat;
+    heartbeat.kind = EventKind::kHeartbeat;
+    heartbeat.actor = "w1";
+    heartbeat.token = 2;
+    heartbeat.text = "half way";
+    add(heartbeat);
+    Event completed;
+    completed.kind = EventKind::kCompleted;
+    completed.actor = "w1";
+    completed.token = 2;
+    completed.text = "done";
+    add(completed);
+    Write(root + "/fuzz_import_jsonl", "export-small", lines);
   }
 
   const std::vector<Command> commands = SampleCommands();

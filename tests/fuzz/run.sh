@@ -24,7 +24,7 @@ done
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
 CC=${FUZZ_CC:-clang-14}
 CXX=${FUZZ_CXX:-clang++-14}
-targets=(fuzz_decode_event fuzz_time_text fuzz_rpc_message)
+targets=(fuzz_decode_event fuzz_time_text fuzz_rpc_message fuzz_import_jsonl)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
   -DTASKLEDGER_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]}" fuzz_make_seeds >/dev/null
