@@ -91,9 +91,11 @@ svg.timeline text { dominant-baseline: middle; }
 .band { fill: #fff; } .lane:nth-child(even) .band { fill: #f5f6f8; }
 .label { fill: #222; } .life { stroke: #bbb; stroke-width: 1; }
 .axis line { stroke: #ddd; } .axis text { fill: #666; font-size: 11px; text-anchor: middle; }
-.completed { fill: #2e7d32; } .failed { fill: #c62828; } .exited { fill: #ef6c00; }
-.expired { fill: #6a1b9a; } .interrupted { fill: #f9a825; } .released { fill: #546e7a; }
-.blocked { fill: #8d6e63; } .cancelled { fill: #9e9e9e; } .running { fill: #1565c0; }
+.completed { fill: #2e7d32; background: #2e7d32; } .failed { fill: #c62828; background: #c62828; }
+.exited { fill: #ef6c00; background: #ef6c00; } .expired { fill: #6a1b9a; background: #6a1b9a; }
+.interrupted { fill: #f9a825; background: #f9a825; } .released { fill: #546e7a; background: #546e7a; }
+.blocked { fill: #8d6e63; background: #8d6e63; } .cancelled { fill: #9e9e9e; background: #9e9e9e; }
+.running { fill: #1565c0; background: #1565c0; }
 .attempt { stroke: #0003; stroke-width: 0.5; }
 .heartbeat { stroke: #fffc; stroke-width: 1; }
 .mark.signal { fill: #ffd54f; stroke: #000; stroke-width: 0.8; }
@@ -242,8 +244,8 @@ void Bar(std::string& out, const AttemptStory& a, const Geometry& g, double midd
   Heartbeats(out, a, g, top);
 }
 
-void Attempt(std::string& out, const AttemptStory& a, const Geometry& g, double middle) {
-  Bar(out, a, g, middle);
+// The attempt's marks; drawn after every bar of the lane, so that no later bar hides them.
+void AttemptMarks(std::string& out, const AttemptStory& a, const Geometry& g, double middle) {
   const double r = std::max(3.0, g.bar_height * 0.4);
   // An exit that ended the attempt; one recorded after a completion is among the marks.
   const bool exit_is_a_mark =
@@ -290,7 +292,8 @@ void Lane(std::string& out, const TimelineLane& lane, size_t index, const Geomet
     out += "<line class=\"life\" x1=\"" + Num(g.X(h.created_ns)) + "\" y1=\"" + Num(middle) + "\" x2=\"" +
            Num(g.X(life_end)) + "\" y2=\"" + Num(middle) + "\"/>";
   }
-  for (const AttemptStory& a : h.attempts) Attempt(out, a, g, middle);
+  for (const AttemptStory& a : h.attempts) Bar(out, a, g, middle);
+  for (const AttemptStory& a : h.attempts) AttemptMarks(out, a, g, middle);
   Marks(out, h.marks, g, middle);
   out += "<text class=\"status " + status + "\" x=\"" + Num(kLabelWidth + kPlotWidth + 8) + "\" y=\"" + Num(middle) +
          "\">" + status + "</text></g>\n";

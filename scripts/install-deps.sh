@@ -10,6 +10,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  procps \
+  procps chromium \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"

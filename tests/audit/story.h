@@ -103,7 +103,8 @@ class StoryLog {
     e.text = note;
   }
 
-  const std::vector<Event>& events() const { return events_; }
+  const std::vector<Event>& events() const& { return events_; }
+  std::vector<Event> events() && { return std::move(events_); }  // SigtermStory().events() stays valid
   // The last event, to give it what the builders above leave at defaults.
   Event& last() { return events_.back(); }
 
@@ -162,56 +163,75 @@ class StoryLog {
 // DESIGN §7 story 1, the reported bug: w1 gets SIGTERM and hangs; its lease lapses within
 // the grace, w2 runs etl, the dependent report proceeds, and the zombie's late heartbeat is
 // refused.
+inline void AddSigtermStory(StoryLog& log, int64_t t0) {
+  const StoryLog::Who w1{"w1", 4242, "node-a"}, w2{"w2", 5151, "node-b"};
+  log.Create(t0, "etl", "nightly ETL", 3 * kSec);
+  log.Create(t0, "report", "daily report", 30 * kSec, {"etl"});
+  const uint64_t t1 = log.Claim(t0 + 1 * kSec, "etl", w1, 3 * kSec);
+  log.Heartbeat(t0 + 2 * kSec, "etl", t1, w1, "extracting");
+  log.Signal(t0 + 3 * kSec, "etl", t1, w1, "SIGTERM", 1 * kSec);
+  const uint64_t t2 = log.Claim(t0 + 4500 * kMs, "etl", w2, 3 * kSec);
+  log.Rejected(t0 + 5 * kSec, "etl", t1, w1, HolderCommand::kHeartbeat, t2,
+               "stale token (the current token is " + std::to_string(t2) + ")", "still here");
+  log.Complete(t0 + 6 * kSec, "etl", t2, w2, "42 rows");
+  log.ExitCode(t0 + 6 * kSec, "etl", t2, w2, 0);
+  const uint64_t t3 = log.Claim(t0 + 6500 * kMs, "report", w2, 30 * kSec);
+  log.Complete(t0 + 7 * kSec, "report", t3, w2, "sent");
+  log.ExitCode(t0 + 7 * kSec, "report", t3, w2, 0);
+}
 inline StoryLog SigtermStory() {
   StoryLog log;
-  const StoryLog::Who w1{"w1", 4242, "node-a"}, w2{"w2", 5151, "node-b"};
-  log.Create(kT0, "etl", "nightly ETL", 3 * kSec);
-  log.Create(kT0, "report", "daily report", 30 * kSec, {"etl"});
-  const uint64_t t1 = log.Claim(kT0 + 1 * kSec, "etl", w1, 3 * kSec);
-  log.Heartbeat(kT0 + 2 * kSec, "etl", t1, w1, "extracting");
-  log.Signal(kT0 + 3 * kSec, "etl", t1, w1, "SIGTERM", 1 * kSec);
-  const uint64_t t2 = log.Claim(kT0 + 4500 * kMs, "etl", w2, 3 * kSec);
-  log.Rejected(kT0 + 5 * kSec, "etl", t1, w1, HolderCommand::kHeartbeat, t2, "stale token (the current token is 6)",
-               "still here");
-  log.Complete(kT0 + 6 * kSec, "etl", t2, w2, "42 rows");
-  log.ExitCode(kT0 + 6 * kSec, "etl", t2, w2, 0);
-  const uint64_t t3 = log.Claim(kT0 + 6500 * kMs, "report", w2, 30 * kSec);
-  log.Complete(kT0 + 7 * kSec, "report", t3, w2, "sent");
-  log.ExitCode(kT0 + 7 * kSec, "report", t3, w2, 0);
+  AddSigtermStory(log, kT0);
   return log;
 }
 
 // Story 2: w1's supervisor is frozen (SIGSTOP) past its ttl; w2 re-claims; after SIGCONT
 // w1's heartbeat, completion and exit record are refused; the task is completed once.
+inline void AddSigstopStory(StoryLog& log, int64_t t0) {
+  const StoryLog::Who w1{"w1", 100, "node-a"}, w2{"w2", 200, "node-b"};
+  log.Create(t0, "build", "build the site", 10 * kSec);
+  const uint64_t t1 = log.Claim(t0 + 1 * kSec, "build", w1, 10 * kSec);
+  log.Heartbeat(t0 + 4 * kSec, "build", t1, w1);
+  log.Heartbeat(t0 + 7 * kSec, "build", t1, w1);
+  // Frozen from T0+8s; the lease lapses at T0+17s; the backoff runs to T0+18s.
+  const uint64_t t2 = log.Claim(t0 + 20 * kSec, "build", w2, 10 * kSec);
+  const std::string stale = "stale token (the current token is " + std::to_string(t2) + ")";
+  log.Rejected(t0 + 25 * kSec, "build", t1, w1, HolderCommand::kHeartbeat, t2, stale);
+  log.Rejected(t0 + 25100 * kMs, "build", t1, w1, HolderCommand::kComplete, t2, stale, "built");
+  log.Rejected(t0 + 25200 * kMs, "build", t1, w1, HolderCommand::kExit, t2, stale);
+  log.Heartbeat(t0 + 27 * kSec, "build", t2, w2);
+  log.Complete(t0 + 30 * kSec, "build", t2, w2, "built");
+  log.ExitCode(t0 + 30 * kSec, "build", t2, w2, 0);
+}
 inline StoryLog SigstopStory() {
   StoryLog log;
-  const StoryLog::Who w1{"w1", 100, "node-a"}, w2{"w2", 200, "node-b"};
-  log.Create(kT0, "build", "build the site", 10 * kSec);
-  const uint64_t t1 = log.Claim(kT0 + 1 * kSec, "build", w1, 10 * kSec);
-  log.Heartbeat(kT0 + 4 * kSec, "build", t1, w1);
-  log.Heartbeat(kT0 + 7 * kSec, "build", t1, w1);
-  // Frozen from T0+8s; the lease lapses at T0+17s; the backoff runs to T0+18s.
-  const uint64_t t2 = log.Claim(kT0 + 20 * kSec, "build", w2, 10 * kSec);
-  log.Rejected(kT0 + 25 * kSec, "build", t1, w1, HolderCommand::kHeartbeat, t2, "stale token (the current token is 5)");
-  log.Rejected(kT0 + 25100 * kMs, "build", t1, w1, HolderCommand::kComplete, t2, "stale token (the current token is 5)",
-               "built");
-  log.Rejected(kT0 + 25200 * kMs, "build", t1, w1, HolderCommand::kExit, t2, "stale token (the current token is 5)");
-  log.Heartbeat(kT0 + 27 * kSec, "build", t2, w2);
-  log.Complete(kT0 + 30 * kSec, "build", t2, w2, "built");
-  log.ExitCode(kT0 + 30 * kSec, "build", t2, w2, 0);
+  AddSigstopStory(log, kT0);
   return log;
 }
 
 // Story 3: w1 is killed with SIGKILL after one heartbeat and never says a word again; the
 // lease lapses at its deadline and a sweep observes it later.
+inline void AddSigkillStory(StoryLog& log, int64_t t0) {
+  const StoryLog::Who w1{"w1", 300, "node-c"};
+  log.Create(t0, "job", "resize images", 10 * kSec);
+  const uint64_t t1 = log.Claim(t0 + 1 * kSec, "job", w1, 10 * kSec);
+  log.Heartbeat(t0 + 4 * kSec, "job", t1, w1, "1/3");
+  // SIGKILL at T0+5s: nothing more from w1. The lease lapses at T0+14s.
+  log.LeaseExpired(t0 + 16 * kSec, "job", t1, t0 + 14 * kSec);
+}
 inline StoryLog SigkillStory() {
   StoryLog log;
-  const StoryLog::Who w1{"w1", 300, "node-c"};
-  log.Create(kT0, "job", "resize images", 10 * kSec);
-  const uint64_t t1 = log.Claim(kT0 + 1 * kSec, "job", w1, 10 * kSec);
-  log.Heartbeat(kT0 + 4 * kSec, "job", t1, w1, "1/3");
-  // SIGKILL at T0+5s: nothing more from w1. The lease lapses at T0+14s.
-  log.LeaseExpired(kT0 + 16 * kSec, "job", t1, kT0 + 14 * kSec);
+  AddSigkillStory(log, kT0);
+  return log;
+}
+
+// The three stories one after the other in one log (story 2 from T0+10s, story 3 from
+// T0+50s), as a ledger that lived through all of them would hold them.
+inline StoryLog AllStories() {
+  StoryLog log;
+  AddSigtermStory(log, kT0);
+  AddSigstopStory(log, kT0 + 10 * kSec);
+  AddSigkillStory(log, kT0 + 50 * kSec);
   return log;
 }
 

@@ -49,6 +49,7 @@ class Cli {
   nlohmann::json ReplyJson(const CommandReply& reply);
 
   bool json() const { return globals_.json; }
+  const Globals& globals() const { return globals_; }
   Clock& clock() { return clock_; }
 
  private:

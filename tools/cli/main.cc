@@ -22,6 +22,7 @@
 #include "projections/event_json.h"
 #include "projections/limits.h"
 #include "projections/time_text.h"
+#include "tools/cli/audit_verbs.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/common.h"
 #include "tools/cli/render.h"
@@ -336,50 +337,8 @@ int Main(int argc, char** argv) {
     };
   });
 
-  auto* stats = app.add_subcommand("stats", "counts by status, expiries, rejections, attempts");
-  stats->callback([&] {
-    run = [&]() -> int {
-      Result<Backend*> ledger = cli.Open(true);
-      if (!ledger.ok()) return Fail(ledger.status());
-      Result<TasksSnapshot> snapshot = (*ledger)->TasksAt(PointInTime::Now());
-      if (!snapshot.ok()) return Fail(snapshot.status());
-      std::map<std::string, uint64_t> by_status, by_kind;
-      for (int i = 0; i < kTaskStatusCount; ++i) by_status[std::string(TaskStatusName(static_cast<TaskStatus>(i)))] = 0;
-      uint64_t attempts = 0, failures = 0, expiries = 0, rejections = 0, interruptions = 0;
-      for (const TaskView& v : snapshot->tasks) {
-        by_status[std::string(TaskStatusName(v.status))]++;
-        attempts += v.settled.attempts;
-        failures += v.settled.failures;
-        expiries += v.settled.expiries;
-        rejections += v.settled.rejections;
-        interruptions += v.settled.interruptions;
-      }
-      Status read = (*ledger)->ForEachEvent(1, "", [&](const Event& e) {
-        by_kind[std::string(EventKindName(e.kind))]++;
-        return true;
-      });
-      if (!read.ok()) return Fail(read);
-      nlohmann::json out;
-      out["tasks"] = snapshot->tasks.size();
-      out["events"] = snapshot->seq;
-      out["by_status"] = by_status;
-      out["events_by_kind"] = by_kind;
-      out["attempts"] = attempts;
-      out["failures"] = failures;
-      out["expiries"] = expiries;
-      out["rejections"] = rejections;
-      out["interruptions"] = interruptions;
-      if (cli.json()) {
-        PrintJson(out);
-        return kExitOk;
-      }
-      std::cout << "tasks " << snapshot->tasks.size() << ", events " << snapshot->seq << '\n';
-      for (const auto& [status, count] : by_status) std::cout << "  " << status << ' ' << count << '\n';
-      std::cout << "attempts " << attempts << ", failures " << failures << ", lease expiries " << expiries
-                << ", rejected (zombie) commands " << rejections << ", interrupted " << interruptions << '\n';
-      return kExitOk;
-    };
-  });
+  // explain, timeline, stats, export, import, backup
+  AddAuditVerbs(app, cli, run);
 
   // ---- maintenance ----
   auto* verify = app.add_subcommand("verify", "replay the log and check every invariant against the projection");
