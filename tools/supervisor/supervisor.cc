@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -22,6 +23,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Final records are retried this long when the ledger is unreachable (a server restart).
 constexpr auto kRecordRetryFor = std::chrono::seconds(30);
+// How long the supervisor waits for a SIGKILLed group to disappear before it exits.
+constexpr auto kReapGroupFor = std::chrono::seconds(5);
 
 std::string SignalName(int signal) {
   switch (signal) {
@@ -199,7 +202,23 @@ class Supervisor {
 
   int Finish() {
     ::kill(-child_, SIGKILL);  // whatever is left of its group
-    Reap();
+    // Orphans of the group are re-parented to us (subreaper): reap until none of the group
+    // is left, so that no zombie outlives the supervisor. Bounded: a group member stuck in
+    // uninterruptible sleep must not hold the supervisor forever.
+    const auto give_up = SteadyClock::now() + kReapGroupFor;
+    for (;;) {
+      Reap();
+      if (::kill(-child_, 0) != 0 && errno == ESRCH) break;
+      if (SteadyClock::now() > give_up) {
+        spdlog::warn("{}: processes of group {} are still there after SIGKILL", task_, child_);
+        break;
+      }
+      pollfd fd{signal_fd_, POLLIN, 0};
+      ::poll(&fd, 1, 10);
+      signalfd_siginfo info{};
+      while (::read(signal_fd_, &info, sizeof(info)) == sizeof(info)) {
+      }
+    }
     const int status = *child_status_;
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (lease_lost_) {
