@@ -127,188 +127,190 @@ std::string EndDetail(const Event& e) {
   return e.text;
 }
 
-// Folds events into a TaskHistory, noticing each attempt's end, whether an event or a
-// lapse (derived with Settle, exactly as the projection derives it) ended it.
-class HistoryBuilder {
- public:
-  explicit HistoryBuilder(TaskHistory* history) : h_(*history) {}
+void AddMark(std::vector<ExplainMark>* marks, const Event& e, std::string kind, std::string text) {
+  marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text)});
+}
 
-  Status Add(const Event& e) {
-    if (e.kind != EventKind::kCreated) CloseIfLapsed(e.time_ns);
-    const bool was_open = OpenAttempt() != nullptr;
-    TL_RETURN_IF_ERROR(ApplyEvent(&r_, e));
-    const bool ends_attempt = was_open && !r_.attempt_open;
-    Note(e, ends_attempt);
-    // Note() adds attempts only on a claim, which never ends one: back() is the one that was open.
-    if (ends_attempt) Close(&h_.attempts.back(), r_, &e);
-    h_.last_seq = e.seq;
-    return Status::Ok();
-  }
+}  // namespace
 
-  void Finish(int64_t at_ns) {
-    CloseIfLapsed(at_ns);
-    Settle(&r_, at_ns);
-    h_.record = r_;
-  }
+// ---- TaskHistoryBuilder: each attempt's end is noticed, whether an event or a lapse
+// (derived with Settle, exactly as the projection derives it) ended it. ----
 
- private:
-  void Note(const Event& e, bool ends_attempt) {
-    switch (e.kind) {
-      case EventKind::kCreated:
-        h_.task_id = e.task_id;
-        h_.spec = e.spec;
-        h_.created_by = e.actor;
-        h_.created_seq = e.seq;
-        h_.created_ns = e.time_ns;
-        break;
-      case EventKind::kClaimed: OnClaimed(e); break;
-      case EventKind::kHeartbeat: OnHeartbeat(e); break;
-      case EventKind::kSignaled: OnSignaled(e, ends_attempt); break;
-      case EventKind::kExited:
-        if (!ends_attempt) OnLateExit(e);
-        break;
-      case EventKind::kBlocked:
-      case EventKind::kCancelled:
-        if (!ends_attempt) OnOperator(e);  // else the attempt's ending tells it
-        break;
-      case EventKind::kUnblocked:
-      case EventKind::kRevived: OnOperator(e); break;
-      case EventKind::kLeaseExpired: OnLeaseExpired(e); break;
-      case EventKind::kRejected: OnRejected(e); break;
-      case EventKind::kCompleted:
-      case EventKind::kFailed:
-      case EventKind::kReleased: break;  // only ever an ending
-    }
+Status TaskHistoryBuilder::Add(const Event& e) {
+  if (h_.task_id.empty() && e.kind != EventKind::kCreated) {
+    return Status::DataLoss("a task's history must start with its created event (seq " + std::to_string(e.seq) +
+                            " is " + std::string(EventKindName(e.kind)) + ")");
   }
+  if (e.kind != EventKind::kCreated) CloseIfLapsed(e.time_ns);
+  const bool was_open = OpenAttempt() != nullptr;
+  TL_RETURN_IF_ERROR(ApplyEvent(&r_, e));
+  const bool ends_attempt = was_open && !r_.attempt_open;
+  Note(e, ends_attempt);
+  // Note() adds attempts only on a claim, which never ends one: back() is the one that was open.
+  if (ends_attempt) Close(&h_.attempts.back(), r_, &e);
+  h_.last_seq = e.seq;
+  return Status::Ok();
+}
 
-  AttemptStory* OpenAttempt() {
-    return !h_.attempts.empty() && h_.attempts.back().open ? &h_.attempts.back() : nullptr;
+void TaskHistoryBuilder::Note(const Event& e, bool ends_attempt) {
+  switch (e.kind) {
+    case EventKind::kCreated:
+      h_.task_id = e.task_id;
+      h_.spec = e.spec;
+      h_.created_by = e.actor;
+      h_.created_seq = e.seq;
+      h_.created_ns = e.time_ns;
+      break;
+    case EventKind::kClaimed: OnClaimed(e); break;
+    case EventKind::kHeartbeat: OnHeartbeat(e); break;
+    case EventKind::kSignaled: OnSignaled(e, ends_attempt); break;
+    case EventKind::kExited:
+      if (!ends_attempt) OnLateExit(e);
+      break;
+    case EventKind::kBlocked:
+    case EventKind::kCancelled:
+      if (!ends_attempt) OnOperator(e);  // else the attempt's ending tells it
+      break;
+    case EventKind::kUnblocked:
+    case EventKind::kRevived: OnOperator(e); break;
+    case EventKind::kLeaseExpired: OnLeaseExpired(e); break;
+    case EventKind::kRejected: OnRejected(e); break;
+    case EventKind::kCompleted:
+    case EventKind::kFailed:
+    case EventKind::kReleased: break;  // only ever an ending
   }
-  AttemptStory* ByToken(uint64_t token) {
-    for (AttemptStory& a : h_.attempts) {
-      if (a.token == token) return &a;
-    }
-    return nullptr;
-  }
-  static void AddMark(std::vector<ExplainMark>* marks, const Event& e, std::string kind, std::string text) {
-    marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text)});
-  }
+}
 
-  void CloseIfLapsed(int64_t t) {
-    AttemptStory* a = OpenAttempt();
-    if (a == nullptr) return;
-    TaskRecord settled = r_;
-    Settle(&settled, t);
-    if (!settled.attempt_open) Close(a, settled, nullptr);
-  }
+AttemptStory* TaskHistoryBuilder::OpenAttempt() {
+  return !h_.attempts.empty() && h_.attempts.back().open ? &h_.attempts.back() : nullptr;
+}
 
-  void Close(AttemptStory* a, const TaskRecord& r, const Event* by) {
-    a->open = false;
-    a->end = r.last_end;
-    a->end_ns = r.last_end_ns;
-    a->end_seq = by != nullptr ? by->seq : 0;
-    a->lapsed = by == nullptr;
-    a->deadline_ns = r.deadline_ns;
-    a->longest_gap_ns = std::max(a->longest_gap_ns, a->end_ns - last_alive_ns_);
-    if (by != nullptr) a->detail = EndDetail(*by);
-    if (by != nullptr && by->kind == EventKind::kExited) a->exited_ns = by->time_ns;
-    a->ending = EndingSentence(*a, r, by);
+AttemptStory* TaskHistoryBuilder::ByToken(uint64_t token) {
+  for (AttemptStory& a : h_.attempts) {
+    if (a.token == token) return &a;
   }
+  return nullptr;
+}
 
-  void OnClaimed(const Event& e) {
-    AttemptStory a;
-    a.number = static_cast<uint32_t>(h_.attempts.size() + 1);
-    a.token = e.token;
-    a.claimed_seq = e.seq;
-    a.worker = e.actor;
-    a.pid = e.meta.pid;
-    a.host = e.meta.host;
-    a.claimed_ns = e.time_ns;
-    a.ttl_ns = e.ttl_ns;
-    a.deadline_ns = r_.deadline_ns;
-    h_.attempts.push_back(std::move(a));
-    last_alive_ns_ = e.time_ns;
+void TaskHistoryBuilder::CloseIfLapsed(int64_t t) {
+  AttemptStory* a = OpenAttempt();
+  if (a == nullptr) return;
+  TaskRecord settled = r_;
+  Settle(&settled, t);
+  if (!settled.attempt_open) Close(a, settled, nullptr);
+}
+
+void TaskHistoryBuilder::Close(AttemptStory* a, const TaskRecord& r, const Event* by) {
+  a->open = false;
+  a->end = r.last_end;
+  a->end_ns = r.last_end_ns;
+  a->end_seq = by != nullptr ? by->seq : 0;
+  a->lapsed = by == nullptr;
+  a->deadline_ns = r.deadline_ns;
+  a->longest_gap_ns = std::max(a->longest_gap_ns, a->end_ns - last_alive_ns_);
+  if (by != nullptr) a->detail = EndDetail(*by);
+  if (by != nullptr && by->kind == EventKind::kExited) a->exited_ns = by->time_ns;
+  a->ending = EndingSentence(*a, r, by);
+}
+
+void TaskHistoryBuilder::OnClaimed(const Event& e) {
+  AttemptStory a;
+  a.number = static_cast<uint32_t>(h_.attempts.size() + 1);
+  a.token = e.token;
+  a.claimed_seq = e.seq;
+  a.worker = e.actor;
+  a.pid = e.meta.pid;
+  a.host = e.meta.host;
+  a.claimed_ns = e.time_ns;
+  a.ttl_ns = e.ttl_ns;
+  a.deadline_ns = r_.deadline_ns;
+  h_.attempts.push_back(std::move(a));
+  last_alive_ns_ = e.time_ns;
+}
+
+void TaskHistoryBuilder::OnHeartbeat(const Event& e) {
+  AttemptStory& a = *OpenAttempt();
+  const int64_t gap = e.time_ns - last_alive_ns_;
+  // A supervisor beats every ttl/3: a silence over half the ttl came close to a lapse.
+  if (gap * 2 > a.ttl_ns) {
+    AddMark(&a.marks, e, "heartbeat_gap",
+            "heartbeat after " + FormatDuration(gap) + " of silence (ttl " + FormatDuration(a.ttl_ns) + "), with " +
+                FormatDuration(a.deadline_ns - e.time_ns) + " of the lease left");
   }
+  a.longest_gap_ns = std::max(a.longest_gap_ns, gap);
+  a.heartbeat_ns.push_back(e.time_ns);
+  a.deadline_ns = r_.deadline_ns;
+  last_alive_ns_ = e.time_ns;
+}
 
-  void OnHeartbeat(const Event& e) {
-    AttemptStory& a = *OpenAttempt();
-    const int64_t gap = e.time_ns - last_alive_ns_;
-    // A supervisor beats every ttl/3: a silence over half the ttl came close to a lapse.
-    if (gap * 2 > a.ttl_ns) {
-      AddMark(&a.marks, e, "heartbeat_gap",
-              "heartbeat after " + FormatDuration(gap) + " of silence (ttl " + FormatDuration(a.ttl_ns) + "), with " +
-                  FormatDuration(a.deadline_ns - e.time_ns) + " of the lease left");
-    }
-    a.longest_gap_ns = std::max(a.longest_gap_ns, gap);
-    a.heartbeat_ns.push_back(e.time_ns);
-    a.deadline_ns = r_.deadline_ns;
-    last_alive_ns_ = e.time_ns;
+void TaskHistoryBuilder::OnSignaled(const Event& e, bool ends_attempt) {
+  AttemptStory& a = *OpenAttempt();
+  a.signal = e.signal;
+  a.signaled_ns = e.time_ns;
+  a.grace_ns = e.grace_ns;
+  const std::string who = Who(e.actor, e.meta.pid, e.meta.host);
+  if (ends_attempt) {
+    AddMark(&a.marks, e, "signal", e.signal + " recorded by " + who + " with no grace: the lease ends now");
+    return;
   }
+  a.deadline_ns = r_.deadline_ns;
+  AddMark(&a.marks, e, "signal",
+          e.signal + " recorded by " + who + " with " + FormatDuration(e.grace_ns) + " grace: the lease ends by " +
+              FormatTime(r_.deadline_ns) + " at the latest");
+}
 
-  void OnSignaled(const Event& e, bool ends_attempt) {
-    AttemptStory& a = *OpenAttempt();
-    a.signal = e.signal;
-    a.signaled_ns = e.time_ns;
-    a.grace_ns = e.grace_ns;
-    const std::string who = Who(e.actor, e.meta.pid, e.meta.host);
-    if (ends_attempt) {
-      AddMark(&a.marks, e, "signal", e.signal + " recorded by " + who + " with no grace: the lease ends now");
-      return;
-    }
-    a.deadline_ns = r_.deadline_ns;
-    AddMark(&a.marks, e, "signal",
-            e.signal + " recorded by " + who + " with " + FormatDuration(e.grace_ns) + " grace: the lease ends by " +
-                FormatTime(r_.deadline_ns) + " at the latest");
+void TaskHistoryBuilder::OnLateExit(const Event& e) {
+  AttemptStory* a = ByToken(e.token);
+  if (a != nullptr) a->exited_ns = e.time_ns;
+  std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
+  AddMark(marks, e, "exit", ExitWords(e) + " recorded by " + Who(e.actor, e.meta.pid, e.meta.host) +
+                                " after the completion (no effect)");
+}
+
+void TaskHistoryBuilder::OnOperator(const Event& e) {
+  const std::string reason = e.text.empty() ? "" : ": " + Quote(e.text);
+  const std::string name(EventKindName(e.kind));
+  std::string text = name + " by " + e.actor + reason;
+  if (e.kind == EventKind::kRevived) text += "; a fresh budget of " + std::to_string(r_.spec.max_attempts) + " attempts";
+  AddMark(&h_.marks, e, name, text);
+}
+
+void TaskHistoryBuilder::OnLeaseExpired(const Event& e) {
+  AttemptStory* a = ByToken(e.token);
+  std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
+  AddMark(marks, e, "lease_expired",
+          "the lapse was observed by " + e.actor + ", " + FormatDuration(e.time_ns - e.deadline_ns) +
+              " after the deadline " + FormatTime(e.deadline_ns));
+}
+
+void TaskHistoryBuilder::OnRejected(const Event& e) {
+  AttemptStory* a = ByToken(e.token);
+  std::string late;
+  if (a == nullptr || a->open) {
+    late = "with a token that never held this task (" + e.reason + ")";
+  } else if (a->lapsed) {
+    late = FormatDuration(e.time_ns - a->end_ns) + " after its lease expired";
+  } else {
+    late = FormatDuration(e.time_ns - a->end_ns) + " after its attempt ended (" +
+           std::string(AttemptEndName(a->end)) + ")";
   }
-
-  void OnLateExit(const Event& e) {
-    AttemptStory* a = ByToken(e.token);
-    if (a != nullptr) a->exited_ns = e.time_ns;
-    std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
-    AddMark(marks, e, "exit", ExitWords(e) + " recorded by " + Who(e.actor, e.meta.pid, e.meta.host) +
-                                  " after the completion (no effect)");
+  std::string text = "zombie: worker " + Who(e.actor, e.meta.pid, e.meta.host) + " token " +
+                     std::to_string(e.token) + " sent " + CommandNoun(e.rejected_command) + " " + late + "; refused";
+  if (e.current_token != 0 && e.current_token != e.token) {
+    text += ", the current token is " + std::to_string(e.current_token);
   }
+  AddMark(a != nullptr ? &a->marks : &h_.marks, e, "rejected", text);
+}
 
-  void OnOperator(const Event& e) {
-    const std::string reason = e.text.empty() ? "" : ": " + Quote(e.text);
-    const std::string name(EventKindName(e.kind));
-    std::string text = name + " by " + e.actor + reason;
-    if (e.kind == EventKind::kRevived) text += "; a fresh budget of " + std::to_string(r_.spec.max_attempts) + " attempts";
-    AddMark(&h_.marks, e, name, text);
-  }
+TaskHistory TaskHistoryBuilder::Finish(int64_t at_ns) const {
+  TaskHistoryBuilder settled = *this;
+  settled.CloseIfLapsed(at_ns);
+  Settle(&settled.r_, at_ns);
+  settled.h_.record = settled.r_;
+  return std::move(settled.h_);
+}
 
-  void OnLeaseExpired(const Event& e) {
-    AttemptStory* a = ByToken(e.token);
-    std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
-    AddMark(marks, e, "lease_expired",
-            "the lapse was observed by " + e.actor + ", " + FormatDuration(e.time_ns - e.deadline_ns) +
-                " after the deadline " + FormatTime(e.deadline_ns));
-  }
-
-  // Every refused holder command is the evidence of a zombie: say whose, how late.
-  void OnRejected(const Event& e) {
-    AttemptStory* a = ByToken(e.token);
-    std::string late;
-    if (a == nullptr || a->open) {
-      late = "with a token that never held this task (" + e.reason + ")";
-    } else if (a->lapsed) {
-      late = FormatDuration(e.time_ns - a->end_ns) + " after its lease expired";
-    } else {
-      late = FormatDuration(e.time_ns - a->end_ns) + " after its attempt ended (" +
-             std::string(AttemptEndName(a->end)) + ")";
-    }
-    std::string text = "zombie: worker " + Who(e.actor, e.meta.pid, e.meta.host) + " token " +
-                       std::to_string(e.token) + " sent " + CommandNoun(e.rejected_command) + " " + late + "; refused";
-    if (e.current_token != 0 && e.current_token != e.token) {
-      text += ", the current token is " + std::to_string(e.current_token);
-    }
-    AddMark(a != nullptr ? &a->marks : &h_.marks, e, "rejected", text);
-  }
-
-  TaskHistory& h_;
-  TaskRecord r_;
-  int64_t last_alive_ns_ = 0;  // the open attempt's claim or last heartbeat
-};
+namespace {
 
 // ---- What the task is now, and what comes next ----
 
@@ -464,14 +466,10 @@ void RenderAttempt(std::ostringstream& out, const AttemptStory& a) {
 }  // namespace
 
 Result<TaskHistory> BuildHistory(const std::vector<Event>& events, int64_t at_ns) {
-  TaskHistory history;
-  if (events.empty() || events.front().kind != EventKind::kCreated) {
-    return Status::DataLoss("a task's history must start with its created event");
-  }
-  HistoryBuilder builder(&history);
+  if (events.empty()) return Status::DataLoss("a task's history must start with its created event");
+  TaskHistoryBuilder builder;
   for (const Event& e : events) TL_RETURN_IF_ERROR(builder.Add(e));
-  builder.Finish(std::max(at_ns, events.back().time_ns));
-  return history;
+  return builder.Finish(std::max(at_ns, events.back().time_ns));
 }
 
 Result<Explanation> Explain(const ExplainInput& input) {

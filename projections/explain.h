@@ -75,6 +75,35 @@ struct TaskHistory {
   TaskRecord record;               // the fold, settled at the evaluation time
 };
 
+// Builds one task's history event by event, for callers that stream a whole log rather
+// than hold its events. A value type; not thread-safe.
+class TaskHistoryBuilder {
+ public:
+  // Folds the task's next event, in seq order; the first must be its `created`. DataLoss
+  // if the events break the rules (the builder is then of no further use).
+  Status Add(const Event& event);
+  // The history so far, settled at `at_ns` (>= the last event's time).
+  TaskHistory Finish(int64_t at_ns) const;
+
+ private:
+  void Note(const Event& e, bool ends_attempt);
+  AttemptStory* OpenAttempt();
+  AttemptStory* ByToken(uint64_t token);
+  void CloseIfLapsed(int64_t t);
+  void Close(AttemptStory* a, const TaskRecord& r, const Event* by);
+  void OnClaimed(const Event& e);
+  void OnHeartbeat(const Event& e);
+  void OnSignaled(const Event& e, bool ends_attempt);
+  void OnLateExit(const Event& e);
+  void OnOperator(const Event& e);
+  void OnLeaseExpired(const Event& e);
+  void OnRejected(const Event& e);
+
+  TaskHistory h_;
+  TaskRecord r_;               // the fold, as of the last event
+  int64_t last_alive_ns_ = 0;  // the open attempt's claim or last heartbeat
+};
+
 // Folds one task's events (in seq order, starting with its `created`) into its history,
 // settled at `at_ns` (>= the last event's time). DataLoss if the events break the rules.
 Result<TaskHistory> BuildHistory(const std::vector<Event>& events, int64_t at_ns);

@@ -11,6 +11,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+#define TL_ASSERT_OK_IN_TEST(expr)                              \
+  do {                                                          \
+    const ::taskledger::Status tl_s_ = (expr);                  \
+    ASSERT_TRUE(tl_s_.ok()) << #expr << ": " << tl_s_.ToString(); \
+  } while (0)
+
 const StoryLog::Who kW1{"w1", 11, "h1"};
 
 // One task through every ending: failed, exited, released, blocked, killed by a signal
@@ -197,6 +203,25 @@ TEST(Explain, AHistoryThatBreaksTheRulesIsRefused) {
   EXPECT_EQ(history.status().code(), Code::kDataLoss);
   EXPECT_THAT(history.status().message(), HasSubstr("seq 2"));
   EXPECT_FALSE(BuildHistory({}, kT0).ok());
+}
+
+TEST(Explain, TheBuilderStreamsTheSameHistoryAsBuildHistoryAtEveryStep) {
+  const StoryLog log = SigstopStory();
+  TaskHistoryBuilder builder;
+  std::vector<Event> so_far;
+  for (const Event& e : log.events()) {
+    TL_ASSERT_OK_IN_TEST(builder.Add(e));
+    so_far.push_back(e);
+    const int64_t at = e.time_ns + 500 * kMs;
+    const TaskHistory streamed = builder.Finish(at);
+    const TaskHistory whole = *BuildHistory(so_far, at);
+    EXPECT_EQ(streamed.attempts.size(), whole.attempts.size()) << e.seq;
+    EXPECT_TRUE(streamed.record == whole.record) << e.seq;
+    if (whole.attempts.empty()) continue;  // only the created event so far
+    EXPECT_EQ(streamed.attempts.back().ending, whole.attempts.back().ending) << e.seq;
+  }
+  TaskHistoryBuilder fresh;
+  EXPECT_EQ(fresh.Add(log.events()[1]).code(), Code::kDataLoss) << "a history starts with its created event";
 }
 
 TEST(Explain, TheSameInputAlwaysTellsTheSameStory) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ledger/ledger.h"
@@ -154,19 +155,22 @@ struct Histories {
   std::map<EventKind, uint64_t> events_by_kind;  // events at or after `since`
 };
 
-// Folds the events up to `last_seq` into one history per task, settled at `at_ns`.
-// `wanted` (if not empty) names the only tasks to keep.
+// Folds the events up to `last_seq` into one history per task, settled at `at_ns`, as
+// they stream by: the log is never held whole (a ledger may hold millions of events).
+// `wanted` (if not empty) names the only tasks to read.
 Result<Histories> ReadHistories(Backend& ledger, uint64_t last_seq, int64_t at_ns, int64_t since_ns,
                                 const std::vector<std::string>& wanted) {
-  std::map<std::string, std::vector<Event>> events;
-  std::vector<std::string> order;
-  Replay replay;
+  std::unordered_map<std::string, TaskHistoryBuilder> builders;
+  std::vector<std::string> order;  // creation order
+  Replay replay;                   // statuses, dependencies included (whole log only)
+  Histories out;
   Status folded = Status::Ok();
   const auto take = [&](const Event& e) {
     if (e.seq > last_seq || e.time_ns > at_ns) return false;
     if (wanted.empty()) folded = replay.Apply(e);
+    if (folded.ok()) folded = builders[e.task_id].Add(e);
     if (e.kind == EventKind::kCreated) order.push_back(e.task_id);
-    events[e.task_id].push_back(e);
+    if (e.time_ns >= since_ns) out.events_by_kind[e.kind]++;
     return folded.ok();
   };
   if (wanted.empty()) {
@@ -175,21 +179,15 @@ Result<Histories> ReadHistories(Backend& ledger, uint64_t last_seq, int64_t at_n
     for (const std::string& id : wanted) TL_RETURN_IF_ERROR(ledger.ForEachEvent(1, id, take));
   }
   TL_RETURN_IF_ERROR(folded);
-  Histories out;
   for (const std::string& id : order) {
-    for (const Event& e : events[id]) {
-      if (e.time_ns >= since_ns) out.events_by_kind[e.kind]++;
-    }
-    Result<TaskHistory> history = BuildHistory(events[id], at_ns);
-    if (!history.ok()) return history.status();
-    out.tasks.push_back(std::move(*history));
+    out.tasks.push_back(builders.at(id).Finish(at_ns));
     if (wanted.empty()) {
       out.statuses.push_back(replay.View(*replay.Find(id), at_ns).status);
-    } else {
-      Result<TaskView> view = ledger.TaskAt(id, PointInTime::AtTime(at_ns));
-      if (!view.ok()) return view.status();
-      out.statuses.push_back(view->status);
+      continue;
     }
+    Result<TaskView> view = ledger.TaskAt(id, PointInTime::AtTime(at_ns));
+    if (!view.ok()) return view.status();
+    out.statuses.push_back(view->status);
   }
   return out;
 }
@@ -242,7 +240,11 @@ int RunTimeline(Cli& cli, const AuditFlags& flags) {
   for (const std::string& id : flags.timeline_tasks) {
     if (Result<TaskView> found = ledger.TaskAt(id, PointInTime::Now()); !found.ok()) return Fail(found.status());
   }
-  Result<Histories> histories = ReadHistories(ledger, UINT64_MAX, to_ns, 0, flags.timeline_tasks);
+  std::vector<std::string> tasks;  // each once, in the order given
+  for (const std::string& id : flags.timeline_tasks) {
+    if (std::find(tasks.begin(), tasks.end(), id) == tasks.end()) tasks.push_back(id);
+  }
+  Result<Histories> histories = ReadHistories(ledger, UINT64_MAX, to_ns, 0, tasks);
   if (!histories.ok()) return Fail(histories.status());
   int64_t from_ns = *since;
   if (from_ns == 0) {
