@@ -1,6 +1,6 @@
 // The deterministic simulation against the reference model (tests/sim/sim.h).
 //
-//   TASKLEDGER_SIM_SEEDS=N       how many seeds (default 300: the CI run, well under a minute)
+//   TASKLEDGER_SIM_SEEDS=N       how many seeds (default 300, well under a minute; 30 under sanitizers)
 //   TASKLEDGER_SIM_FIRST_SEED=S  the first seed (default 1)
 //   TASKLEDGER_SIM_SEED=S        exactly one seed (to replay a reported failure)
 //   TASKLEDGER_SIM_STEPS=K       actions per seed (default 200)
@@ -17,6 +17,14 @@
 namespace taskledger::sim {
 namespace {
 
+// Under a sanitizer the simulation runs an order of magnitude slower: fewer seeds by
+// default keep it inside ctest's timeout there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr uint64_t kDefaultSeeds = 30;
+#else
+constexpr uint64_t kDefaultSeeds = 300;
+#endif
+
 uint64_t EnvNumber(const char* name, uint64_t fallback) {
   const char* text = std::getenv(name);
   if (text == nullptr || *text == '\0') return fallback;
@@ -25,7 +33,7 @@ uint64_t EnvNumber(const char* name, uint64_t fallback) {
 
 TEST(Simulation, EverySeedAgreesWithTheReferenceModelAndKeepsTheInvariants) {
   uint64_t first = EnvNumber("TASKLEDGER_SIM_FIRST_SEED", 1);
-  uint64_t seeds = EnvNumber("TASKLEDGER_SIM_SEEDS", 300);
+  uint64_t seeds = EnvNumber("TASKLEDGER_SIM_SEEDS", kDefaultSeeds);
   if (std::getenv("TASKLEDGER_SIM_SEED") != nullptr) {
     first = EnvNumber("TASKLEDGER_SIM_SEED", 1);
     seeds = 1;
