@@ -2,6 +2,25 @@
 
 namespace taskledger {
 
+Replay::Replay(const Replay& other) { *this = other; }
+
+Replay& Replay::operator=(const Replay& other) {
+  if (this == &other) return *this;
+  tasks_.clear();
+  creation_order_.clear();
+  tasks_.reserve(other.tasks_.size());
+  creation_order_.reserve(other.creation_order_.size());
+  for (const TaskRecord* record : other.creation_order_) {
+    auto copy = std::make_unique<TaskRecord>(*record);
+    creation_order_.push_back(copy.get());
+    tasks_.emplace(record->id, std::move(copy));
+  }
+  idempotency_keys_ = other.idempotency_keys_;
+  last_seq_ = other.last_seq_;
+  last_ns_ = other.last_ns_;
+  return *this;
+}
+
 Status Replay::Apply(const Event& event) {
   if (event.seq != last_seq_ + 1) {
     return Status::DataLoss("seq " + std::to_string(last_seq_ + 1) + " is missing (found seq " +
@@ -27,27 +46,30 @@ Status Replay::Apply(const Event& event) {
       return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id +
                               " reuses the idempotency key of task " + idempotency_keys_.at(key));
     }
-    TaskRecord record;
-    TL_RETURN_IF_ERROR(ApplyEvent(&record, event));
+    auto record = std::make_unique<TaskRecord>();
+    TL_RETURN_IF_ERROR(ApplyEvent(record.get(), event));
     if (!key.empty()) idempotency_keys_.emplace(key, event.task_id);
-    creation_order_.emplace(event.seq, event.task_id);
+    creation_order_.push_back(record.get());
     tasks_.emplace(event.task_id, std::move(record));
   } else {
     auto it = tasks_.find(event.task_id);
     if (it == tasks_.end()) {
       return Status::DataLoss("seq " + std::to_string(event.seq) + ": event for unknown task " + event.task_id);
     }
-    TaskRecord next = it->second;
-    TL_RETURN_IF_ERROR(ApplyEvent(&next, event));
     if (event.kind == EventKind::kClaimed) {
+      TaskRecord next = *it->second;
+      TL_RETURN_IF_ERROR(ApplyEvent(&next, event));
       // A claim needs its dependencies done (the rest of claimability is the task's own).
-      const TaskView view = View(it->second, event.time_ns);
+      const TaskView view = View(*it->second, event.time_ns);
       if (view.status != TaskStatus::kReady) {
         return Status::DataLoss("seq " + std::to_string(event.seq) + ": claim of task " + event.task_id +
                                 " that was " + std::string(TaskStatusName(view.status)));
       }
+      *it->second = std::move(next);
+    } else {
+      // In place: ApplyEvent leaves the record unchanged when it refuses the event.
+      TL_RETURN_IF_ERROR(ApplyEvent(it->second.get(), event));
     }
-    it->second = std::move(next);
   }
   last_seq_ = event.seq;
   last_ns_ = event.time_ns;
@@ -56,14 +78,7 @@ Status Replay::Apply(const Event& event) {
 
 const TaskRecord* Replay::Find(const std::string& id) const {
   auto it = tasks_.find(id);
-  return it == tasks_.end() ? nullptr : &it->second;
-}
-
-std::vector<const TaskRecord*> Replay::Tasks() const {
-  std::vector<const TaskRecord*> out;
-  out.reserve(creation_order_.size());
-  for (const auto& [seq, id] : creation_order_) out.push_back(&tasks_.at(id));
-  return out;
+  return it == tasks_.end() ? nullptr : it->second.get();
 }
 
 DependencyLookup Replay::Dependencies(int64_t t) const {

@@ -96,6 +96,14 @@ void Settle(TaskRecord* r, int64_t t) {
   if (r->last_end == AttemptEnd::kExpired) r->last_error = "lease expired";
 }
 
+namespace {
+
+// ApplyEvent on a record already settled at the event's time. Every case checks before it
+// changes anything, so a refused event leaves the record as it was.
+Status ApplySettled(TaskRecord* r, const Event& e);
+
+}  // namespace
+
 Status ApplyEvent(TaskRecord* r, const Event& e) {
   if (e.kind == EventKind::kCreated) {
     if (!r->id.empty()) return Corrupt(e, "the task already exists");
@@ -110,9 +118,22 @@ Status ApplyEvent(TaskRecord* r, const Event& e) {
   if (r->id.empty()) return Corrupt(e, "no such task");
   if (e.time_ns < r->last_ns) return Corrupt(e, "ledger time went backwards");
   if (e.seq <= r->last_seq) return Corrupt(e, "seq does not increase");
-  const int64_t t = e.time_ns;
-  Settle(r, t);
+  if (r->attempt_open && r->deadline_ns <= e.time_ns) {
+    // The lease lapsed before this event: settle a copy, so that a refusal still leaves
+    // the record unchanged (the common case, no lapse, needs no copy).
+    TaskRecord settled = *r;
+    Settle(&settled, e.time_ns);
+    TL_RETURN_IF_ERROR(ApplySettled(&settled, e));
+    *r = std::move(settled);
+    return Status::Ok();
+  }
+  return ApplySettled(r, e);
+}
 
+namespace {
+
+Status ApplySettled(TaskRecord* r, const Event& e) {
+  const int64_t t = e.time_ns;
   switch (e.kind) {
     case EventKind::kCreated:
       break;  // handled above
@@ -218,9 +239,16 @@ Status ApplyEvent(TaskRecord* r, const Event& e) {
   return Status::Ok();
 }
 
+}  // namespace
+
 TaskStatus OwnStatus(const TaskRecord& record, int64_t t) {
-  TaskRecord r = record;
-  Settle(&r, t);
+  if (record.attempt_open && record.deadline_ns <= t) {
+    // Only a lapsed lease changes the record when settled; copy just then.
+    TaskRecord settled = record;
+    Settle(&settled, t);
+    return OwnStatus(settled, t);
+  }
+  const TaskRecord& r = record;
   if (r.done) return TaskStatus::kDone;
   if (r.cancelled) return TaskStatus::kCancelled;
   if (r.dead()) return TaskStatus::kDead;

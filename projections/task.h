@@ -103,7 +103,8 @@ void Settle(TaskRecord* record, int64_t t);
 
 // Folds one event into the record (the record must be empty for `created`). Refuses, with
 // DataLoss naming the seq, an event the derivation rules could not have accepted: this is
-// how replay and `verify` catch a log that was not written by these rules.
+// how replay and `verify` catch a log that was not written by these rules. A refused event
+// leaves the record unchanged.
 Status ApplyEvent(TaskRecord* record, const Event& event);
 
 // A task's status ignoring its dependencies: what its dependents need to know of it.

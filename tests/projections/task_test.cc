@@ -646,6 +646,27 @@ TEST(ApplyEventTest, RefusesHolderCommandsAtOrAfterTheDeadline) {
   TL_EXPECT_OK(f.Heartbeat(deadline - 1, f.token()));
 }
 
+// Replay folds in place and relies on this: a refused event changes nothing, also when
+// the lease had lapsed before it (settling happens only if the event is accepted).
+TEST(ApplyEventTest, ARefusedEventLeavesTheRecordUnchanged) {
+  Fold f;
+  TL_ASSERT_OK(f.Claim(kT0, 10 * kSec));
+  const uint64_t token = f.token();
+  TL_ASSERT_OK(f.Heartbeat(kT0 + kSec, token));
+  const TaskRecord live = f.record();
+  TL_EXPECT_DATALOSS(f.Heartbeat(kT0 + 2 * kSec, token + 1));  // lease live, wrong token
+  EXPECT_EQ(f.record(), live);
+  TL_EXPECT_DATALOSS(f.Complete(kT0 + kMin, token));  // lease lapsed at kT0 + 11 s
+  EXPECT_EQ(f.record(), live);
+  EXPECT_TRUE(f.record().attempt_open);
+  TL_EXPECT_DATALOSS(f.Claim(kT0 + 2 * kSec, 10 * kSec, "w2"));  // not claimable: running
+  EXPECT_EQ(f.record(), live);
+  // An accepted event after the lapse still settles the expiry first.
+  TL_ASSERT_OK(f.Claim(kT0 + kMin, 10 * kSec, "w2"));
+  EXPECT_EQ(f.record().expiries, 1u);
+  EXPECT_EQ(f.record().attempts, 2u);
+}
+
 TEST(ApplyEventTest, RefusesAClaimOfATaskThatWasNotClaimable) {
   {
     Fold f;  // running
