@@ -160,6 +160,7 @@ class Ledger {
 
   Result<Replay> ReplayTo(const PointInTime& at, int64_t* eval_ns);
   struct Problem;
+  Status VerifyTableFiles(std::vector<Problem>* problems);
   Status VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, std::vector<Problem>* problems);
   Status VerifyProjection(const Replay& replay, std::vector<Problem>* problems);
   Status VerifyIndexes(const Replay& replay, int64_t now_ns, std::vector<Problem>* problems);

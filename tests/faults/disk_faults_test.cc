@@ -188,11 +188,10 @@ class DiskFaultTest : public ::testing::Test {
     return verdict;
   }
 
-  // KNOWN ISSUE (reported): the read-only open that `verify` uses (a RocksDB secondary)
-  // skips an SST file it cannot read instead of failing, so `taskledger verify` can call a
-  // ledger clean that a writable open refuses (e.g. a flipped byte in the `default`
-  // family's SST). The tests below count it; DISABLED_ReadOnlyVerify... asserts the fix.
-  bool strict_cli_ = false;
+  // The read-only open that `verify` uses (a RocksDB secondary) does not read every table
+  // file; verify's checksum pass does, so `taskledger verify` must never call a damaged
+  // ledger clean (it once did, for a flipped byte in the `default` family's SST).
+  bool strict_cli_ = true;
   int cli_vouched_ = 0;
   std::string root_, pristine_;
   std::vector<Event> original_;
@@ -218,7 +217,6 @@ TEST_F(DiskFaultTest, FlippedBytesInAnSstAreRefusedOrReportedNeverSilent) {
     }
   }
   for (const auto& [verdict, count] : seen) std::cout << "  sst flips: " << Name(verdict) << " " << count << "\n";
-  if (cli_vouched_ > 0) std::cout << "  KNOWN ISSUE: taskledger verify (read-only) called " << cli_vouched_ << " damaged copies clean\n";
   EXPECT_GT(seen[Verdict::kRefusedToOpen] + seen[Verdict::kVerifyFailed] + seen[Verdict::kVerifyReported], 0);
 }
 
@@ -232,7 +230,6 @@ TEST_F(DiskFaultTest, TruncatedSstIsRefusedOrReported) {
     EXPECT_TRUE(v == Verdict::kRefusedToOpen || v == Verdict::kVerifyFailed || v == Verdict::kVerifyReported)
         << sst << ": " << Name(v) << ": " << detail;
   }
-  if (cli_vouched_ > 0) std::cout << "  KNOWN ISSUE: taskledger verify (read-only) called " << cli_vouched_ << " damaged copies clean\n";
 }
 
 TEST_F(DiskFaultTest, FlippedBytesInTheWalAreRefusedOrReportedNeverSilent) {
@@ -289,10 +286,9 @@ TEST_F(DiskFaultTest, MissingColumnFamilyIsRefusedOrReported) {
   }
 }
 
-// The fix this waits for: `verify` without a running owner opens strictly (e.g.
-// OpenForReadOnly, or a checksum pass over every file), so it never vouches for a ledger
-// that a writable open refuses.
-TEST_F(DiskFaultTest, DISABLED_ReadOnlyVerifyNeverCallsACorruptSstClean) {
+// `verify` checks every table file's blocks against their checksums, so it never vouches
+// for a ledger that a writable open refuses.
+TEST_F(DiskFaultTest, ReadOnlyVerifyNeverCallsACorruptSstClean) {
   strict_cli_ = true;
   for (const std::string& pristine_sst : Files(pristine_, ".sst")) {
     const std::string path = Copy("strict");
