@@ -196,6 +196,29 @@ TEST_F(CliTest, UnknownFlagsAndVerbsExitTwo) {
   EXPECT_EQ(EventCount(), 2u);
 }
 
+// --grace 0s means no grace: the lease ends at the signal. Without --grace the default
+// (10 s) is recorded.
+TEST_F(CliTest, SignalGraceZeroEndsTheLeaseAtTheSignal) {
+  Ok({"create", "a", "--title", "A"});
+  const std::string token_a = Claim("a", "w1", "1h");
+  const nlohmann::json signaled = Json({"signal", "a", "--token", token_a, "--signal", "TERM", "--grace", "0s"});
+  EXPECT_EQ(signaled["status"], "ready") << signaled;  // interrupted: claimable at once
+  const nlohmann::json event = nlohmann::json::parse(Ok({"--json", "log", "--since", signaled["seq"].dump()}));
+  EXPECT_EQ(event["kind"], "signaled");
+  EXPECT_EQ(event["grace_ns"], 0);
+  ExpectFailure(Run({"heartbeat", "a", "--token", token_a}), 3);
+
+  Ok({"create", "b", "--title", "B"});
+  const std::string token_b = Claim("b", "w1", "1h");
+  const nlohmann::json defaulted = Json({"signal", "b", "--token", token_b, "--signal", "TERM"});
+  EXPECT_EQ(defaulted["status"], "running");
+  const nlohmann::json default_event =
+      nlohmann::json::parse(Ok({"--json", "log", "--since", defaulted["seq"].dump()}));
+  EXPECT_EQ(default_event["grace_ns"], 10'000'000'000);
+  EXPECT_EQ(defaulted["deadline_ns"], default_event["time_ns"].get<int64_t>() + 10'000'000'000);
+  EXPECT_EQ(Json({"verify"})["ok"], true);
+}
+
 TEST_F(CliTest, ClaimOfAnUnclaimableTaskExitsThree) {
   Ok({"create", "running", "--title", "R"});
   Claim("running");

@@ -165,10 +165,11 @@ int Main(int argc, char** argv) {
           const std::optional<std::string> signal = CanonicalSignal(holder_signal);
           if (!signal) return Usage("--signal: unknown signal '" + holder_signal + "' (e.g. TERM, SIGINT, 9)");
           holder_cmd.signal = *signal;
-          if (!holder_grace.empty()) {
+          if (verb->count("--grace") != 0) {
             Result<int64_t> ns = DurationFlag("--grace", holder_grace);
             if (!ns.ok()) return Fail(ns.status());
             holder_cmd.grace_ns = *ns;
+            holder_cmd.has_grace = true;  // --grace 0s is no grace, not the default
           }
         }
         if (kind == CommandKind::kExit) {
