@@ -196,6 +196,21 @@ TEST_F(CliTest, UnknownFlagsAndVerbsExitTwo) {
   EXPECT_EQ(EventCount(), 2u);
 }
 
+// An unknown verb is named on the one error line, with where to look; it is a usage error.
+TEST_F(CliTest, AnUnknownVerbIsNamed) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"frobnicate"}, {"frobnicate", "a", "--token", "1"}, {"--json", "frobnicate"}}) {
+    const ProcessResult r = Run(args);
+    ExpectFailure(r, 2);
+    EXPECT_EQ(r.err, "taskledger: unknown command 'frobnicate' (see taskledger --help)\n");
+  }
+  // A missing verb and an unknown global flag keep their own messages.
+  EXPECT_NE(Run({}).err.find("subcommand is required"), std::string::npos);
+  const ProcessResult flag = Run({"--bogus", "ls"});
+  ExpectFailure(flag, 2);
+  EXPECT_NE(flag.err.find("--bogus"), std::string::npos) << flag.err;
+}
+
 // --grace 0s means no grace: the lease ends at the signal. Without --grace the default
 // (10 s) is recorded.
 TEST_F(CliTest, SignalGraceZeroEndsTheLeaseAtTheSignal) {

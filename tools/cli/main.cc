@@ -461,6 +461,13 @@ int Main(int argc, char** argv) {
     app.parse(args);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    // No verb matched: the first word left over is the verb the user meant. Name it, rather
+    // than CLI11's "A subcommand is required".
+    const std::vector<std::string> left = app.remaining();
+    if (app.get_subcommands().empty() && !left.empty() && !left.front().empty() && left.front()[0] != '-') {
+      std::fprintf(stderr, "taskledger: unknown command '%s' (see taskledger --help)\n", left.front().c_str());
+      return kExitUsage;
+    }
     std::fprintf(stderr, "taskledger: %s (see taskledger --help)\n", error.what());
     return kExitUsage;
   }
