@@ -85,6 +85,7 @@ void WriteCommand(const Command& c, rpc::Command::Builder out) {
   out.setText(c.text);
   out.setSignal(c.signal);
   out.setGraceNs(c.grace_ns);
+  out.setHasGrace(c.has_grace);
   out.setHasExitCode(c.exit_code.has_value());
   out.setExitCode(c.exit_code.value_or(0));
   out.setWithExit(c.with_exit);
@@ -111,6 +112,7 @@ Result<Command> ReadCommand(rpc::Command::Reader in) {
   c.text = in.getText();
   c.signal = in.getSignal();
   c.grace_ns = in.getGraceNs();
+  c.has_grace = in.getHasGrace();
   if (in.getHasExitCode()) c.exit_code = in.getExitCode();
   c.with_exit = in.getWithExit();
   return c;

@@ -100,7 +100,8 @@ Outcome DecideHolder(const Command& c, const TaskRecord& record, const DecisionC
   if (c.kind == CommandKind::kSignal) {
     e.text.clear();
     e.signal = c.signal;
-    e.grace_ns = c.grace_ns > 0 ? c.grace_ns : kDefaultGraceNs;
+    // A grace given as 0 is no grace: the lease ends at the signal.
+    e.grace_ns = c.has_grace || c.grace_ns > 0 ? c.grace_ns : kDefaultGraceNs;
   } else if (c.kind == CommandKind::kExit) {
     e.text.clear();
     e.exit_code = c.exit_code;

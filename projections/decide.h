@@ -45,7 +45,8 @@ struct Command {
   uint64_t token = 0;   // holder commands
   std::string text;     // note / result / error / reason
   std::string signal;   // signal; exit by a signal
-  int64_t grace_ns = 0; // signal: 0 = the default grace
+  int64_t grace_ns = 0; // signal: 0 = the default grace, unless has_grace
+  bool has_grace = false;  // signal: grace_ns was given, so 0 means no grace (not the default)
   std::optional<int32_t> exit_code;  // exit
   // complete: also record the supervisor's `exited` with code 0 in the same commit.
   bool with_exit = false;

@@ -34,6 +34,7 @@ struct Command {
   hasExitCode @12 :Bool;
   exitCode @13 :Int32;
   withExit @14 :Bool;
+  hasGrace @15 :Bool;      # graceNs was given: 0 means no grace; unset, 0 means the default
 }
 
 struct Outcome {

@@ -148,7 +148,7 @@ TEST_F(HostileTableTest, EveryBadCliInputGetsOneClearErrorAndWritesNothing) {
       {"show at both a time and a seq", {"show", "good", "--at", "-1m", "--at-seq", "1"}, 2, "not both"},
       {"log since an unparseable time", {"log", "--since", "yesterday-ish"}, 2, "since"},
       {"unknown log level", {"--log-level", "loud", "ls"}, 2, "log-level"},
-      {"unknown verb", {"frobnicate"}, 2, "subcommand"},
+      {"unknown verb", {"frobnicate"}, 2, "unknown command 'frobnicate'"},
       {"run without a command", {"run", "good", "--worker", "w2"}, 2, "command"},
       {"show of an unknown task", {"show", "nosuch"}, 4, "nosuch"},
   };

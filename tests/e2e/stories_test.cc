@@ -59,6 +59,46 @@ TEST_F(ServerTest, SigtermedWorkerThatHangsLosesTheTaskWithinTheGrace) {
   EXPECT_EQ(Json({"verify"})["ok"], true);
 }
 
+// `run --grace 0s`: no grace. The ledger records grace 0 (not the default), so the lease
+// ends at the signal, and the supervisor kills the group at once.
+TEST_F(ServerTest, RunWithZeroGraceEndsTheLeaseAtTheSignal) {
+  Ok({"create", "etl", "--title", "ETL"});
+  auto zombie = Supervise("etl", "w1", "30s", "0s", "trap '' TERM; echo $$ > \"$MARKER\"; while :; do sleep 0.05; done");
+  const pid_t child = WaitForChild();
+  ASSERT_GT(child, 0);
+  zombie->Signal(SIGTERM);
+  EXPECT_EQ(zombie->WaitExit(10s), 128 + SIGKILL) << zombie->output();
+  EXPECT_TRUE(GroupIsGone(child));
+
+  const auto events = Events("etl");
+  const nlohmann::json& signaled = First(events, "signaled");
+  ASSERT_FALSE(signaled.is_null());
+  EXPECT_EQ(signaled["grace_ns"], 0);
+  const nlohmann::json at_signal =
+      Json({"show", "etl", "--at-seq", std::to_string(signaled["seq"].get<uint64_t>())});
+  EXPECT_EQ(at_signal["status"], "ready") << at_signal;
+  auto second = Supervise("etl", "w2", "30s", "1s", "exit 0");
+  EXPECT_EQ(second->WaitExit(10s), 0) << second->output();
+  const nlohmann::json etl = Json({"show", "etl"});
+  EXPECT_EQ(etl["status"], "done");
+  EXPECT_EQ(etl["failures"], 0);
+  EXPECT_EQ(etl["interruptions"], 1);
+  EXPECT_EQ(Json({"verify"})["ok"], true);
+}
+
+// `signal --grace 0s` through the server: the grace travels as given, 0 included.
+TEST_F(ServerTest, SignalGraceZeroTravelsThroughTheServer) {
+  Ok({"create", "a", "--title", "A"});
+  Ok({"create", "b", "--title", "B"});
+  const std::string token_a = std::to_string(Json({"claim", "a", "--worker", "w1", "--ttl", "1h"})["token"].get<uint64_t>());
+  const std::string token_b = std::to_string(Json({"claim", "b", "--worker", "w1", "--ttl", "1h"})["token"].get<uint64_t>());
+  EXPECT_EQ(Json({"signal", "a", "--token", token_a, "--signal", "TERM", "--grace", "0s"})["status"], "ready");
+  EXPECT_EQ(First(Events("a"), "signaled")["grace_ns"], 0);
+  EXPECT_EQ(Json({"signal", "b", "--token", token_b, "--signal", "TERM"})["status"], "running");
+  EXPECT_EQ(First(Events("b"), "signaled")["grace_ns"], 10'000'000'000);
+  EXPECT_EQ(Json({"claim", "a", "--worker", "w2"})["task"], "a");
+}
+
 // Story 2: a supervisor frozen past its ttl. Another worker re-claims and completes; after
 // SIGCONT the old holder's heartbeat and completion are refused and recorded, it stops its
 // child and exits 3. The task is completed exactly once.

@@ -186,6 +186,38 @@ TEST(DecideTest, SignalWithoutGraceTakesTheDefaultGrace) {
   EXPECT_EQ(out.reply.events[0].signal, "SIGTERM");
 }
 
+// An explicitly given zero grace is zero: the lease ends at the signal.
+TEST(DecideTest, SignalWithAGivenZeroGraceRecordsZero) {
+  Fold f;
+  TL_ASSERT_OK(f.Claim(kT0, kMin));
+  Command c = HolderCommandFor(CommandKind::kSignal, "a", f.token());
+  c.grace_ns = 0;
+  c.has_grace = true;
+  const Outcome out = DecideOnTask(c, f.record(), Context(kT0 + kSec, f.next_seq()));
+  TL_ASSERT_OK(out.status);
+  ASSERT_EQ(out.reply.events.size(), 1u);
+  EXPECT_EQ(out.reply.events[0].grace_ns, 0);
+  TL_ASSERT_OK(f.Apply(out.reply.events[0]));
+  EXPECT_EQ(f.record().deadline_ns, kT0 + kSec);
+  EXPECT_FALSE(f.record().attempt_open);  // a zero grace ends the attempt at the signal
+  EXPECT_EQ(f.record().last_end, AttemptEnd::kInterrupted);
+}
+
+// A given non-zero grace is recorded as given, with or without the flag.
+TEST(DecideTest, SignalWithAGivenGraceRecordsIt) {
+  Fold f;
+  TL_ASSERT_OK(f.Claim(kT0, kMin));
+  for (const bool has_grace : {false, true}) {
+    Command c = HolderCommandFor(CommandKind::kSignal, "a", f.token());
+    c.grace_ns = 3 * kSec;
+    c.has_grace = has_grace;
+    const Outcome out = DecideOnTask(c, f.record(), Context(kT0 + kSec, f.next_seq()));
+    TL_ASSERT_OK(out.status);
+    ASSERT_EQ(out.reply.events.size(), 1u);
+    EXPECT_EQ(out.reply.events[0].grace_ns, 3 * kSec) << has_grace;
+  }
+}
+
 Command ClaimCommand(const std::string& id, int64_t ttl = 0) {
   Command c;
   c.kind = CommandKind::kClaim;

@@ -196,6 +196,44 @@ TEST_F(CliTest, UnknownFlagsAndVerbsExitTwo) {
   EXPECT_EQ(EventCount(), 2u);
 }
 
+// An unknown verb is named on the one error line, with where to look; it is a usage error.
+TEST_F(CliTest, AnUnknownVerbIsNamed) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"frobnicate"}, {"frobnicate", "a", "--token", "1"}, {"--json", "frobnicate"}}) {
+    const ProcessResult r = Run(args);
+    ExpectFailure(r, 2);
+    EXPECT_EQ(r.err, "taskledger: unknown command 'frobnicate' (see taskledger --help)\n");
+  }
+  // A missing verb and an unknown global flag keep their own messages.
+  EXPECT_NE(Run({}).err.find("subcommand is required"), std::string::npos);
+  const ProcessResult flag = Run({"--bogus", "ls"});
+  ExpectFailure(flag, 2);
+  EXPECT_NE(flag.err.find("--bogus"), std::string::npos) << flag.err;
+}
+
+// --grace 0s means no grace: the lease ends at the signal. Without --grace the default
+// (10 s) is recorded.
+TEST_F(CliTest, SignalGraceZeroEndsTheLeaseAtTheSignal) {
+  Ok({"create", "a", "--title", "A"});
+  const std::string token_a = Claim("a", "w1", "1h");
+  const nlohmann::json signaled = Json({"signal", "a", "--token", token_a, "--signal", "TERM", "--grace", "0s"});
+  EXPECT_EQ(signaled["status"], "ready") << signaled;  // interrupted: claimable at once
+  const nlohmann::json event = nlohmann::json::parse(Ok({"--json", "log", "--since", signaled["seq"].dump()}));
+  EXPECT_EQ(event["kind"], "signaled");
+  EXPECT_EQ(event["grace_ns"], 0);
+  ExpectFailure(Run({"heartbeat", "a", "--token", token_a}), 3);
+
+  Ok({"create", "b", "--title", "B"});
+  const std::string token_b = Claim("b", "w1", "1h");
+  const nlohmann::json defaulted = Json({"signal", "b", "--token", token_b, "--signal", "TERM"});
+  EXPECT_EQ(defaulted["status"], "running");
+  const nlohmann::json default_event =
+      nlohmann::json::parse(Ok({"--json", "log", "--since", defaulted["seq"].dump()}));
+  EXPECT_EQ(default_event["grace_ns"], 10'000'000'000);
+  EXPECT_EQ(defaulted["deadline_ns"], default_event["time_ns"].get<int64_t>() + 10'000'000'000);
+  EXPECT_EQ(Json({"verify"})["ok"], true);
+}
+
 TEST_F(CliTest, ClaimOfAnUnclaimableTaskExitsThree) {
   Ok({"create", "running", "--title", "R"});
   Claim("running");

@@ -165,10 +165,11 @@ int Main(int argc, char** argv) {
           const std::optional<std::string> signal = CanonicalSignal(holder_signal);
           if (!signal) return Usage("--signal: unknown signal '" + holder_signal + "' (e.g. TERM, SIGINT, 9)");
           holder_cmd.signal = *signal;
-          if (!holder_grace.empty()) {
+          if (verb->count("--grace") != 0) {
             Result<int64_t> ns = DurationFlag("--grace", holder_grace);
             if (!ns.ok()) return Fail(ns.status());
             holder_cmd.grace_ns = *ns;
+            holder_cmd.has_grace = true;  // --grace 0s is no grace, not the default
           }
         }
         if (kind == CommandKind::kExit) {
@@ -460,6 +461,13 @@ int Main(int argc, char** argv) {
     app.parse(args);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    // No verb matched: the first word left over is the verb the user meant. Name it, rather
+    // than CLI11's "A subcommand is required".
+    const std::vector<std::string> left = app.remaining();
+    if (app.get_subcommands().empty() && !left.empty() && !left.front().empty() && left.front()[0] != '-') {
+      std::fprintf(stderr, "taskledger: unknown command '%s' (see taskledger --help)\n", left.front().c_str());
+      return kExitUsage;
+    }
     std::fprintf(stderr, "taskledger: %s (see taskledger --help)\n", error.what());
     return kExitUsage;
   }

@@ -158,6 +158,7 @@ class Supervisor {
         Command command = HolderCommand(CommandKind::kSignal);
         command.signal = SignalName(signal);
         command.grace_ns = options_.grace_ns;
+        command.has_grace = true;  // the grace the child gets, 0 included: record exactly that
         const Outcome outcome = backend_.Submit(command);
         if (!outcome.status.ok()) spdlog::warn("{}: {}", task_, outcome.status.message());
         StopChild(signal);
