@@ -1041,6 +1041,38 @@ TEST(LedgerDurabilityTest, StateAndLastSeqSurviveAReopen) {
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
 }
 
+// An embedded CLI opens the ledger once per command: opening must not leave files behind
+// each time (it used to flush the recovered WAL into a new SST per family), and the WAL
+// files that accumulate instead are bounded by a flush every few closes.
+TEST(LedgerDurabilityTest, ManyShortOpensLeaveABoundedNumberOfFiles) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir.path() + "/db";
+  ManualClock clock(kT0);
+  constexpr int kOpens = 40;
+  for (int i = 0; i < kOpens; ++i) {
+    Result<std::unique_ptr<Ledger>> opened = OpenReal(path, &clock);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    ASSERT_TRUE((*opened)->Submit(CreateCmd("t" + std::to_string(i))).status.ok());
+    clock.Advance(kMs);
+  }
+  int wal_files = 0, table_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    if (entry.path().extension() == ".log") ++wal_files;
+    if (entry.path().extension() == ".sst") ++table_files;
+  }
+  EXPECT_LE(wal_files, 9);
+  // Without the bound: about 6 families x 40 opens. RocksDB's compactions keep level 0
+  // small once flushes happen only every eighth close.
+  EXPECT_LE(table_files, 40) << "SSTs after " << kOpens << " opens";
+  Result<std::unique_ptr<Ledger>> reopened = OpenReal(path, &clock);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->last_seq(), static_cast<uint64_t>(kOpens));
+  Result<VerifyReport> report = (*reopened)->Verify();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->problems.empty()) << report->problems.front();
+}
+
 TEST(LedgerDurabilityTest, ASecondWriterOnTheSamePathIsRefusedInOneLine) {
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
