@@ -149,5 +149,88 @@ TEST_F(HostileClientTest, ThousandsOfConnectionsAreServedOrRefusedWithoutHarm) {
   ExpectStillServing();
 }
 
+// A server that closes connections idle for 1 s (`serve --idle-timeout 1s`).
+class IdleTimeoutTest : public HostileClientTest {
+ protected:
+  std::vector<std::string> ExtraServeArgs() const override { return {"--idle-timeout", "1s"}; }
+};
+
+// True once the server has closed `fd` (end of file or reset); drops anything it sent.
+bool ClosedByServer(int fd) {
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  }
+}
+
+// A connection that sends nothing, or half a message and then nothing, is closed once it
+// has been idle for the timeout. A follower waiting for events and a client that keeps
+// calling are not, and the server keeps serving.
+TEST_F(IdleTimeoutTest, IdleConnectionsAreClosedButFollowersAndActiveClientsAreNot) {
+  Ok({"create", "a", "--title", "A"});
+  Background follower({TASKLEDGER_BIN, "--connect", address_, "log", "--follow"}, {}, root_ + "/follow.out");
+  ASSERT_TRUE(WaitUntil([&] { return follower.output().find(" a created ") != std::string::npos; }, 5s))
+      << follower.output();
+  capnp::EzRpcClient active(address_);
+  auto ledger = active.getMain<rpc::Ledger>();
+  ledger.nowRequest().send().wait(active.getWaitScope());
+
+  // Opened after the follower and the active client: when these are closed, those two have
+  // been connected (and the follower silent) for longer than the timeout.
+  const auto opened = std::chrono::steady_clock::now();
+  const int silent = RawConnect();
+  const int half = RawConnect();
+  const uint32_t header[2] = {0, 1000};  // one segment of 1000 words announced, 8 bytes sent
+  ASSERT_EQ(::write(half, header, sizeof(header)), static_cast<ssize_t>(sizeof(header)));
+  ASSERT_EQ(::write(half, "12345678", 8), 8);
+
+  bool silent_closed = false, half_closed = false;
+  auto last_call = opened;
+  int calls = 0;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        if (std::chrono::steady_clock::now() - last_call >= 200ms) {  // the active client calls
+          ledger.nowRequest().send().wait(active.getWaitScope());
+          last_call = std::chrono::steady_clock::now();
+          ++calls;
+        }
+        silent_closed = silent_closed || ClosedByServer(silent);
+        half_closed = half_closed || ClosedByServer(half);
+        return silent_closed && half_closed;
+      },
+      10s))
+      << "silent closed: " << silent_closed << ", half closed: " << half_closed;
+  EXPECT_GE(std::chrono::steady_clock::now() - opened, 900ms);  // by the timeout, not at once
+  EXPECT_GE(calls, 3);
+  ::close(silent);
+  ::close(half);
+
+  // The active client's connection still works, the follower still follows.
+  EXPECT_NO_THROW(ledger.nowRequest().send().wait(active.getWaitScope()));
+  ExpectStillServing();
+  EXPECT_TRUE(WaitUntil([&] { return follower.output().find(" probe0 created ") != std::string::npos; }, 5s))
+      << follower.output();
+  EXPECT_FALSE(follower.Poll()) << follower.output();
+  follower.Signal(SIGINT);
+  EXPECT_EQ(follower.WaitExit(5s), 0) << follower.output();
+}
+
+// A supervisor heartbeating less often than the timeout finds its connection closed
+// between heartbeats; it reconnects before sending, so no heartbeat fails.
+TEST_F(IdleTimeoutTest, ASupervisorIdleBetweenHeartbeatsReconnectsWithoutAFailure) {
+  Ok({"create", "a", "--title", "A"});
+  // ttl 4.5 s: a heartbeat every 1.5 s, so the connection is idle past 1 s between them.
+  auto worker = Supervise("a", "w1", "4500ms", "1s", "sleep 4");
+  EXPECT_EQ(worker->WaitExit(20s), 0) << worker->output();
+  EXPECT_EQ(worker->output().find("failed"), std::string::npos) << worker->output();
+  EXPECT_EQ(worker->output().find("cannot reach"), std::string::npos) << worker->output();
+  const auto events = Events("a");
+  EXPECT_GE(Count(events, "heartbeat"), 2);
+  EXPECT_EQ(Count(events, "completed"), 1);
+  EXPECT_EQ(Count(events, "rejected"), 0);
+}
+
 }  // namespace
 }  // namespace taskledger

@@ -20,9 +20,9 @@ class ServerTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(dir), nullptr);
     root_ = dir;
     address_ = "unix:" + root_ + "/ledger.sock";
-    server_ = std::make_unique<Background>(
-        std::vector<std::string>{TASKLEDGER_BIN, "--db", root_ + "/ledger.db", "serve", "--listen", address_},
-        std::vector<std::string>{}, root_ + "/server.out");
+    std::vector<std::string> serve = {TASKLEDGER_BIN, "--db", root_ + "/ledger.db", "serve", "--listen", address_};
+    for (const std::string& arg : ExtraServeArgs()) serve.push_back(arg);
+    server_ = std::make_unique<Background>(serve, std::vector<std::string>{}, root_ + "/server.out");
     ASSERT_TRUE(WaitUntil([&] { return server_->output().find("listening on") != std::string::npos; }, 10s))
         << server_->output();
   }
@@ -32,6 +32,9 @@ class ServerTest : public ::testing::Test {
     EXPECT_EQ(server_->WaitExit(10s), 0) << server_->output();
     std::filesystem::remove_all(root_);
   }
+
+  // More `serve` flags, for fixtures that need them.
+  virtual std::vector<std::string> ExtraServeArgs() const { return {}; }
 
   std::vector<std::string> Env() const {
     return {"TASKLEDGER_ADDR=" + address_, "TL=" + std::string(TASKLEDGER_BIN), "MARKER=" + root_ + "/marker"};

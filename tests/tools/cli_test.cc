@@ -183,6 +183,8 @@ TEST_F(CliTest, BadIdsExitTwo) {
 TEST_F(CliTest, UnknownFlagsAndVerbsExitTwo) {
   ExpectFailure(Run({"ls", "--bogus"}), 2);
   ExpectFailure(Run({"frobnicate"}), 2);
+  ExpectFailure(Run({"serve", "--idle-timeout", "soon"}), 2);
+  ExpectFailure(Run({"serve", "--idle-timeout", "-1s"}), 2);
   ExpectFailure(Run({}), 2);
   ExpectFailure(Run({"ls", "--status", "sleeping"}), 2);
   ExpectFailure(Run({"claim", "--worker", "w1"}), 2);

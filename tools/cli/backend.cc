@@ -1,6 +1,7 @@
 #include "tools/cli/backend.h"
 
-#include <capnp/ez-rpc.h>
+#include <capnp/message.h>
+#include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/async.h>
 #include <kj/timer.h>
@@ -83,6 +84,33 @@ class SinkImpl final : public rpc::EventSink::Server {
  private:
   std::function<bool(const Event&)> fn_;
   bool* stopped_;
+};
+
+// One connection to the server. It notes when the server has closed it (an idle timeout,
+// a restart), so that the next call reconnects instead of failing.
+struct Session {
+  Session(kj::AsyncIoContext& io, const std::string& endpoint, capnp::ReaderOptions options)
+      : stream(io.provider->getNetwork().parseAddress(endpoint).wait(io.waitScope)->connect().wait(io.waitScope)),
+        network(*stream, capnp::rpc::twoparty::Side::CLIENT, options),
+        rpc_system(capnp::makeRpcClient(network)),
+        ledger(Bootstrap(rpc_system).castAs<rpc::Ledger>()),
+        watch(network.onDisconnect()
+                  .then([this] { disconnected = true; }, [this](kj::Exception&&) { disconnected = true; })
+                  .eagerlyEvaluate(nullptr)) {}
+
+  static capnp::Capability::Client Bootstrap(capnp::RpcSystem<capnp::rpc::twoparty::VatId>& system) {
+    capnp::MallocMessageBuilder message(4);
+    auto server = message.getRoot<capnp::rpc::twoparty::VatId>();
+    server.setSide(capnp::rpc::twoparty::Side::SERVER);
+    return system.bootstrap(server);
+  }
+
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc_system;
+  rpc::Ledger::Client ledger;
+  bool disconnected = false;
+  kj::Promise<void> watch;
 };
 
 class RemoteBackend final : public Backend {
@@ -236,7 +264,7 @@ class RemoteBackend final : public Backend {
       request.setTaskId(task_id);
       request.setSink(kj::heap<SinkImpl>(fn, &stopped));
       auto following = request.send().then([](auto response) { return wire::ReadError(response.getError()); }).fork();
-      kj::Timer& timer = client_->getIoProvider().getTimer();
+      kj::Timer& timer = io_->provider->getTimer();
       // Wake every so often to notice `stop` (set by a signal handler) or a sink that
       // wants no more.
       while (!*stop && !stopped) {
@@ -254,28 +282,33 @@ class RemoteBackend final : public Backend {
   std::pair<std::string, std::string> AddressEnv() const override { return {"TASKLEDGER_ADDR", address_}; }
 
  private:
-  // Runs one exchange, connecting first if needed. A broken connection is dropped so the
-  // next call reconnects (the supervisor outlives server restarts).
+  // Runs one exchange, connecting first if needed. A connection the server has closed
+  // while we were not calling (its idle timeout, a restart) is replaced before anything is
+  // sent on it. A connection that breaks during a call is dropped so the next call
+  // reconnects (the supervisor outlives server restarts).
   Status Call(const std::function<Status(rpc::Ledger::Client&, kj::WaitScope&)>& exchange) {
     try {
-      if (!client_) {
+      if (!io_) io_ = std::make_unique<kj::AsyncIoContext>(kj::setupAsyncIo());
+      if (session_) {
+        io_->waitScope.poll();  // takes in a hang-up that is already there
+        if (session_->disconnected) session_.reset();
+      }
+      if (!session_) {
         capnp::ReaderOptions options;
         options.traversalLimitInWords = kClientTraversalWords;
-        client_ = std::make_unique<capnp::EzRpcClient>(endpoint_, 0, options);
-        ledger_ = std::make_unique<rpc::Ledger::Client>(client_->getMain<rpc::Ledger>());
+        session_ = std::make_unique<Session>(*io_, endpoint_, options);
       }
-      return exchange(*ledger_, client_->getWaitScope());
+      return exchange(session_->ledger, io_->waitScope);
     } catch (const kj::Exception& e) {
-      ledger_.reset();
-      client_.reset();
+      session_.reset();
       return Status::IOError("cannot reach the server at " + address_ + ": " + e.getDescription().cStr());
     }
   }
 
   std::string address_;
   std::string endpoint_;
-  std::unique_ptr<capnp::EzRpcClient> client_;
-  std::unique_ptr<rpc::Ledger::Client> ledger_;
+  std::unique_ptr<kj::AsyncIoContext> io_;
+  std::unique_ptr<Session> session_;  // destroyed before io_
 };
 
 }  // namespace

@@ -402,13 +402,25 @@ int Main(int argc, char** argv) {
   // ---- server and supervisor ----
   server::ServeOptions serve_options;
   bool serve_no_sync = false;
+  std::string serve_idle_timeout;
   auto* serve = app.add_subcommand("serve", "own the ledger and serve clients over Cap'n Proto RPC");
   serve->add_option("--listen", serve_options.listen, "unix:/path (default unix:./taskledger.sock) or tcp:HOST:PORT");
   serve->add_flag("--allow-remote", serve_options.allow_remote, "let tcp bind a non-loopback address");
   serve->add_flag("--no-sync", serve_no_sync, "acknowledge before fsync (benchmarks only: loses data on power cut)");
+  serve->add_option("--idle-timeout", serve_idle_timeout,
+                    "close a connection that sent nothing this long with no call or follow open (default 5m; 0 disables)");
   serve->callback([&] {
     run = [&]() -> int {
       if (!globals.connect.empty()) return Usage("serve owns a ledger: give --db, not --connect");
+      if (serve->count("--idle-timeout") != 0) {
+        if (serve_idle_timeout == "0") {
+          serve_options.idle_timeout_ns = 0;
+        } else {
+          Result<int64_t> ns = DurationFlag("--idle-timeout", serve_idle_timeout);
+          if (!ns.ok()) return Fail(ns.status());
+          serve_options.idle_timeout_ns = *ns;
+        }
+      }
       serve_options.db_path = globals.db;
       serve_options.sync = !serve_no_sync;
       return server::Serve(serve_options);

@@ -11,6 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -33,13 +35,107 @@ constexpr auto kFollowPoll = 50 * kj::MILLISECONDS;
 // On shutdown, replies in flight get this long to reach their clients.
 constexpr auto kDrainReplies = 5 * kj::SECONDS;
 
+using SteadyClock = std::chrono::steady_clock;
+
+// What the idle timeout of one connection looks at. Shared by the connection, its stream
+// and its service: a call may outlive its connection.
+struct Activity {
+  SteadyClock::time_point last = SteadyClock::now();  // last byte received, or end of a call
+  size_t calls = 0;                                   // in flight, `follow` streams included
+  void Touch() { last = SteadyClock::now(); }
+};
+
+// Counts one call in flight on its connection while it lives; its end is activity (a
+// long call must not leave its connection looking idle the moment it returns).
+class CallInFlight {
+ public:
+  explicit CallInFlight(std::shared_ptr<Activity> activity) : activity_(std::move(activity)) { ++activity_->calls; }
+  CallInFlight(CallInFlight&& other) noexcept = default;
+  CallInFlight(const CallInFlight&) = delete;
+  CallInFlight& operator=(const CallInFlight&) = delete;
+  CallInFlight& operator=(CallInFlight&&) = delete;
+  ~CallInFlight() {
+    if (!activity_) return;
+    --activity_->calls;
+    activity_->Touch();
+  }
+
+ private:
+  std::shared_ptr<Activity> activity_;
+};
+
+// A client's stream that notes when bytes arrive. Reads are taken as they come (at least
+// one byte each), so a message arriving slowly counts as traffic all along, not only once
+// it is complete.
+class WatchedStream final : public kj::AsyncIoStream {
+ public:
+  WatchedStream(kj::Own<kj::AsyncIoStream> inner, std::shared_ptr<Activity> activity)
+      : inner_(kj::mv(inner)), activity_(std::move(activity)) {}
+
+  kj::Promise<size_t> tryRead(void* buffer, size_t min_bytes, size_t max_bytes) override {
+    if (min_bytes == 0 || max_bytes == 0) return inner_->tryRead(buffer, min_bytes, max_bytes);
+    return ReadAtLeast(static_cast<kj::byte*>(buffer), min_bytes, max_bytes, 0);
+  }
+  kj::Promise<void> write(const void* buffer, size_t size) override { return inner_->write(buffer, size); }
+  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
+    return inner_->write(pieces);
+  }
+  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
+  void shutdownWrite() override { inner_->shutdownWrite(); }
+  void abortRead() override { inner_->abortRead(); }
+  void getsockopt(int level, int option, void* value, kj::uint* length) override {
+    inner_->getsockopt(level, option, value, length);
+  }
+  void setsockopt(int level, int option, const void* value, kj::uint length) override {
+    inner_->setsockopt(level, option, value, length);
+  }
+  void getsockname(struct sockaddr* addr, kj::uint* length) override { inner_->getsockname(addr, length); }
+  void getpeername(struct sockaddr* addr, kj::uint* length) override { inner_->getpeername(addr, length); }
+  kj::Maybe<int> getFd() const override { return inner_->getFd(); }
+
+ private:
+  kj::Promise<size_t> ReadAtLeast(kj::byte* buffer, size_t min_bytes, size_t max_bytes, size_t done) {
+    return inner_->tryRead(buffer + done, 1, max_bytes - done)
+        .then([this, buffer, min_bytes, max_bytes, done](size_t n) -> kj::Promise<size_t> {
+          if (n == 0) return done;  // end of stream
+          activity_->Touch();
+          if (done + n >= min_bytes) return done + n;
+          return ReadAtLeast(buffer, min_bytes, max_bytes, done + n);
+        });
+  }
+
+  kj::Own<kj::AsyncIoStream> inner_;
+  std::shared_ptr<Activity> activity_;
+};
+
+// Resolves once the connection has been idle for `timeout`: no byte received and no call
+// in flight for that long.
+kj::Promise<void> WhenIdle(kj::Timer& timer, std::shared_ptr<Activity> activity, SteadyClock::duration timeout) {
+  const SteadyClock::duration idle_for = SteadyClock::now() - activity->last;
+  if (activity->calls == 0 && idle_for >= timeout) return kj::READY_NOW;
+  // With a call in flight, look again a timeout later (its end counts as activity).
+  const SteadyClock::duration wait = activity->calls > 0 ? timeout : timeout - idle_for;
+  const int64_t wait_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+  return timer.afterDelay(std::max<int64_t>(wait_ns, 1) * kj::NANOSECONDS)
+      .then([&timer, activity = std::move(activity), timeout]() mutable {
+        return WhenIdle(timer, std::move(activity), timeout);
+      });
+}
+
+// The service of one connection (each has its own, to count its calls).
 class LedgerService final : public rpc::Ledger::Server {
  public:
   LedgerService(Ledger* ledger, GroupCommitter* committer, kj::Timer& timer, kj::ForkedPromise<void>& stopping,
-                size_t* in_flight)
-      : ledger_(ledger), committer_(committer), timer_(timer), stopping_(stopping), in_flight_(in_flight) {}
+                size_t* in_flight, std::shared_ptr<Activity> activity)
+      : ledger_(ledger),
+        committer_(committer),
+        timer_(timer),
+        stopping_(stopping),
+        in_flight_(in_flight),
+        activity_(std::move(activity)) {}
 
   kj::Promise<void> submit(SubmitContext context) override {
+    CallInFlight call(activity_);
     auto commands_in = context.getParams().getCommands();
     std::vector<Command> commands;
     Status bad = Status::Ok();
@@ -67,19 +163,23 @@ class LedgerService final : public rpc::Ledger::Server {
       return kj::READY_NOW;
     }
     ++*in_flight_;
-    return paf.promise.then([this, context](std::vector<Outcome> outcomes) mutable {
-      FillOutcomes(context, outcomes);
-      --*in_flight_;
-    });
+    return paf.promise
+        .then([this, context](std::vector<Outcome> outcomes) mutable {
+          FillOutcomes(context, outcomes);
+          --*in_flight_;
+        })
+        .attach(kj::mv(call));
   }
 
   kj::Promise<void> now(NowContext context) override {
+    CallInFlight call(activity_);
     context.getResults().setNs(ledger_->Now());
     context.getResults().setLastSeq(ledger_->last_seq());
     return kj::READY_NOW;
   }
 
   kj::Promise<void> tasksAt(TasksAtContext context) override {
+    CallInFlight call(activity_);
     Result<PointInTime> at = wire::ReadPointInTime(context.getParams().getAt());
     auto results = context.getResults();
     if (!at.ok()) return Error(results.initError(), at.status());
@@ -95,6 +195,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> taskAt(TaskAtContext context) override {
+    CallInFlight call(activity_);
     auto params = context.getParams();
     auto results = context.getResults();
     Result<PointInTime> at = wire::ReadPointInTime(params.getAt());
@@ -106,6 +207,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> events(EventsContext context) override {
+    CallInFlight call(activity_);
     auto params = context.getParams();
     auto results = context.getResults();
     std::vector<Event> page;
@@ -117,6 +219,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> firstSeqAtOrAfter(FirstSeqAtOrAfterContext context) override {
+    CallInFlight call(activity_);
     Result<uint64_t> seq = ledger_->FirstSeqAtOrAfter(context.getParams().getTimeNs());
     if (!seq.ok()) return Error(context.getResults().initError(), seq.status());
     context.getResults().setSeq(*seq);
@@ -124,6 +227,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> verify(VerifyContext context) override {
+    CallInFlight call(activity_);
     Result<VerifyReport> report = ledger_->Verify();
     auto results = context.getResults();
     if (!report.ok()) return Error(results.initError(), report.status());
@@ -135,6 +239,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> rebuild(RebuildContext context) override {
+    CallInFlight call(activity_);
     Result<RebuildReport> report = ledger_->Rebuild();
     auto results = context.getResults();
     if (!report.ok()) return Error(results.initError(), report.status());
@@ -144,6 +249,7 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   kj::Promise<void> follow(FollowContext context) override {
+    CallInFlight call(activity_);  // an open follow stream is not idle, events or not
     auto params = context.getParams();
     auto state = kj::heap<Follower>(Follower{std::max<uint64_t>(params.getFromSeq(), 1), params.getTaskId(),
                                              params.getSink()});
@@ -151,11 +257,15 @@ class LedgerService final : public rpc::Ledger::Server {
       if (Status s = ValidateName("task id", state->task_id); !s.ok()) return Error(context.getResults().initError(), s);
     }
     Follower& follower = *state;
-    return FollowLoop(follower).attach(kj::mv(state)).exclusiveJoin(stopping_.addBranch()).then(
-        [] {}, [context](kj::Exception&& e) mutable {
-          spdlog::debug("follower ended: {}", e.getDescription().cStr());
-          (void)context;
-        });
+    return FollowLoop(follower)
+        .attach(kj::mv(state))
+        .exclusiveJoin(stopping_.addBranch())
+        .then([] {},
+              [context](kj::Exception&& e) mutable {
+                spdlog::debug("follower ended: {}", e.getDescription().cStr());
+                (void)context;
+              })
+        .attach(kj::mv(call));
   }
 
  private:
@@ -203,15 +313,18 @@ class LedgerService final : public rpc::Ledger::Server {
   kj::Timer& timer_;
   kj::ForkedPromise<void>& stopping_;
   size_t* in_flight_;
+  std::shared_ptr<Activity> activity_;
 };
 
 // One client connection: the RPC system over its stream, with our size limits.
 struct Connection {
-  Connection(kj::Own<kj::AsyncIoStream>&& stream_in, capnp::Capability::Client bootstrap,
-             capnp::ReaderOptions options)
-      : stream(kj::mv(stream_in)),
+  Connection(kj::Own<kj::AsyncIoStream>&& stream_in, std::shared_ptr<Activity> activity_in,
+             capnp::Capability::Client bootstrap, capnp::ReaderOptions options)
+      : activity(std::move(activity_in)),
+        stream(kj::heap<WatchedStream>(kj::mv(stream_in), activity)),
         network(*stream, capnp::rpc::twoparty::Side::SERVER, options),
         rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+  std::shared_ptr<Activity> activity;
   kj::Own<kj::AsyncIoStream> stream;
   capnp::TwoPartyVatNetwork network;
   capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
@@ -309,8 +422,7 @@ int Serve(const ServeOptions& options) {
   std::string shown = options.listen;
   if (unix_path.empty()) shown = "tcp:" + bind_address.substr(0, bind_address.rfind(':')) + ":" +
                                  std::to_string(listener->getPort());
-  capnp::Capability::Client bootstrap =
-      kj::heap<LedgerService>(ledger->get(), &committer, io.provider->getTimer(), stopping, &in_flight);
+  kj::Timer& timer = io.provider->getTimer();
   capnp::ReaderOptions reader_options;
   reader_options.traversalLimitInWords = kMaxRequestWords;
   ConnectionErrors errors;
@@ -323,8 +435,16 @@ int Serve(const ServeOptions& options) {
         spdlog::warn("refusing a connection: {} open", open_connections);
       } else {
         ++open_connections;
-        auto connection = kj::heap<Connection>(kj::mv(stream), bootstrap, reader_options);
-        auto done = connection->network.onDisconnect();
+        auto activity = std::make_shared<Activity>();
+        capnp::Capability::Client service =
+            kj::heap<LedgerService>(ledger->get(), &committer, timer, stopping, &in_flight, activity);
+        auto connection = kj::heap<Connection>(kj::mv(stream), activity, kj::mv(service), reader_options);
+        kj::Promise<void> done = connection->network.onDisconnect();
+        if (options.idle_timeout_ns > 0) {
+          // Closing is dropping the connection: its stream, RPC system and service go.
+          done = done.exclusiveJoin(WhenIdle(timer, activity, std::chrono::nanoseconds(options.idle_timeout_ns))
+                                        .then([] { spdlog::info("closing a connection idle past --idle-timeout"); }));
+        }
         connections.add(done.attach(kj::mv(connection), kj::defer([&open_connections] { --open_connections; })));
       }
       return accept_loop();

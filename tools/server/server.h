@@ -1,8 +1,10 @@
 // `taskledger serve`: one process owns the ledger; clients speak schemas/rpc.capnp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "projections/event.h"
 #include "projections/status.h"
 
 namespace taskledger::server {
@@ -13,6 +15,9 @@ struct ServeOptions {
   // TCP on a non-loopback address only when this is set (--allow-remote).
   bool allow_remote = false;
   bool sync = true;
+  // A connection that has received no bytes for this long, with no call in flight and no
+  // `follow` stream open, is closed (--idle-timeout). 0: never.
+  int64_t idle_timeout_ns = 300 * kNanosPerSecond;
 };
 
 // Runs until SIGTERM or SIGINT, then stops accepting, commits and acknowledges what is in
