@@ -249,6 +249,7 @@ class Simulation {
         c.kind = CommandKind::kSignal;
         c.signal = Chance(80) ? "SIGTERM" : "SIGHUP";
         c.grace_ns = Pick(std::vector<int64_t>{0, kSec, 3 * kSec, 30 * kSec});
+        c.has_grace = c.grace_ns > 0 || Chance(50);  // given 0: the lease ends at the signal
       } else {
         c.kind = CommandKind::kExit;
         if (Chance(70)) {

@@ -376,10 +376,13 @@ class Model {
         break;
       case CommandKind::kSignal: {
         out.events.push_back(NewEvent(EventKind::kSignaled, t.id, now));
-        const int64_t grace = c.grace_ns > 0 ? c.grace_ns : kModelDefaultGrace;
+        const int64_t grace = c.has_grace || c.grace_ns > 0 ? c.grace_ns : kModelDefaultGrace;
         a.signaled = true;
         a.signal_cap_ns = std::min(a.signal_cap_ns, now + grace);
         a.deadline_ns = std::min(a.deadline_ns, a.signal_cap_ns);
+        // A given zero grace ends the lease at the signal itself: the attempt is over
+        // (interrupted) there, and no lapse is left for a sweep to mark.
+        if (a.deadline_ns <= now) t = Lapsed(t, now);
         break;
       }
       case CommandKind::kExit: {

@@ -127,7 +127,9 @@ std::string Describe(const Action& a) {
       if (c.token != 0) out << " token=" << c.token;
       break;
   }
-  if (c.kind == CommandKind::kSignal) out << " signal=" << c.signal << " grace=" << Ns(c.grace_ns);
+  if (c.kind == CommandKind::kSignal) {
+    out << " signal=" << c.signal << " grace=" << (c.has_grace ? Ns(c.grace_ns) : std::string("default"));
+  }
   if (c.kind == CommandKind::kExit) {
     if (c.exit_code) out << " code=" << *c.exit_code;
     else out << " signal=" << c.signal;
@@ -536,6 +538,8 @@ Action Generator::Holder(World& world) {
     c.kind = CommandKind::kSignal;
     c.signal = Chance(80) ? "SIGTERM" : "SIGINT";
     c.grace_ns = Chance(20) ? 0 : Between(1, 15) * kSecond;
+    // An explicit --grace 0s ends the lease at the signal; an omitted one is the default.
+    c.has_grace = c.grace_ns > 0 || Chance(50);
   } else {
     c.kind = CommandKind::kExit;
     if (Chance(70)) c.exit_code = static_cast<int32_t>(Between(0, 3));
