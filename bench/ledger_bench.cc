@@ -245,6 +245,75 @@ void BM_GroupCommitCycles(benchmark::State& state, int threads) {
   }
 }
 
+// ---- CPU per command (no fsync) ----
+
+int64_t ThreadCpuNs() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// What the writer thread spends per command with the fsync taken out (sync=false): the
+// ceiling of group commit once groups are large. Groups of 64 commands, in waves of claim
+// --next, heartbeat, heartbeat, complete. Baseline, same run and thread: raw WriteBatch of
+// 100 x 200-byte values, sync=false, CPU per value (a command writes ~8 keys).
+void BM_CommandCpu(benchmark::State& state) {
+  const size_t ready = BySize<size_t>(kMode, 3000, 20'000, 50'000);
+  constexpr size_t kGroup = 64;
+  for (auto _ : state) {
+    (void)_;
+    ScratchDir dir("cpu");
+    SystemClock clock;
+    std::unique_ptr<Ledger> ledger = OpenOrDie(dir.Sub("ledger"), &clock, /*sync=*/false);
+    (void)CreateTasks(ledger.get(), ready, "cpu", "", nullptr);
+    uint64_t commands = 0;
+    const int64_t wall0 = MonotonicNs(), cpu0 = ThreadCpuNs();
+    for (size_t wave = 0; wave + kGroup <= ready; wave += kGroup) {
+      std::vector<Command> group(kGroup);
+      for (Command& c : group) {
+        c.kind = CommandKind::kClaim;
+        c.next = true;
+        c.queue = "cpu";
+        c.actor = "w";
+      }
+      const std::vector<Outcome> claimed = ledger->SubmitGroup(group);
+      for (CommandKind kind : {CommandKind::kHeartbeat, CommandKind::kHeartbeat, CommandKind::kComplete}) {
+        for (size_t i = 0; i < kGroup; ++i) {
+          group[i] = Command{};
+          group[i].kind = kind;
+          group[i].task_id = claimed[i].reply.task_id;
+          group[i].token = claimed[i].reply.token;
+          group[i].actor = "w";
+        }
+        for (const Outcome& o : ledger->SubmitGroup(group)) {
+          if (!o.status.ok()) return state.SkipWithError(("a command failed: " + o.status.ToString()).c_str());
+        }
+      }
+      commands += 4 * kGroup;
+    }
+    const double cpu_us = (ThreadCpuNs() - cpu0) / 1e3 / static_cast<double>(commands);
+    const double wall_s = (MonotonicNs() - wall0) / 1e9;
+    // The baseline: raw batches without sync, same thread.
+    const std::unique_ptr<rocksdb::DB> raw = OpenRaw(dir.Sub("raw"));
+    rocksdb::WriteOptions no_sync;
+    const std::string value(kRawValueBytes, 'v');
+    uint64_t values = 0;
+    const int64_t raw_cpu0 = ThreadCpuNs();
+    for (uint64_t seq = 0; values < commands * 8;) {
+      rocksdb::WriteBatch batch;
+      for (size_t i = 0; i < kRawBatchValues; ++i) batch.Put(keys::Seq(++seq), value);
+      if (!raw->Write(no_sync, &batch).ok()) return state.SkipWithError("raw write failed");
+      values += kRawBatchValues;
+    }
+    const double raw_value_cpu_us = (ThreadCpuNs() - raw_cpu0) / 1e3 / static_cast<double>(values);
+    state.SetIterationTime(wall_s);
+    Report(state, "cpu.command_us", cpu_us);
+    Report(state, "cpu.commands_per_s_unsynced", static_cast<double>(commands) / wall_s);
+    Report(state, "cpu.raw_value_us", raw_value_cpu_us);
+    Report(state, "cpu.raw_8_values_us", 8 * raw_value_cpu_us);
+  }
+}
+
 // ---- Single-submitter durable latency ----
 
 void BM_SubmitLatency(benchmark::State& state) {
@@ -753,6 +822,7 @@ void PrintSummary() {
       {gc + "8.commands_per_s", gc + "8.raw_batch100_values_per_s", "", nullptr},
       {gc + "64.commands_per_s", gc + "64.raw_batch100_values_per_s", ">= 150000/s and ratio >= 0.3",
        [](double f, double r) { return f >= 150'000 && r >= 0.3; }},
+      {"cpu.command_us", "cpu.raw_8_values_us", "", nullptr},
       {"submit.all.p50_us", "submit.raw_put_sync.p50_us", "ratio <= 1.5", at_most(1.5)},
       {"submit.all.p99_us", "submit.raw_put_sync.p99_us", "", nullptr},
       {L + ".p50_us", S + ".p50_us", "ratio <= 1.5", at_most(1.5)},
@@ -816,6 +886,7 @@ void RegisterAll() {
     reg("GroupCommitCycles/threads:" + std::to_string(threads),
         [threads](benchmark::State& s) { BM_GroupCommitCycles(s, threads); });
   }
+  reg("CommandCpu", BM_CommandCpu);
   reg("SubmitLatency", BM_SubmitLatency);
   for (size_t ready : BySize<std::vector<size_t>>(kMode, {100, 1000, 10'000}, {1000, 10'000, 100'000},
                                                   {1000, 100'000, 1'000'000})) {
