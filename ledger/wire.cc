@@ -1,5 +1,7 @@
 #include "ledger/wire.h"
 
+#include <capnp/message.h>
+
 #include <cstring>
 #include <utility>
 
@@ -185,6 +187,13 @@ Result<TaskView> ReadTaskView(rpc::TaskView::Reader in) {
   if (!settled.ok()) return settled.status();
   view.settled = std::move(*settled);
   return view;
+}
+
+uint64_t TaskViewWords(const TaskView& view) {
+  capnp::MallocMessageBuilder scratch(64);
+  auto root = scratch.initRoot<rpc::TaskView>();
+  WriteTaskView(view, root);
+  return root.asReader().totalSize().wordCount;
 }
 
 }  // namespace taskledger::wire

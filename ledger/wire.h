@@ -22,5 +22,7 @@ Result<PointInTime> ReadPointInTime(rpc::PointInTime::Reader in);
 
 void WriteTaskView(const TaskView& view, rpc::TaskView::Builder out);
 Result<TaskView> ReadTaskView(rpc::TaskView::Reader in);
+// The words `view` takes as an element of a List(TaskView): what bounds a page of them.
+uint64_t TaskViewWords(const TaskView& view);
 
 }  // namespace taskledger::wire

@@ -66,11 +66,20 @@ interface EventSink {
   push @0 (events :List(Event)) -> stream;
 }
 
+# Receives the task views of `listTasks`, a page at a time, in creation order.
+interface TaskViewSink {
+  push @0 (tasks :List(TaskView)) -> stream;
+  # After the last page: every page has been taken in.
+  done @1 ();
+}
+
 interface Ledger {
   # Commands are validated in order and committed in groups, one durable write per group;
   # the reply comes once the group is durable.
   submit @0 (commands :List(Command)) -> (outcomes :List(Outcome));
   now @1 () -> (ns :Int64, lastSeq :UInt64);
+  # Every task in one reply: fails with an error asking for a newer client once the reply
+  # would pass the message size limit (a few hundred thousand small tasks). Use listTasks.
   tasksAt @2 (at :PointInTime) -> (error :Error, atNs :Int64, seq :UInt64, tasks :List(TaskView));
   taskAt @3 (id :Text, at :PointInTime) -> (error :Error, view :TaskView);
   # Events with seq >= fromSeq (of one task if taskId is set), at most `limit`.
@@ -81,4 +90,7 @@ interface Ledger {
   # Pushes events with seq >= fromSeq to the sink as they commit; returns when the server
   # stops or the sink fails.
   follow @8 (fromSeq :UInt64, taskId :Text, sink :EventSink) -> (error :Error);
+  # tasksAt for any size: one snapshot, pushed to the sink in pages of bounded size (each
+  # awaited), then sink.done(); returns after it, with `count` the views pushed in all.
+  listTasks @9 (at :PointInTime, sink :TaskViewSink) -> (error :Error, atNs :Int64, seq :UInt64, count :UInt64);
 }

@@ -20,6 +20,8 @@ class ServerTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(dir), nullptr);
     root_ = dir;
     address_ = "unix:" + root_ + "/ledger.sock";
+    Prepare(root_ + "/ledger.db");
+    if (HasFatalFailure()) return;
     std::vector<std::string> serve = {TASKLEDGER_BIN, "--db", root_ + "/ledger.db", "serve", "--listen", address_};
     for (const std::string& arg : ExtraServeArgs()) serve.push_back(arg);
     server_ = std::make_unique<Background>(serve, std::vector<std::string>{}, root_ + "/server.out");
@@ -28,10 +30,17 @@ class ServerTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (!server_) {
+      std::filesystem::remove_all(root_);
+      return;
+    }
     server_->Signal(SIGTERM);
     EXPECT_EQ(server_->WaitExit(10s), 0) << server_->output();
     std::filesystem::remove_all(root_);
   }
+
+  // Fills the ledger before the server opens it, for fixtures that need that.
+  virtual void Prepare(const std::string& db_path) { (void)db_path; }
 
   // More `serve` flags, for fixtures that need them.
   virtual std::vector<std::string> ExtraServeArgs() const { return {}; }

@@ -86,6 +86,38 @@ class SinkImpl final : public rpc::EventSink::Server {
   bool* stopped_;
 };
 
+// Collects the pages of `listTasks`. Shared with the capability, which the server may hold
+// a moment longer than the call.
+struct Listing {
+  std::vector<TaskView> tasks;
+  Status bad = Status::Ok();  // the first view that did not read
+  bool done = false;
+};
+
+class TaskViewSinkImpl final : public rpc::TaskViewSink::Server {
+ public:
+  explicit TaskViewSinkImpl(std::shared_ptr<Listing> listing) : listing_(std::move(listing)) {}
+  kj::Promise<void> push(PushContext context) override {
+    if (!listing_->bad.ok()) return kj::READY_NOW;
+    for (auto v : context.getParams().getTasks()) {
+      Result<TaskView> view = wire::ReadTaskView(v);
+      if (!view.ok()) {
+        listing_->bad = view.status();
+        return kj::READY_NOW;
+      }
+      listing_->tasks.push_back(std::move(*view));
+    }
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> done(DoneContext) override {
+    listing_->done = true;
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::shared_ptr<Listing> listing_;
+};
+
 // One connection to the server. It notes when the server has closed it (an idle timeout,
 // a restart), so that the next call reconnects instead of failing.
 struct Session {
@@ -156,22 +188,36 @@ class RemoteBackend final : public Backend {
     return now;
   }
 
+  // Through `listTasks` (pages, any size); from a server that predates it, `tasksAt`.
   Result<TasksSnapshot> TasksAt(const PointInTime& at) override {
     TasksSnapshot snapshot;
+    bool unimplemented = false;
     TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
-      auto request = ledger.tasksAtRequest();
+      auto listing = std::make_shared<Listing>();
+      auto request = ledger.listTasksRequest();
       wire::WritePointInTime(at, request.initAt());
-      auto response = request.send().wait(wait);
-      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
-      snapshot.at_ns = response.getAtNs();
-      snapshot.seq = response.getSeq();
-      for (auto v : response.getTasks()) {
-        Result<TaskView> view = wire::ReadTaskView(v);
-        if (!view.ok()) return view.status();
-        snapshot.tasks.push_back(std::move(*view));
+      request.setSink(kj::heap<TaskViewSinkImpl>(listing));
+      auto response = request.send().then(
+          [](auto r) -> kj::Maybe<capnp::Response<rpc::Ledger::ListTasksResults>> { return kj::mv(r); },
+          [&unimplemented](kj::Exception&& e) -> kj::Maybe<capnp::Response<rpc::Ledger::ListTasksResults>> {
+            if (e.getType() != kj::Exception::Type::UNIMPLEMENTED) kj::throwFatalException(kj::mv(e));
+            unimplemented = true;
+            return nullptr;
+          }).wait(wait);
+      KJ_IF_MAYBE(r, response) {
+        TL_RETURN_IF_ERROR(wire::ReadError(r->getError()));
+        TL_RETURN_IF_ERROR(listing->bad);
+        if (!listing->done || listing->tasks.size() != r->getCount()) {
+          return Status::Internal("the server's task listing ended early: " + std::to_string(listing->tasks.size()) +
+                                  " of " + std::to_string(r->getCount()) + " tasks");
+        }
+        snapshot.at_ns = r->getAtNs();
+        snapshot.seq = r->getSeq();
+        snapshot.tasks = std::move(listing->tasks);
       }
       return Status::Ok();
     }));
+    if (unimplemented) return TasksAtInOneReply(at);
     return snapshot;
   }
 
@@ -282,6 +328,25 @@ class RemoteBackend final : public Backend {
   std::pair<std::string, std::string> AddressEnv() const override { return {"TASKLEDGER_ADDR", address_}; }
 
  private:
+  Result<TasksSnapshot> TasksAtInOneReply(const PointInTime& at) {
+    TasksSnapshot snapshot;
+    TL_RETURN_IF_ERROR(Call([&](rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+      auto request = ledger.tasksAtRequest();
+      wire::WritePointInTime(at, request.initAt());
+      auto response = request.send().wait(wait);
+      TL_RETURN_IF_ERROR(wire::ReadError(response.getError()));
+      snapshot.at_ns = response.getAtNs();
+      snapshot.seq = response.getSeq();
+      for (auto v : response.getTasks()) {
+        Result<TaskView> view = wire::ReadTaskView(v);
+        if (!view.ok()) return view.status();
+        snapshot.tasks.push_back(std::move(*view));
+      }
+      return Status::Ok();
+    }));
+    return snapshot;
+  }
+
   // Runs one exchange, connecting first if needed. A connection the server has closed
   // while we were not calling (its idle timeout, a restart) is replaced before anything is
   // sent on it. A connection that breaks during a call is dropped so the next call

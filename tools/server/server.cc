@@ -30,6 +30,13 @@ constexpr size_t kMaxCommandsPerCall = 1024;
 constexpr uint64_t kMaxRequestWords = (64u << 20) / sizeof(capnp::word);
 constexpr size_t kMaxConnections = 4096;
 constexpr uint32_t kMaxEventsPerCall = 16384;
+// A page of `listTasks`: at most this many views and this many words (one view may carry a
+// 1 MiB payload), far below what one message may hold.
+constexpr size_t kListPageViews = 2000;
+constexpr uint64_t kListPageWords = uint64_t{1} << 20;  // 8 MiB
+// The largest reply we send: the RPC layer refuses to send a message past our own limit on
+// what we receive (kMaxRequestWords); this leaves room for the reply's envelope.
+constexpr uint64_t kMaxReplyWords = kMaxRequestWords - 4096;
 // Followers look for new events this often.
 constexpr auto kFollowPoll = 50 * kj::MILLISECONDS;
 // On shutdown, replies in flight get this long to reach their clients.
@@ -178,6 +185,8 @@ class LedgerService final : public rpc::Ledger::Server {
     return kj::READY_NOW;
   }
 
+  // The old way: every view in one reply. Past the message limit it fails with a clear
+  // error (the RPC layer would refuse to send the reply) instead of a broken call.
   kj::Promise<void> tasksAt(TasksAtContext context) override {
     CallInFlight call(activity_);
     Result<PointInTime> at = wire::ReadPointInTime(context.getParams().getAt());
@@ -185,6 +194,16 @@ class LedgerService final : public rpc::Ledger::Server {
     if (!at.ok()) return Error(results.initError(), at.status());
     Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
     if (!snapshot.ok()) return Error(results.initError(), snapshot.status());
+    uint64_t words = 1;  // the list's tag
+    for (const TaskView& view : snapshot->tasks) words += wire::TaskViewWords(view);
+    if (words > kMaxReplyWords) {
+      return Error(results.initError(),
+                   Status::IOError(std::to_string(snapshot->tasks.size()) + " tasks (" +
+                                   std::to_string((words * sizeof(capnp::word) + (1 << 20) - 1) >> 20) +
+                                   " MiB) are too many for one tasksAt reply (at most " +
+                                   std::to_string(kMaxRequestWords * sizeof(capnp::word) >> 20) +
+                                   " MiB): upgrade this client to a taskledger that lists tasks in pages (listTasks)"));
+    }
     results.setAtNs(snapshot->at_ns);
     results.setSeq(snapshot->seq);
     auto tasks = results.initTasks(static_cast<unsigned>(snapshot->tasks.size()));
@@ -192,6 +211,28 @@ class LedgerService final : public rpc::Ledger::Server {
       wire::WriteTaskView(snapshot->tasks[i], tasks[static_cast<unsigned>(i)]);
     }
     return kj::READY_NOW;
+  }
+
+  // One snapshot, computed once, pushed to the client's sink a page at a time: each push is
+  // awaited (flow control), so the event loop serves other clients between pages.
+  kj::Promise<void> listTasks(ListTasksContext context) override {
+    CallInFlight call(activity_);
+    auto params = context.getParams();
+    Result<PointInTime> at = wire::ReadPointInTime(params.getAt());
+    if (!at.ok()) return Error(context.getResults().initError(), at.status());
+    Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
+    if (!snapshot.ok()) return Error(context.getResults().initError(), snapshot.status());
+    auto state = kj::heap<Lister>(Lister{std::move(*snapshot), params.getSink(), 0});
+    context.releaseParams();
+    Lister& lister = *state;
+    return ListLoop(lister)
+        .then([context, &lister]() mutable {
+          auto results = context.getResults();
+          results.setAtNs(lister.snapshot.at_ns);
+          results.setSeq(lister.snapshot.seq);
+          results.setCount(lister.snapshot.tasks.size());
+        })
+        .attach(kj::mv(state), kj::mv(call));
   }
 
   kj::Promise<void> taskAt(TaskAtContext context) override {
@@ -274,6 +315,30 @@ class LedgerService final : public rpc::Ledger::Server {
     std::string task_id;
     rpc::EventSink::Client sink;
   };
+
+  struct Lister {
+    TasksSnapshot snapshot;
+    rpc::TaskViewSink::Client sink;
+    size_t next;  // the first view not yet pushed
+  };
+
+  kj::Promise<void> ListLoop(Lister& l) {
+    const std::vector<TaskView>& tasks = l.snapshot.tasks;
+    if (l.next == tasks.size()) return l.sink.doneRequest().send().ignoreResult();
+    size_t end = l.next;
+    uint64_t words = 0;
+    while (end < tasks.size() && end - l.next < kListPageViews) {
+      const uint64_t view_words = wire::TaskViewWords(tasks[end]);
+      if (end > l.next && words + view_words > kListPageWords) break;
+      words += view_words;
+      ++end;
+    }
+    auto request = l.sink.pushRequest();
+    auto list = request.initTasks(static_cast<unsigned>(end - l.next));
+    for (size_t i = l.next; i < end; ++i) wire::WriteTaskView(tasks[i], list[static_cast<unsigned>(i - l.next)]);
+    l.next = end;
+    return request.send().then([this, &l] { return ListLoop(l); });
+  }
 
   kj::Promise<void> FollowLoop(Follower& f) {
     std::vector<Event> page;
