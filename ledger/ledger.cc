@@ -935,12 +935,16 @@ Result<VerifyReport> Ledger::Verify() {
 // on its own. A read-only ledger is a RocksDB secondary, which drops a table file it cannot
 // load from its view and then reads that file's keys as absent (DB::VerifyChecksum passes
 // too): a flipped byte in an SST made a damaged ledger look clean, or a lost event look
-// like a gap in the log (tests/faults). So when no owner is running (no file is being
-// written), every .sst in the directory is checked, not only the ones the open loaded.
+// like a gap in the log (tests/faults). So when no owner is running, the files are listed
+// by a strict read-only open of the same directory (OpenForReadOnly: it reads the MANIFEST
+// and refuses a referenced file it cannot load), which lists exactly the files the ledger
+// consists of, and not a half-written SST a crash left behind (the next writable open
+// deletes those).
 Status Ledger::VerifyTableFiles(std::vector<Problem>* problems) {
   const rocksdb::Options options = db_->GetOptions();
-  const auto check = [&](const std::string& name, const std::string& family) {
-    const std::string path = options_.path + "/" + name;
+  const auto check = [&](const std::string& db_path, const rocksdb::LiveFileMetaData& file) {
+    const std::string name = file.name.empty() || file.name[0] != '/' ? file.name : file.name.substr(1);
+    const std::string path = db_path + "/" + name;
     rocksdb::SstFileReader reader(options);
     rocksdb::Status s = reader.Open(path);
     if (s.ok()) s = reader.VerifyChecksum();
@@ -948,25 +952,31 @@ Status Ledger::VerifyTableFiles(std::vector<Problem>* problems) {
     // An owner's compaction may have deleted the file since it was listed: not damage.
     if (options.env->FileExists(path).IsNotFound()) return;
     // Seq 0: listed first, as the likely cause of anything else verify finds.
-    problems->push_back({0, "table file " + name + (family.empty() ? "" : " of family " + family) +
-                                     " is damaged: " + s.ToString()});
+    problems->push_back(
+        {0, "table file " + name + " of family " + file.column_family_name + " is damaged: " + s.ToString()});
   };
   std::vector<rocksdb::LiveFileMetaData> files;
-  db_->GetLiveFilesMetaData(&files);
-  std::set<std::string> checked;
-  for (const rocksdb::LiveFileMetaData& file : files) {
-    const std::string name = file.name.empty() || file.name[0] != '/' ? file.name : file.name.substr(1);
-    checked.insert(name);
-    check(name, file.column_family_name);
-  }
   if (options_.read_only && options_.env == nullptr && LockHolder(options_.path) == 0) {
-    std::error_code error;
-    for (const auto& entry : std::filesystem::directory_iterator(options_.path, error)) {
-      const std::string name = entry.path().filename().string();
-      if (entry.path().extension() == ".sst" && checked.count(name) == 0) check(name, "");
+    std::vector<std::string> names;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, options_.path, &names);
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* strict = nullptr;
+    rocksdb::Options strict_options = options;
+    strict_options.max_open_files = -1;  // load every table file now
+    if (s.ok()) s = rocksdb::DB::OpenForReadOnly(strict_options, options_.path, families, &handles, &strict);
+    if (!s.ok()) {
+      problems->push_back({0, "the ledger's files are damaged: " + s.ToString()});
+      return Status::Ok();
     }
-    if (error) return Status::IOError("cannot list " + options_.path + ": " + error.message());
+    strict->GetLiveFilesMetaData(&files);
+    for (rocksdb::ColumnFamilyHandle* handle : handles) (void)strict->DestroyColumnFamilyHandle(handle);
+    delete strict;
+  } else {
+    db_->GetLiveFilesMetaData(&files);
   }
+  for (const rocksdb::LiveFileMetaData& file : files) check(options_.path, file);
   return Status::Ok();
 }
 
