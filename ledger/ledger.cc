@@ -55,10 +55,10 @@ constexpr size_t kMaxSweepEvents = 10'000;
 constexpr size_t kRebuildBatchEvents = 10'000;
 // Events per write while importing: each event is two entries (log and task index).
 constexpr uint32_t kImportBatchEvents = 10'000;
-// Memtables at least this large are flushed when a writable ledger closes (see ~Ledger).
-constexpr uint64_t kFlushAtCloseBytes = 16ULL << 20;
-// ...and when this many WAL files have accumulated (an embedded CLI opens once per command).
-constexpr size_t kFlushAtCloseWalFiles = 8;
+// A writable ledger flushes at open and close once its memtables hold this much...
+constexpr uint64_t kFlushMemtableBytes = 16ULL << 20;
+// ...or this many WAL files have accumulated (see FlushIfLogGrew).
+constexpr size_t kFlushWalFiles = 8;
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -70,9 +70,32 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 }
 
 // The pid that holds RocksDB's LOCK file of `path` (an fcntl lock), or 0.
+// The paths of the ledgers this process has open for writing. fcntl locks belong to a
+// process, so LockHolder cannot see our own: a read-only verify beside a writable ledger of
+// the same process (tests, an embedded tool) must still know that an owner is writing.
+std::mutex& OwnedPathsMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+std::multiset<std::string>& OwnedPaths() {
+  static std::multiset<std::string> paths;
+  return paths;
+}
+std::string CanonicalPath(const std::string& path) {
+  std::error_code error;
+  const std::filesystem::path canonical = std::filesystem::weakly_canonical(path, error);
+  return error ? path : canonical.string();
+}
+bool OwnedByThisProcess(const std::string& path) {
+  std::lock_guard lock(OwnedPathsMutex());
+  return OwnedPaths().count(CanonicalPath(path)) != 0;
+}
+
 pid_t LockHolder(const std::string& path) {
   const std::string lock_path = path + "/LOCK";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+  // Read-only is enough for F_GETLK, and lets an auditor who may only read the ledger
+  // still see its owner.
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   struct flock query {};
   query.l_type = F_WRLCK;
@@ -192,23 +215,31 @@ class Ledger::Txn {
 
 Ledger::Ledger(LedgerOptions options, Clock* clock) : options_(std::move(options)), clock_(clock) {}
 
+// A large unflushed write-ahead log makes every open slow: a primary replays it into
+// memtables, and so does every read-only verb's secondary, each time it opens. And since
+// recovery does not flush (see Open), each open starts a new WAL file and keeps the older
+// ones until a flush. So a writable ledger flushes at open and at close once either has
+// grown past its bound; below them (an embedded CLI command wrote a few events) the WAL is
+// cheaper to replay than a new SST per family is to write. At open as well as at close: a
+// server killed with -9 never closes, and without the flush at open its restarts replayed
+// ever more WAL files (the crash loop found it: 138 kills, 148 files, no restart in time).
+void Ledger::FlushIfLogGrew() {
+  uint64_t unflushed = 0;
+  rocksdb::VectorLogPtr wal_files;
+  const bool many_wal_files = db_->GetSortedWalFiles(wal_files).ok() && wal_files.size() >= kFlushWalFiles;
+  if (many_wal_files || (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &unflushed) &&
+                         unflushed >= kFlushMemtableBytes)) {
+    rocksdb::FlushOptions flush;
+    (void)db_->Flush(flush, handles_);  // best effort: the WAL still holds everything
+  }
+}
+
 Ledger::~Ledger() {
-  if (db_ && !options_.read_only) {
-    // A large unflushed write-ahead log makes every later open slow: a primary replays it
-    // into memtables, and so does every read-only verb's secondary, each time it opens.
-    // Flushing at close bounds that; below the thresholds (an embedded CLI command wrote a
-    // few events) the WAL is cheaper to replay than a new SST per family is to write.
-    // Each open starts a new WAL file and keeps the older ones until a flush (recovery
-    // does not flush, see Open): flushing every few opens bounds their number too.
-    uint64_t unflushed = 0;
-    rocksdb::VectorLogPtr wal_files;
-    const bool many_wal_files = db_->GetSortedWalFiles(wal_files).ok() && wal_files.size() >= kFlushAtCloseWalFiles;
-    if (many_wal_files ||
-        (db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &unflushed) &&
-         unflushed >= kFlushAtCloseBytes)) {
-      rocksdb::FlushOptions flush;
-      (void)db_->Flush(flush, handles_);  // best effort: the WAL still holds everything
-    }
+  if (db_ && !options_.read_only) FlushIfLogGrew();
+  if (!owned_path_.empty()) {
+    std::lock_guard lock(OwnedPathsMutex());
+    auto it = OwnedPaths().find(owned_path_);
+    if (it != OwnedPaths().end()) OwnedPaths().erase(it);
   }
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     if (db_) (void)db_->DestroyColumnFamilyHandle(handle);
@@ -239,7 +270,8 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   // Recovered WAL data stays in the memtables instead of being flushed at open: otherwise
   // every embedded CLI command (open, write a few keys, close) left a new SST per family
-  // behind. The memtables are flushed when full, or at close once large (~Ledger).
+  // behind. The memtables are flushed when full, or at open or close once the WAL has
+  // grown (FlushIfLogGrew).
   db_options.avoid_flush_during_recovery = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : kColumnFamilyNames) families.emplace_back(name, rocksdb::ColumnFamilyOptions(db_options));
@@ -296,8 +328,14 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock
     return Status::DataLoss("ledger " + options.path + " has format version " + version +
                             "; this taskledger reads version " + kFormatVersion);
   }
+  if (!options.read_only && real_fs) {
+    ledger->owned_path_ = CanonicalPath(options.path);
+    std::lock_guard lock(OwnedPathsMutex());
+    OwnedPaths().insert(ledger->owned_path_);
+  }
   TL_RETURN_IF_ERROR(ledger->Refresh());
   if (!options.read_only) {
+    ledger->FlushIfLogGrew();
     std::lock_guard lock(ledger->mutex_);
     TL_RETURN_IF_ERROR(ledger->LoadIndex());
   }
@@ -956,7 +994,8 @@ Status Ledger::VerifyTableFiles(std::vector<Problem>* problems) {
         {0, "table file " + name + " of family " + file.column_family_name + " is damaged: " + s.ToString()});
   };
   std::vector<rocksdb::LiveFileMetaData> files;
-  if (options_.read_only && options_.env == nullptr && LockHolder(options_.path) == 0) {
+  if (options_.read_only && options_.env == nullptr && LockHolder(options_.path) == 0 &&
+      !OwnedByThisProcess(options_.path)) {
     std::vector<std::string> names;
     rocksdb::Status s = rocksdb::DB::ListColumnFamilies(options, options_.path, &names);
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
@@ -967,6 +1006,9 @@ Status Ledger::VerifyTableFiles(std::vector<Problem>* problems) {
     strict_options.max_open_files = -1;  // load every table file now
     if (s.ok()) s = rocksdb::DB::OpenForReadOnly(strict_options, options_.path, families, &handles, &strict);
     if (!s.ok()) {
+      // Damage is what RocksDB calls corruption; anything else (too many open files, an
+      // owner that started meanwhile and moved files) is an error of this verify.
+      if (!s.IsCorruption()) return FromRocks(s, "open the ledger to check its files");
       problems->push_back({0, "the ledger's files are damaged: " + s.ToString()});
       return Status::Ok();
     }
@@ -1007,7 +1049,7 @@ Status Ledger::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, std::
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     indexed++;
     const std::string_view key = it->key().ToStringView();
-    if (key.size() < 9) {
+    if (key.size() < 9 || key[key.size() - 9] != '\0') {
       index_fingerprint += 1;  // cannot be an entry of any event: forces the slow check
       continue;
     }
@@ -1041,7 +1083,7 @@ Status Ledger::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, std::
     const std::string task(key.substr(0, key.size() - 9));
     const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(seq), &bytes);
     Result<Event> event = s.ok() ? DecodeEvent(bytes) : Result<Event>(Status::NotFound("absent"));
-    if (event.ok() && event->task_id == task) continue;
+    if (event.ok() && event->task_id == task && key[key.size() - 9] == '\0') continue;
     problems->push_back({seq, SeqAndTask(seq, task) + "listed in the task_events index but not in the log"});
     listed++;
   }

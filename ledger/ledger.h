@@ -169,6 +169,8 @@ class Ledger {
   // REQUIRES: mutex_ held. Writes the records and indexes of every replayed task.
   Status WriteProjection(const Replay& replay, RebuildReport* report);
   Status ClearFamilies(bool with_log);
+  // Flushes the memtables if the WAL has grown past its bounds (ledger.cc says why).
+  void FlushIfLogGrew();
   // REQUIRES: mutex_ held. Loads index_ from the schedule and deadlines families.
   Status LoadIndex();
 
@@ -177,6 +179,7 @@ class Ledger {
   const LedgerOptions options_;
   Clock* const clock_;
   std::string secondary_path_;  // read-only beside a live owner: our RocksDB secondary dir
+  std::string owned_path_;      // writable on a real filesystem: registered as this process's
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 

@@ -269,7 +269,9 @@ TEST_F(CliTest, StaleTokenIsRefusedWithExitThreeAndRecordedAsRejected) {
 }
 
 TEST_F(CliTest, CurrentTokenAfterTheDeadlineIsRefused) {
-  Ok({"create", "a", "--title", "A"});
+  // An hour's backoff: the default second can pass between these processes on a loaded
+  // machine under ASan, and the task would read as ready again.
+  Ok({"create", "a", "--title", "A", "--backoff", "1h"});
   // A 1 ms lease has lapsed by the time the next process runs.
   const std::string token = Claim("a", "w1", "1ms");
   ExpectFailure(Run({"heartbeat", "a", "--token", token}), 3);
