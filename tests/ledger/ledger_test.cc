@@ -1044,6 +1044,12 @@ TEST(LedgerDurabilityTest, StateAndLastSeqSurviveAReopen) {
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
 }
 
+int CountFiles(const std::string& dir, const std::string& extension) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) count += entry.path().extension() == extension;
+  return count;
+}
+
 // An embedded CLI opens the ledger once per command: opening must not leave files behind
 // each time (it used to flush the recovered WAL into a new SST per family), and the WAL
 // files that accumulate instead are bounded by a flush every few closes.
@@ -1059,11 +1065,7 @@ TEST(LedgerDurabilityTest, ManyShortOpensLeaveABoundedNumberOfFiles) {
     ASSERT_TRUE((*opened)->Submit(CreateCmd("t" + std::to_string(i))).status.ok());
     clock.Advance(kMs);
   }
-  int wal_files = 0, table_files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(path)) {
-    if (entry.path().extension() == ".log") ++wal_files;
-    if (entry.path().extension() == ".sst") ++table_files;
-  }
+  const int wal_files = CountFiles(path, ".log"), table_files = CountFiles(path, ".sst");
   EXPECT_LE(wal_files, 9);
   // Without the bound: about 6 families x 40 opens. RocksDB's compactions keep level 0
   // small once flushes happen only every eighth close.
@@ -1112,11 +1114,7 @@ TEST(LedgerDurabilityTest, OpensWithoutACloseLeaveABoundedNumberOfWalFiles) {
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "life " << i;
   }
-  int wal_files = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(path)) {
-    if (entry.path().extension() == ".log") ++wal_files;
-  }
-  EXPECT_LE(wal_files, 9);
+  EXPECT_LE(CountFiles(path, ".log"), 9);
   ManualClock clock(kT0 + kMin);
   Result<std::unique_ptr<Ledger>> reopened = OpenReal(path, &clock);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
