@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -162,8 +163,10 @@ class Ledger {
   struct Problem;
   Status VerifyTableFiles(std::vector<Problem>* problems);
   Status VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, std::vector<Problem>* problems);
-  Status VerifyProjection(const Replay& replay, std::vector<Problem>* problems);
-  Status VerifyIndexes(const Replay& replay, int64_t now_ns, std::vector<Problem>* problems);
+  // `misfolded`: the tasks whose stored record is missing or differs from the replay's.
+  Status VerifyProjection(const Replay& replay, std::vector<Problem>* problems, std::set<std::string>* misfolded);
+  Status VerifyIndexes(const Replay& replay, int64_t now_ns, const std::set<std::string>& misfolded,
+                       std::vector<Problem>* problems);
   std::string TaskListingSeq(uint64_t seq);
   uint64_t NextTaskSeq(const std::string& id, uint64_t after_seq);
   // REQUIRES: mutex_ held. Writes the records and indexes of every replayed task.
@@ -171,8 +174,10 @@ class Ledger {
   Status ClearFamilies(bool with_log);
   // Flushes the memtables if the WAL has grown past its bounds (ledger.cc says why).
   void FlushIfLogGrew();
-  // REQUIRES: mutex_ held. Loads index_ from the schedule and deadlines families.
+  // REQUIRES: mutex_ held. Derives index_ from the live tasks' records.
   Status LoadIndex();
+  // REQUIRES: mutex_ held, opened writable. Drops format 1's stored places and deadlines.
+  Status ConvertFromFormat1();
 
   rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
 
@@ -187,6 +192,7 @@ class Ledger {
   uint64_t last_seq_ = 0;  // GUARDED_BY(mutex_)
   int64_t last_ns_ = 0;    // GUARDED_BY(mutex_)
   ScheduleIndex index_;    // GUARDED_BY(mutex_); writable ledgers only
+  int format_version_ = 2; // of the ledger on disk (a read-only format-1 ledger stays 1)
 };
 
 }  // namespace taskledger

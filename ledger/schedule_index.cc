@@ -27,6 +27,7 @@ void ScheduleIndex::SetPlace(const std::string& id, const std::string& key) {
 }
 
 void ScheduleIndex::Place(const std::string& id, const std::string& key) {
+  Touch(id);
   undo_.push_back({Undo::Kind::kPlace, id, PlaceOf(id)});
   SetPlace(id, key);
 }
@@ -46,12 +47,38 @@ std::vector<std::pair<std::string, std::string>> ScheduleIndex::Scan(const std::
   return out;
 }
 
+// A deadline key is the deadline (8 bytes) then the task id (keys::Deadline).
+void ScheduleIndex::InsertDeadline(const std::string& key) {
+  if (deadlines_.insert(key).second) deadline_of_[key.substr(8)] = key;
+}
+
+void ScheduleIndex::EraseDeadline(const std::string& key) {
+  if (deadlines_.erase(key) == 0) return;
+  auto of = deadline_of_.find(key.substr(8));
+  if (of != deadline_of_.end() && of->second == key) deadline_of_.erase(of);
+}
+
 void ScheduleIndex::AddDeadline(const std::string& key) {
-  if (deadlines_.insert(key).second) undo_.push_back({Undo::Kind::kAddDeadline, key, ""});
+  if (deadlines_.count(key) != 0) return;
+  Touch(key.substr(8));
+  InsertDeadline(key);
+  undo_.push_back({Undo::Kind::kAddDeadline, key, ""});
 }
 
 void ScheduleIndex::RemoveDeadline(const std::string& key) {
-  if (deadlines_.erase(key) != 0) undo_.push_back({Undo::Kind::kRemoveDeadline, key, ""});
+  if (deadlines_.count(key) == 0) return;
+  Touch(key.substr(8));
+  EraseDeadline(key);
+  undo_.push_back({Undo::Kind::kRemoveDeadline, key, ""});
+}
+
+std::vector<std::pair<std::string, bool>> ScheduleIndex::LivenessChanges() const {
+  std::vector<std::pair<std::string, bool>> changes;
+  for (const auto& [id, was_live] : live_at_commit_) {
+    const bool live = IsLive(id);
+    if (live != was_live) changes.emplace_back(id, live);
+  }
+  return changes;
 }
 
 std::vector<std::string> ScheduleIndex::FirstDeadlines(size_t limit) const {
@@ -66,8 +93,8 @@ void ScheduleIndex::RollbackTo(size_t save_point) {
     undo_.pop_back();
     switch (undo.kind) {
       case Undo::Kind::kPlace: SetPlace(undo.id_or_key, undo.previous); break;
-      case Undo::Kind::kAddDeadline: deadlines_.erase(undo.id_or_key); break;
-      case Undo::Kind::kRemoveDeadline: deadlines_.insert(undo.id_or_key); break;
+      case Undo::Kind::kAddDeadline: EraseDeadline(undo.id_or_key); break;
+      case Undo::Kind::kRemoveDeadline: InsertDeadline(undo.id_or_key); break;
     }
   }
 }
@@ -76,6 +103,8 @@ void ScheduleIndex::Clear() {
   keys_.clear();
   place_.clear();
   deadlines_.clear();
+  deadline_of_.clear();
+  live_at_commit_.clear();
   undo_.clear();
 }
 

@@ -1,15 +1,20 @@
-// ScheduleIndex: the writer's in-memory mirror of the `schedule` and `deadlines` column
-// families (docs/format.md "Keys").
+// ScheduleIndex: where each live task waits (ready or on a timer) and every open
+// attempt's deadline, in memory only (docs/format.md "The schedule").
 //
-// Why: claim --next, timer promotion and sweep read the smallest keys of an index whose
-// entries are deleted as fast as they are added. In an LSM tree every delete leaves a
-// tombstone that later scans must step over until compaction, so the cost of a claim grew
-// with the number of tasks ever claimed. The mirror answers those reads in O(log n); the
-// column families stay the durable truth (written in the same WriteBatch) and are what
-// Open loads the mirror from and what `verify` checks.
+// Why in memory: claim --next, timer promotion and sweep read the smallest keys of an
+// index whose entries move on almost every command (a heartbeat moves its lease's deadline
+// and timer). Kept in RocksDB (format 1) that cost five of a command's eight keys, and
+// every delete left a tombstone that later scans stepped over. The index is a projection
+// of the task records, so the ledger derives it at open from the records of the *live*
+// tasks, and persists only which tasks are live: one `schedule` key per task, written when
+// a task enters or leaves the index (LivenessChanges), not when it moves.
+//
+// A task is live while it has a place or an open attempt's deadline. Nothing but an event
+// (on the task or, for a dependent, on its dependency) makes a task live, so a task that
+// is not live at the end of a commit stays out of the index until a command touches it.
 //
 // Changes are undoable to a save point, so a command or a group that is rolled back leaves
-// the mirror as it found it. Not thread-safe: the ledger's write mutex guards it.
+// the index as it found it. Not thread-safe: the ledger's write mutex guards it.
 #pragma once
 
 #include <cstdint>
@@ -40,10 +45,20 @@ class ScheduleIndex {
   // Up to `limit` deadline keys, smallest first.
   std::vector<std::string> FirstDeadlines(size_t limit) const;
 
+  // ---- liveness: what the ledger persists ----
+  // Whether the task has a place or an open attempt's deadline.
+  bool IsLive(const std::string& id) const { return place_.count(id) != 0 || deadline_of_.count(id) != 0; }
+  // The tasks whose liveness differs from the last Commit, with their liveness now.
+  std::vector<std::pair<std::string, bool>> LivenessChanges() const;
+
   // ---- undo ----
   size_t SavePoint() const { return undo_.size(); }
   void RollbackTo(size_t save_point);
-  void Commit() { undo_.clear(); }
+  // The current state becomes the committed one: no undo, no liveness changes.
+  void Commit() {
+    undo_.clear();
+    live_at_commit_.clear();
+  }
   void Clear();
 
   size_t scheduled() const { return place_.size(); }
@@ -55,10 +70,16 @@ class ScheduleIndex {
     std::string previous;  // kPlace: the key before
   };
   void SetPlace(const std::string& id, const std::string& key);
+  void InsertDeadline(const std::string& key);
+  void EraseDeadline(const std::string& key);
+  // Remembers the task's liveness before its first change since Commit.
+  void Touch(const std::string& id) { live_at_commit_.try_emplace(id, IsLive(id)); }
 
   std::map<std::string, std::string> keys_;              // R/T key -> task id
   std::unordered_map<std::string, std::string> place_;   // task id -> R/T key
-  std::set<std::string> deadlines_;
+  std::set<std::string> deadlines_;                      // deadline_ns id
+  std::unordered_map<std::string, std::string> deadline_of_;  // task id -> its deadline key
+  std::unordered_map<std::string, bool> live_at_commit_;      // touched since Commit
   std::vector<Undo> undo_;
 };
 

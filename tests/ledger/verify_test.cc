@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -147,19 +148,103 @@ TEST_F(VerifyTest, FindsAReadyTaskMissingFromTheSchedule) {
   EXPECT_EQ(claim.reply.task_id, "c");
 }
 
-TEST_F(VerifyTest, FindsAMissingDeadlineAndAStrayIndexEntry) {
+TEST_F(VerifyTest, FindsARunningTaskMissingFromTheScheduleAndAStrayIndexEntry) {
   Tamper([&](rocksdb::DB* db, const auto& cf) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf[kDeadlines]));
-    it->SeekToFirst();
-    ASSERT_TRUE(it->Valid());
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cf[kDeadlines], it->key()).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), cf[kSchedule], keys::ScheduleOf("a")).ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kIdempotency], "key-ghost", "c").ok());
   });
   const std::vector<std::string> problems = Problems();
-  EXPECT_TRUE(Mentions(problems, "deadlines")) << Joined(problems);
+  EXPECT_TRUE(Mentions(problems, "task a: running but not in the schedule")) << Joined(problems);
   EXPECT_TRUE(Mentions(problems, "idempotency")) << Joined(problems);
   ASSERT_TRUE(m_.ledger().Rebuild().ok());
   ExpectClean("after rebuild");
+  // The repaired schedule knows a's deadline again: a sweep after it ends the lease.
+  m_.clock().Advance(31 * kSec);
+  const Outcome sweep = m_.ledger().Submit(test::SweepCmd());
+  ASSERT_TRUE(sweep.status.ok()) << sweep.status.ToString();
+  ASSERT_EQ(sweep.reply.events.size(), 1u);
+  EXPECT_EQ(sweep.reply.events[0].task_id, "a");
+}
+
+TEST_F(VerifyTest, FindsAMarkerOfNoTaskAndEntriesOfTheOldFormat) {
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kSchedule], keys::ScheduleOf("ghost"), "").ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kDeadlines], keys::Deadline(5 * kSec, "a"), "x").ok());
+  });
+  const std::vector<std::string> problems = Problems();
+  EXPECT_TRUE(Mentions(problems, "a schedule entry belongs to no task (ghost)")) << Joined(problems);
+  EXPECT_TRUE(Mentions(problems, "the deadlines family holds 1 entries")) << Joined(problems);
+  ASSERT_TRUE(m_.ledger().Rebuild().ok());
+  ExpectClean("after rebuild");
+}
+
+// Format 1 stored the schedule's places and every open attempt's deadline; a format-1
+// ledger is converted at its first writable open and then behaves as if made by format 2.
+TEST_F(VerifyTest, AFormat1LedgerIsConvertedAtItsFirstWritableOpen) {
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    const rocksdb::WriteOptions w;
+    ASSERT_TRUE(db->Put(w, cf[kDefault], "format_version", "1").ok());
+    // What format 1 wrote for c (ready) and a (running, deadline 31 s after the start).
+    const std::string ready = keys::Ready("default", 0, 3);
+    ASSERT_TRUE(db->Put(w, cf[kSchedule], ready, "c").ok());
+    ASSERT_TRUE(db->Put(w, cf[kSchedule], keys::ScheduleOf("c"), ready).ok());
+    const std::string timer = keys::Timer("default", 31 * kSec, "a");
+    ASSERT_TRUE(db->Put(w, cf[kSchedule], timer, "").ok());
+    ASSERT_TRUE(db->Put(w, cf[kSchedule], keys::ScheduleOf("a"), timer).ok());
+    ASSERT_TRUE(db->Put(w, cf[kDeadlines], keys::Deadline(31 * kSec, "a"), keys::Seq(token_)).ok());
+  });
+  ExpectClean("after the conversion");
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    std::string version;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf[kDefault], "format_version", &version).ok());
+    EXPECT_EQ(version, "2");
+    std::vector<std::string> schedule;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf[kSchedule]));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) schedule.push_back(it->key().ToString() + "=" + it->value().ToString());
+    EXPECT_EQ(schedule, (std::vector<std::string>{"Sa=", "Sc="}));
+    it.reset(db->NewIterator(rocksdb::ReadOptions(), cf[kDeadlines]));
+    it->SeekToFirst();
+    EXPECT_FALSE(it->Valid()) << "deadlines left behind";
+  });
+  const Outcome claim = m_.ledger().Submit(test::ClaimNextCmd());
+  ASSERT_TRUE(claim.status.ok()) << claim.status.ToString();
+  EXPECT_EQ(claim.reply.task_id, "c");
+  m_.clock().Advance(31 * kSec);
+  const Outcome sweep = m_.ledger().Submit(test::SweepCmd());
+  ASSERT_TRUE(sweep.status.ok()) << sweep.status.ToString();
+  std::vector<std::string> lapsed;
+  for (const Event& e : sweep.reply.events) lapsed.push_back(e.task_id);
+  std::sort(lapsed.begin(), lapsed.end());
+  EXPECT_EQ(lapsed, (std::vector<std::string>{"a", "c"}));  // c: the claim above, default ttl
+}
+
+// docs/format.md "The schedule": only which tasks are live is stored, one empty `S` marker
+// each; places and deadlines are in memory. From SetUp: a running (open attempt), b waiting
+// on a (not live), c ready.
+TEST_F(VerifyTest, StoresOnlyWhichTasksAreLive) {
+  const auto stored = [&]() {
+    std::vector<std::string> entries;
+    Tamper([&](rocksdb::DB* db, const auto& cf) {
+      for (Family family : {kSchedule, kDeadlines}) {
+        std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), cf[family]));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          entries.push_back(kFamilies[family] + " " + it->key().ToString() + "=" + it->value().ToString());
+        }
+      }
+    });
+    return entries;
+  };
+  EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sa=", "schedule Sc="}));
+  Ledger& L = m_.ledger();
+  ASSERT_TRUE(L.Submit(HolderCmd(CommandKind::kComplete, "a", token_)).status.ok());
+  // a is done; b, waiting on it, becomes ready and live.
+  EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sb=", "schedule Sc="}));
+  Command cancel;
+  cancel.kind = CommandKind::kCancel;
+  cancel.task_id = "c";
+  ASSERT_TRUE(L.Submit(cancel).status.ok());
+  EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sb="}));
+  ExpectClean("after the changes");
 }
 
 TEST_F(VerifyTest, FindsAGapInTheLog) {
