@@ -122,8 +122,7 @@ std::string DescribeProcess(pid_t pid) {
 
 // Where a task waits in the schedule index at `now` ("" = nowhere: finished, blocked, or
 // waiting for a dependency, which wakes it when it completes).
-std::string ScheduleKey(const TaskRecord& record, int64_t now_ns, const DependencyLookup& dependencies) {
-  TaskRecord r = record;
+std::string ScheduleKey(TaskRecord r, int64_t now_ns, const DependencyLookup& dependencies) {
   Settle(&r, now_ns);
   if (r.terminal() || r.blocked) return "";
   if (r.attempt_open) return keys::Timer(r.spec.queue, r.deadline_ns, r.id);
@@ -1323,21 +1322,28 @@ Status Ledger::LoadIndex() {
   };
   rocksdb::WriteBatch repairs;
   std::unique_ptr<rocksdb::Iterator> live(db_->NewIterator(rocksdb::ReadOptions(), cf(kSchedule)));
-  // Markers and records are both in id order: one forward pass over each.
+  // Markers and records are both in id order: one forward pass over each, stepping over a
+  // few finished tasks' records and seeking past longer runs of them.
   std::unique_ptr<rocksdb::Iterator> tasks(db_->NewIterator(rocksdb::ReadOptions(), cf(kTasks)));
+  tasks->SeekToFirst();
   const std::string of_prefix(1, keys::kScheduleOfTag);
   for (live->Seek(of_prefix); live->Valid() && keys::StartsWith(live->key().ToStringView(), of_prefix); live->Next()) {
     const std::string id(live->key().ToStringView().substr(1));
-    tasks->Seek(id);
+    for (int steps = 0; tasks->Valid() && tasks->key().ToStringView() < id; ++steps) {
+      if (steps < 16) {
+        tasks->Next();
+      } else {
+        tasks->Seek(id);
+      }
+    }
     TL_RETURN_IF_ERROR(FromRocks(tasks->status(), "read tasks"));
     // A marker without a readable record is damage for `verify` to name and `rebuild` to
     // repair, both of which need this open to succeed: the task is left unscheduled.
     if (!tasks->Valid() || tasks->key().ToStringView() != id) continue;
     Result<TaskRecord> record = DecodeTask(tasks->value().ToStringView());
     if (!record.ok()) continue;
-    const std::string where = ScheduleKey(*record, now_ns, dependencies);
-    if (!where.empty()) index_.Place(id, where);
-    if (record->attempt_open) index_.AddDeadline(keys::Deadline(record->deadline_ns, id));
+    const std::string deadline = record->attempt_open ? keys::Deadline(record->deadline_ns, id) : std::string();
+    index_.Load(id, ScheduleKey(std::move(*record), now_ns, dependencies), deadline);
     if (!index_.IsLive(id)) {
       repairs.Delete(cf(kSchedule), live->key());
     } else if (!live->value().empty()) {
@@ -1345,7 +1351,6 @@ Status Ledger::LoadIndex() {
     }
   }
   TL_RETURN_IF_ERROR(FromRocks(live->status(), "read schedule"));
-  index_.Commit();
   if (repairs.Count() == 0) return Status::Ok();
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;

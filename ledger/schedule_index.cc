@@ -5,25 +5,24 @@
 namespace taskledger {
 
 std::string ScheduleIndex::PlaceOf(const std::string& id) const {
-  auto it = place_.find(id);
-  return it == place_.end() ? std::string() : it->second;
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? std::string() : it->second.place;
 }
 
 void ScheduleIndex::SetPlace(const std::string& id, const std::string& key) {
-  auto it = place_.find(id);
-  if (it != place_.end()) {
-    keys_.erase(it->second);
-    if (key.empty()) {
-      place_.erase(it);
-      return;
-    }
-    it->second = key;
-  } else if (key.empty()) {
-    return;
-  } else {
-    place_.emplace(id, key);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) {
+    if (key.empty()) return;
+    it = tasks_.try_emplace(id).first;
   }
-  keys_[key] = id;
+  Live& live = it->second;
+  if (!live.place.empty()) keys_.erase(live.place);
+  live.place = key;
+  if (!key.empty()) {
+    keys_[key] = id;
+  } else if (live.deadline.empty()) {
+    tasks_.erase(it);
+  }
 }
 
 void ScheduleIndex::Place(const std::string& id, const std::string& key) {
@@ -49,13 +48,15 @@ std::vector<std::pair<std::string, std::string>> ScheduleIndex::Scan(const std::
 
 // A deadline key is the deadline (8 bytes) then the task id (keys::Deadline).
 void ScheduleIndex::InsertDeadline(const std::string& key) {
-  if (deadlines_.insert(key).second) deadline_of_[key.substr(8)] = key;
+  if (deadlines_.insert(key).second) tasks_[key.substr(8)].deadline = key;
 }
 
 void ScheduleIndex::EraseDeadline(const std::string& key) {
   if (deadlines_.erase(key) == 0) return;
-  auto of = deadline_of_.find(key.substr(8));
-  if (of != deadline_of_.end() && of->second == key) deadline_of_.erase(of);
+  auto it = tasks_.find(key.substr(8));
+  if (it == tasks_.end() || it->second.deadline != key) return;
+  it->second.deadline.clear();
+  if (it->second.place.empty()) tasks_.erase(it);
 }
 
 void ScheduleIndex::AddDeadline(const std::string& key) {
@@ -70,6 +71,11 @@ void ScheduleIndex::RemoveDeadline(const std::string& key) {
   Touch(key.substr(8));
   EraseDeadline(key);
   undo_.push_back({Undo::Kind::kRemoveDeadline, key, ""});
+}
+
+void ScheduleIndex::Load(const std::string& id, const std::string& place, const std::string& deadline) {
+  if (!place.empty()) SetPlace(id, place);
+  if (!deadline.empty()) InsertDeadline(deadline);
 }
 
 std::vector<std::pair<std::string, bool>> ScheduleIndex::LivenessChanges() const {
@@ -100,10 +106,9 @@ void ScheduleIndex::RollbackTo(size_t save_point) {
 }
 
 void ScheduleIndex::Clear() {
+  tasks_.clear();
   keys_.clear();
-  place_.clear();
   deadlines_.clear();
-  deadline_of_.clear();
   live_at_commit_.clear();
   undo_.clear();
 }

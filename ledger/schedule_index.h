@@ -45,9 +45,13 @@ class ScheduleIndex {
   // Up to `limit` deadline keys, smallest first.
   std::vector<std::string> FirstDeadlines(size_t limit) const;
 
+  // At open: a live task's place ("" = none) and deadline key ("" = none), as committed
+  // state (nothing to undo, no liveness change).
+  void Load(const std::string& id, const std::string& place, const std::string& deadline);
+
   // ---- liveness: what the ledger persists ----
   // Whether the task has a place or an open attempt's deadline.
-  bool IsLive(const std::string& id) const { return place_.count(id) != 0 || deadline_of_.count(id) != 0; }
+  bool IsLive(const std::string& id) const { return tasks_.count(id) != 0; }
   // The tasks whose liveness differs from the last Commit, with their liveness now.
   std::vector<std::pair<std::string, bool>> LivenessChanges() const;
 
@@ -61,8 +65,6 @@ class ScheduleIndex {
   }
   void Clear();
 
-  size_t scheduled() const { return place_.size(); }
-
  private:
   struct Undo {
     enum class Kind { kPlace, kAddDeadline, kRemoveDeadline } kind;
@@ -75,11 +77,15 @@ class ScheduleIndex {
   // Remembers the task's liveness before its first change since Commit.
   void Touch(const std::string& id) { live_at_commit_.try_emplace(id, IsLive(id)); }
 
-  std::map<std::string, std::string> keys_;              // R/T key -> task id
-  std::unordered_map<std::string, std::string> place_;   // task id -> R/T key
-  std::set<std::string> deadlines_;                      // deadline_ns id
-  std::unordered_map<std::string, std::string> deadline_of_;  // task id -> its deadline key
-  std::unordered_map<std::string, bool> live_at_commit_;      // touched since Commit
+  // A live task: at least one of the two is set (else it has no entry).
+  struct Live {
+    std::string place;     // its R/T key
+    std::string deadline;  // its open attempt's deadline key
+  };
+  std::unordered_map<std::string, Live> tasks_;           // task id -> where it is
+  std::map<std::string, std::string> keys_;               // R/T key -> task id
+  std::set<std::string> deadlines_;                       // deadline_ns id
+  std::unordered_map<std::string, bool> live_at_commit_;  // touched since Commit
   std::vector<Undo> undo_;
 };
 
