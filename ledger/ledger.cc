@@ -12,6 +12,7 @@
 #include <cassert>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -63,6 +64,13 @@ constexpr uint32_t kImportBatchEvents = 10'000;
 constexpr uint64_t kFlushMemtableBytes = 16ULL << 20;
 // ...or this many WAL files have accumulated (see FlushIfLogGrew).
 constexpr size_t kFlushWalFiles = 8;
+// TaskPages remembers the own statuses of this many dependencies it has read: a few hundred
+// KiB, enough for dependencies shared by many tasks.
+constexpr size_t kDependencyStatusesMax = 4096;
+// The pages TasksAt(now) reads: it holds every view anyway; the page only bounds the
+// transient part.
+constexpr size_t kTasksAtPageViews = 4096;
+constexpr size_t kTasksAtPageRecordBytes = 16 << 20;
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -875,28 +883,90 @@ Result<TasksSnapshot> Ledger::TasksAt(const PointInTime& at) {
     for (const TaskRecord* record : replay->Tasks()) snapshot.tasks.push_back(replay->View(*record, snapshot.at_ns));
     return snapshot;
   }
-  snapshot.seq = last_seq();
-  snapshot.at_ns = Now();
-  std::unordered_map<std::string, TaskRecord> records;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTasks)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
-    if (!record.ok()) return record.status();
-    records.emplace(record->id, std::move(*record));
+  // The same walk a server streams `ls` from, so that both list the same moment the same way.
+  Result<std::unique_ptr<TaskPages>> pages = TaskPagesNow();
+  if (!pages.ok()) return pages.status();
+  snapshot.seq = (*pages)->seq();
+  snapshot.at_ns = (*pages)->at_ns();
+  std::vector<TaskView> page;
+  for (;;) {
+    TL_RETURN_IF_ERROR((*pages)->Next(kTasksAtPageViews, kTasksAtPageRecordBytes, &page));
+    if (page.empty()) break;
+    std::move(page.begin(), page.end(), std::back_inserter(snapshot.tasks));
   }
-  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read tasks"));
-  std::vector<const TaskRecord*> ordered;
-  for (const auto& [id, record] : records) ordered.push_back(&record);
-  std::sort(ordered.begin(), ordered.end(),
-            [](const TaskRecord* a, const TaskRecord* b) { return a->created_seq < b->created_seq; });
-  const int64_t t = snapshot.at_ns;
-  const DependencyLookup dependencies = [&records, t](const std::string& id) -> std::optional<TaskStatus> {
-    auto found = records.find(id);
-    if (found == records.end()) return std::nullopt;
-    return OwnStatus(found->second, t);
-  };
-  for (const TaskRecord* record : ordered) snapshot.tasks.push_back(Evaluate(*record, t, dependencies));
+  SortInCreationOrder(&snapshot.tasks);
   return snapshot;
+}
+
+Result<std::unique_ptr<TaskPages>> Ledger::TaskPagesNow() {
+  std::unique_ptr<TaskPages> pages(new TaskPages(this));
+  {
+    // Commits write and advance last_seq_ under this mutex: the snapshot holds exactly
+    // the events up to seq_, and at_ns_ is not before the last of them. (The iterator alone
+    // would read one moment; the snapshot makes the dependency point reads agree with it.)
+    std::lock_guard lock(mutex_);
+    if (secondary_path_.empty()) pages->snapshot_ = db_->GetSnapshot();
+    pages->seq_ = last_seq_;
+    pages->at_ns_ = std::max(clock_->NowNs(), last_ns_);
+  }
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = pages->snapshot_;
+  pages->it_.reset(db_->NewIterator(read_options, cf(kTasks)));
+  pages->it_->SeekToFirst();
+  TL_RETURN_IF_ERROR(FromRocks(pages->it_->status(), "read tasks"));
+  return pages;
+}
+
+TaskPages::TaskPages(Ledger* ledger) : ledger_(ledger) {}
+
+TaskPages::~TaskPages() {
+  it_.reset();  // before the snapshot it reads
+  if (snapshot_ != nullptr) ledger_->db_->ReleaseSnapshot(snapshot_);
+}
+
+Status TaskPages::Next(size_t max_views, size_t max_record_bytes, std::vector<TaskView>* page) {
+  assert(max_views > 0);
+  page->clear();
+  const DependencyLookup dependencies = [this](const std::string& id) { return DependencyStatus(id); };
+  size_t record_bytes = 0;
+  for (; it_->Valid() && page->size() < max_views; it_->Next()) {
+    const rocksdb::Slice value = it_->value();
+    if (!page->empty() && record_bytes + value.size() > max_record_bytes) break;
+    record_bytes += value.size();
+    Result<TaskRecord> record = DecodeTask(value.ToStringView());
+    if (!record.ok()) {
+      return Status::DataLoss("task " + it_->key().ToString() + ": " + record.status().message());
+    }
+    page->push_back(Evaluate(*record, at_ns_, dependencies));
+    TL_RETURN_IF_ERROR(lookup_failed_);
+  }
+  return FromRocks(it_->status(), "read tasks");
+}
+
+std::optional<TaskStatus> TaskPages::DependencyStatus(const std::string& id) {
+  if (auto found = dependency_statuses_.find(id); found != dependency_statuses_.end()) return found->second;
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot_;
+  std::string bytes;
+  const rocksdb::Status s = ledger_->db_->Get(read_options, ledger_->cf(kTasks), id, &bytes);
+  std::optional<TaskStatus> status;
+  if (s.IsNotFound()) {
+    status = std::nullopt;
+  } else if (!s.ok()) {
+    if (lookup_failed_.ok()) lookup_failed_ = FromRocks(s, "read task " + id);
+    return std::nullopt;
+  } else {
+    Result<TaskRecord> record = DecodeTask(bytes);
+    if (!record.ok()) {
+      if (lookup_failed_.ok()) lookup_failed_ = Status::DataLoss("task " + id + ": " + record.status().message());
+      return std::nullopt;
+    }
+    status = OwnStatus(*record, at_ns_);
+  }
+  // Bounded: starting over costs a few point reads again, never memory.
+  if (dependency_statuses_.size() >= kDependencyStatusesMax) dependency_statuses_.clear();
+  dependency_statuses_.emplace(id, status);
+  return status;
 }
 
 Result<TaskView> Ledger::TaskAt(const std::string& id, const PointInTime& at) {

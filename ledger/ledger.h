@@ -16,6 +16,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ledger/clock.h"
@@ -30,6 +31,8 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Env;
+class Iterator;
+class Snapshot;
 }  // namespace rocksdb
 
 namespace taskledger {
@@ -88,6 +91,48 @@ struct ImportReport {
   int64_t last_ns = 0;
 };
 
+class Ledger;
+
+// The current tasks (PointInTime::Now()) read a page at a time, in task-id order, with
+// memory bounded by a page: what `ls` streams from a server. Every page comes from one
+// RocksDB snapshot taken with seq() and at_ns() under the ledger's write mutex, and every
+// view is evaluated at at_ns(), so the pages together are one consistent moment whatever is
+// committed meanwhile. Dependencies are point reads at the same snapshot (a bounded cache
+// of their statuses saves repeated reads).
+//
+// A read-only ledger is a RocksDB secondary, which has no snapshots: there the walk reads
+// the state of the last Refresh(), and REQUIRES no Refresh() until it ends.
+//
+// Holds the snapshot (RocksDB keeps what it pins) until destroyed. Not thread-safe: one
+// caller at a time. Must not outlive its Ledger. Made by Ledger::TaskPagesNow().
+class TaskPages {
+ public:
+  ~TaskPages();
+  TaskPages(const TaskPages&) = delete;
+  TaskPages& operator=(const TaskPages&) = delete;
+
+  int64_t at_ns() const { return at_ns_; }  // the evaluation time
+  uint64_t seq() const { return seq_; }     // the last event the snapshot holds
+
+  // Replaces *page with the next views, in id order: at most max_views of them, holding at
+  // most max_record_bytes of stored records, except that a page always takes one record
+  // however large. An empty page: the walk is over. REQUIRES: max_views > 0.
+  Status Next(size_t max_views, size_t max_record_bytes, std::vector<TaskView>* page);
+
+ private:
+  friend class Ledger;
+  explicit TaskPages(Ledger* ledger);  // out of line: rocksdb::Iterator is incomplete here
+  std::optional<TaskStatus> DependencyStatus(const std::string& id);
+
+  Ledger* const ledger_;
+  const rocksdb::Snapshot* snapshot_ = nullptr;  // nullptr on a secondary
+  std::unique_ptr<rocksdb::Iterator> it_;
+  int64_t at_ns_ = 0;
+  uint64_t seq_ = 0;
+  std::unordered_map<std::string, std::optional<TaskStatus>> dependency_statuses_;
+  Status lookup_failed_ = Status::Ok();  // the first dependency read that failed
+};
+
 class Ledger {
  public:
   // Opens (creating if allowed) the ledger at options.path. `clock` must outlive it.
@@ -115,8 +160,11 @@ class Ledger {
   Result<std::optional<TaskRecord>> GetTask(const std::string& id);
   // One task's state at a point in time; NotFound if it did not exist then.
   Result<TaskView> TaskAt(const std::string& id, const PointInTime& at);
-  // Every task's state at a point in time.
+  // Every task's state at a point in time, in creation order. Now: every page of
+  // TaskPagesNow(), sorted (it holds every view); otherwise a replay of the log.
   Result<TasksSnapshot> TasksAt(const PointInTime& at);
+  // The current tasks, a page at a time (see TaskPages), from this moment's snapshot.
+  Result<std::unique_ptr<TaskPages>> TaskPagesNow();
 
   // Events with seq >= from_seq, in order, until `fn` returns false.
   Status ForEachEvent(uint64_t from_seq, const std::function<bool(const Event&)>& fn);
@@ -148,6 +196,7 @@ class Ledger {
 
  private:
   class Txn;
+  friend class TaskPages;
   Ledger(LedgerOptions options, Clock* clock);
 
   Outcome Execute(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);

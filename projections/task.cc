@@ -314,4 +314,10 @@ TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& d
   return view;
 }
 
+void SortInCreationOrder(std::vector<TaskView>* views) {
+  std::sort(views->begin(), views->end(), [](const TaskView& a, const TaskView& b) {
+    return a.settled.created_seq < b.settled.created_seq;
+  });
+}
+
 }  // namespace taskledger

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "projections/event.h"
 #include "projections/status.h"
@@ -125,5 +126,9 @@ struct TaskView {
 using DependencyLookup = std::function<std::optional<TaskStatus>(const std::string& id)>;
 
 TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies);
+
+// Orders views as `ls` lists tasks: by creation (created_seq, unique per task). Storage
+// reads them in id order and may deliver them in pages; the order users see is this one.
+void SortInCreationOrder(std::vector<TaskView>* views);
 
 }  // namespace taskledger

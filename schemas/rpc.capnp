@@ -66,7 +66,8 @@ interface EventSink {
   push @0 (events :List(Event)) -> stream;
 }
 
-# Receives the task views of `listTasks`, a page at a time, in creation order.
+# Receives the task views of `listTasks`, a page at a time: in creation order, or in any
+# order if the caller set `anyOrder`.
 interface TaskViewSink {
   push @0 (tasks :List(TaskView)) -> stream;
   # After the last page: every page has been taken in.
@@ -92,5 +93,8 @@ interface Ledger {
   follow @8 (fromSeq :UInt64, taskId :Text, sink :EventSink) -> (error :Error);
   # tasksAt for any size: one snapshot, pushed to the sink in pages of bounded size (each
   # awaited), then sink.done(); returns after it, with `count` the views pushed in all.
-  listTasks @9 (at :PointInTime, sink :TaskViewSink) -> (error :Error, atNs :Int64, seq :UInt64, count :UInt64);
+  # anyOrder: the caller orders the views itself (by createdSeq), so the server may push
+  # them in any order; for `now` it then streams them from storage (task-id order) instead
+  # of holding the whole snapshot. Unset (older clients), they come in creation order.
+  listTasks @9 (at :PointInTime, sink :TaskViewSink, anyOrder :Bool) -> (error :Error, atNs :Int64, seq :UInt64, count :UInt64);
 }

@@ -4,6 +4,7 @@
 #include <capnp/ez-rpc.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -235,6 +236,83 @@ TEST_F(ListPagesTest, ListTasksPushesBoundedPagesThenReturns) {
   auto now = ledger.nowRequest().send().wait(client.getWaitScope());
   EXPECT_EQ(now.getNs(), kT0 + 10 * kSecond);
   ExpectSame({"ls", "--queue", "io"}, 2);
+}
+
+TEST_F(ListPagesTest, ListTasksInAnyOrderStreamsTheSameSnapshotInBoundedPages) {
+  capnp::EzRpcClient client(address_);
+  auto ledger = client.getMain<rpc::Ledger>();
+  auto ordered = ledger.listTasksRequest();
+  ordered.initAt().setKind(0);
+  auto ordered_pages = std::make_shared<Pages>();
+  ordered.setSink(kj::heap<CountingSink>(ordered_pages));
+  auto want = ordered.send().wait(client.getWaitScope());
+  ASSERT_EQ(want.getError().getCode(), 0) << want.getError().getMessage().cStr();
+
+  auto request = ledger.listTasksRequest();
+  request.initAt().setKind(0);
+  request.setAnyOrder(true);
+  auto pages = std::make_shared<Pages>();
+  request.setSink(kj::heap<CountingSink>(pages));
+  auto response = request.send().wait(client.getWaitScope());
+  ASSERT_EQ(response.getError().getCode(), 0) << response.getError().getMessage().cStr();
+  EXPECT_TRUE(pages->done);
+  EXPECT_EQ(response.getCount(), kTasks + kBig);
+  EXPECT_EQ(response.getSeq(), want.getSeq());
+  EXPECT_EQ(response.getAtNs(), want.getAtNs());
+  std::vector<std::string> ids = pages->ids;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, ordered_pages->ids);  // ids here are in creation order
+  EXPECT_GE(pages->pages, kTasks / 2000 + kBig / 8);
+  EXPECT_LE(pages->largest, 2000u);
+}
+
+// Ids in the opposite order to creation (the streamed pages come in id order), with
+// dependencies: the served `ls` still lists in creation order, as the embedded one does.
+class ListOutOfIdOrderTest : public ListTest {
+ protected:
+  static constexpr size_t kTasks = 4500;
+  void Prepare(const std::string& db_path) override {
+    ManualClock clock(kT0);
+    LedgerOptions options;
+    options.path = db_path;
+    options.sync = false;
+    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
+    ASSERT_TRUE(ledger.ok()) << ledger.status().message();
+    Filler fill(ledger->get());
+    for (size_t i = 0; i < kTasks; ++i) {
+      Command c = Create(i);
+      c.task_id = TaskId(kTasks - i);
+      c.spec.after.clear();
+      if (i % 10 == 9) c.spec.after = {TaskId(kTasks - i + 1), TaskId(kTasks - i / 2)};
+      fill.Add(std::move(c));
+    }
+    fill.Flush();
+    clock.Set(kT0 + 10 * kSecond);
+    for (size_t i = 0; i < kTasks; i += 97) {
+      Command claim;
+      claim.kind = CommandKind::kClaim;
+      claim.task_id = TaskId(kTasks - i);
+      claim.actor = "w1";
+      claim.ttl_ns = 60 * kSecond;
+      const std::vector<Outcome> claimed = fill.SubmitNow({claim});
+      if (!claimed[0].status.ok()) continue;  // waits for a dependency
+      Command complete;
+      complete.kind = CommandKind::kComplete;
+      complete.task_id = claim.task_id;
+      complete.actor = claim.actor;
+      complete.token = claimed[0].reply.token;
+      ASSERT_TRUE(fill.SubmitNow({complete})[0].status.ok());
+    }
+  }
+};
+
+TEST_F(ListOutOfIdOrderTest, LsThroughTheServerListsInCreationOrderAsEmbedded) {
+  ExpectSame({"ls"}, kTasks + 1);
+  ExpectSame({"--json", "ls"}, kTasks);
+  ExpectSame({"ls", "--status", "waiting"}, 2);
+  const ProcessResult listed = Run({"--json", "ls"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_LT(listed.out.find(TaskId(kTasks)), listed.out.find(TaskId(1)));  // created first, listed first
 }
 
 // Above the old limit (~150k tasks in one reply): 160,000 tasks.

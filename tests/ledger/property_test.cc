@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -83,6 +85,8 @@ class Simulation {
     }
     CheckTimeTravel();
     if (::testing::Test::HasFailure()) return;
+    CheckListNow();
+    if (::testing::Test::HasFailure()) return;
     Result<VerifyReport> report = L().Verify();
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
@@ -145,6 +149,42 @@ class Simulation {
       }
     }
   }
+  // Every task now (TasksAt, and a walk of TaskPages in pages of a random size, sorted)
+  // equals a replay of the whole log evaluated now.
+  void CheckListNow() {
+    Replay full;
+    for (const Event& e : m_.Events()) TL_ASSERT_OK(full.Apply(e));
+    Result<TasksSnapshot> all = L().TasksAt(PointInTime::Now());
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    ASSERT_EQ(all->seq, full.last_seq());
+    Result<std::unique_ptr<TaskPages>> pages = L().TaskPagesNow();
+    ASSERT_TRUE(pages.ok()) << pages.status().ToString();
+    ASSERT_EQ((*pages)->at_ns(), all->at_ns);
+    const size_t page_views = 1 + Rand(8);
+    SCOPED_TRACE("pages of " + std::to_string(page_views));
+    std::vector<TaskView> walked;
+    std::vector<TaskView> page;
+    do {
+      TL_ASSERT_OK((*pages)->Next(page_views, 1 << 20, &page));
+      ASSERT_LE(page.size(), page_views);
+      std::move(page.begin(), page.end(), std::back_inserter(walked));
+    } while (!page.empty());
+    SortInCreationOrder(&walked);
+    const std::vector<const TaskRecord*> tasks = full.Tasks();
+    ASSERT_EQ(all->tasks.size(), tasks.size());
+    ASSERT_EQ(walked.size(), tasks.size());
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      const TaskView want = full.View(*tasks[i], all->at_ns);
+      for (const TaskView* got : {&all->tasks[i], &walked[i]}) {
+        ASSERT_EQ(got->settled, want.settled) << tasks[i]->id;
+        ASSERT_EQ(got->status, want.status) << tasks[i]->id;
+        ASSERT_EQ(got->wait, want.wait) << tasks[i]->id;
+        ASSERT_EQ(got->until_ns, want.until_ns) << tasks[i]->id;
+        ASSERT_EQ(got->dependency, want.dependency) << tasks[i]->id;
+      }
+    }
+  }
+
   // How often each event kind and each attempt end occurred: the test only means something
   // if the random sequences reach every rule.
   const std::map<std::string, uint64_t>& coverage() const { return coverage_; }

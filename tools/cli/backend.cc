@@ -188,7 +188,8 @@ class RemoteBackend final : public Backend {
     return now;
   }
 
-  // Through `listTasks` (pages, any size); from a server that predates it, `tasksAt`.
+  // Through `listTasks` (pages, any size; in creation order once sorted here); from a
+  // server that predates it, `tasksAt`.
   Result<TasksSnapshot> TasksAt(const PointInTime& at) override {
     TasksSnapshot snapshot;
     bool unimplemented = false;
@@ -197,6 +198,7 @@ class RemoteBackend final : public Backend {
       auto request = ledger.listTasksRequest();
       wire::WritePointInTime(at, request.initAt());
       request.setSink(kj::heap<TaskViewSinkImpl>(listing));
+      request.setAnyOrder(true);  // sorted below: lets the server stream instead of holding every view
       auto response = request.send().then(
           [](auto r) -> kj::Maybe<capnp::Response<rpc::Ledger::ListTasksResults>> { return kj::mv(r); },
           [&unimplemented](kj::Exception&& e) -> kj::Maybe<capnp::Response<rpc::Ledger::ListTasksResults>> {
@@ -214,6 +216,7 @@ class RemoteBackend final : public Backend {
         snapshot.at_ns = r->getAtNs();
         snapshot.seq = r->getSeq();
         snapshot.tasks = std::move(listing->tasks);
+        SortInCreationOrder(&snapshot.tasks);
       }
       return Status::Ok();
     }));

@@ -34,6 +34,9 @@ constexpr uint32_t kMaxEventsPerCall = 16384;
 // 1 MiB payload), far below what one message may hold.
 constexpr size_t kListPageViews = 2000;
 constexpr uint64_t kListPageWords = uint64_t{1} << 20;  // 8 MiB
+// A page read from storage for a streamed `listTasks`: the same bound on its stored records,
+// so that the server holds about one such page (and its message) per listing client.
+constexpr size_t kListPageRecordBytes = size_t{8} << 20;
 // The largest reply we send: the RPC layer refuses to send a message past our own limit on
 // what we receive (kMaxRequestWords); this leaves room for the reply's envelope.
 constexpr uint64_t kMaxReplyWords = kMaxRequestWords - 4096;
@@ -213,24 +216,43 @@ class LedgerService final : public rpc::Ledger::Server {
     return kj::READY_NOW;
   }
 
-  // One snapshot, computed once, pushed to the client's sink a page at a time: each push is
-  // awaited (flow control), so the event loop serves other clients between pages.
+  // One snapshot pushed to the client's sink a page at a time, each push awaited (flow
+  // control: the event loop serves other clients between pages). Now, for a client that
+  // orders the views itself (anyOrder), each page is read from storage when the previous
+  // one has been taken (TaskPages): the server holds about a page, never the snapshot.
+  // Otherwise (--at: a replay; or a client that expects creation order) the snapshot is
+  // computed whole first.
   kj::Promise<void> listTasks(ListTasksContext context) override {
     CallInFlight call(activity_);
     auto params = context.getParams();
     Result<PointInTime> at = wire::ReadPointInTime(params.getAt());
     if (!at.ok()) return Error(context.getResults().initError(), at.status());
-    Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
-    if (!snapshot.ok()) return Error(context.getResults().initError(), snapshot.status());
-    auto state = kj::heap<Lister>(Lister{std::move(*snapshot), params.getSink(), 0});
+    auto state = kj::heap<Lister>(params.getSink());
+    if (at->kind == PointInTime::Kind::kNow && params.getAnyOrder()) {
+      Result<std::unique_ptr<TaskPages>> pages = ledger_->TaskPagesNow();
+      if (!pages.ok()) return Error(context.getResults().initError(), pages.status());
+      state->at_ns = (*pages)->at_ns();
+      state->seq = (*pages)->seq();
+      state->pages = std::move(*pages);
+    } else {
+      Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
+      if (!snapshot.ok()) return Error(context.getResults().initError(), snapshot.status());
+      state->at_ns = snapshot->at_ns;
+      state->seq = snapshot->seq;
+      state->page = std::move(snapshot->tasks);
+    }
     context.releaseParams();
     Lister& lister = *state;
     return ListLoop(lister)
         .then([context, &lister]() mutable {
           auto results = context.getResults();
-          results.setAtNs(lister.snapshot.at_ns);
-          results.setSeq(lister.snapshot.seq);
-          results.setCount(lister.snapshot.tasks.size());
+          if (!lister.failed.ok()) {
+            wire::WriteError(lister.failed, results.initError());
+            return;
+          }
+          results.setAtNs(lister.at_ns);
+          results.setSeq(lister.seq);
+          results.setCount(lister.count);
         })
         .attach(kj::mv(state), kj::mv(call));
   }
@@ -317,13 +339,24 @@ class LedgerService final : public rpc::Ledger::Server {
   };
 
   struct Lister {
-    TasksSnapshot snapshot;
+    explicit Lister(rpc::TaskViewSink::Client to) : sink(kj::mv(to)) {}
     rpc::TaskViewSink::Client sink;
-    size_t next;  // the first view not yet pushed
+    std::unique_ptr<TaskPages> pages;  // streaming: where the next page comes from; else null
+    std::vector<TaskView> page;        // streaming: the current page; else the whole snapshot
+    size_t next = 0;                   // the first view of `page` not yet pushed
+    uint64_t count = 0;                // views pushed
+    int64_t at_ns = 0;
+    uint64_t seq = 0;
+    Status failed = Status::Ok();      // a page that could not be read: no done(), the error
   };
 
   kj::Promise<void> ListLoop(Lister& l) {
-    const std::vector<TaskView>& tasks = l.snapshot.tasks;
+    if (l.next == l.page.size() && l.pages != nullptr) {
+      l.next = 0;
+      l.failed = l.pages->Next(kListPageViews, kListPageRecordBytes, &l.page);
+      if (!l.failed.ok()) return kj::READY_NOW;
+    }
+    const std::vector<TaskView>& tasks = l.page;
     if (l.next == tasks.size()) return l.sink.doneRequest().send().ignoreResult();
     size_t end = l.next;
     uint64_t words = 0;
@@ -336,6 +369,7 @@ class LedgerService final : public rpc::Ledger::Server {
     auto request = l.sink.pushRequest();
     auto list = request.initTasks(static_cast<unsigned>(end - l.next));
     for (size_t i = l.next; i < end; ++i) wire::WriteTaskView(tasks[i], list[static_cast<unsigned>(i - l.next)]);
+    l.count += end - l.next;
     l.next = end;
     return request.send().then([this, &l] { return ListLoop(l); });
   }
