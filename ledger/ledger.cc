@@ -69,6 +69,32 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::IOError(message);
 }
 
+// Read options of a scan of the whole log (replay to a point in time, verify, rebuild):
+// such a scan reads every block once, so it must not evict the block cache that serves
+// the ledger's point reads (fill_cache), and reads ahead in large steps.
+rocksdb::ReadOptions LogScanOptions() {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  options.readahead_size = 2 << 20;
+  return options;
+}
+
+// Every event of the log from `from_seq` on, until `fn` returns false.
+template <typename Fn>
+Status ScanEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
+                  uint64_t from_seq, Fn&& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, events));
+  for (it->Seek(keys::Seq(std::max<uint64_t>(from_seq, 1))); it->Valid(); it->Next()) {
+    Result<Event> event = DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) {
+      return Status::DataLoss("event at seq " + std::to_string(keys::ReadU64(it->key().ToStringView())) + ": " +
+                              event.status().message());
+    }
+    if (!fn(static_cast<const Event&>(*event))) return Status::Ok();
+  }
+  return FromRocks(it->status(), "read the log");
+}
+
 // The pid that holds RocksDB's LOCK file of `path` (an fcntl lock), or 0.
 // The paths of the ledgers this process has open for writing. fcntl locks belong to a
 // process, so LockHolder cannot see our own: a read-only verify beside a writable ledger of
@@ -712,16 +738,7 @@ Result<std::optional<TaskRecord>> Ledger::GetTask(const std::string& id) {
 }
 
 Status Ledger::ForEachEvent(uint64_t from_seq, const std::function<bool(const Event&)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
-  for (it->Seek(keys::Seq(std::max<uint64_t>(from_seq, 1))); it->Valid(); it->Next()) {
-    Result<Event> event = DecodeEvent(it->value().ToStringView());
-    if (!event.ok()) {
-      return Status::DataLoss("event at seq " + std::to_string(keys::ReadU64(it->key().ToStringView())) + ": " +
-                              event.status().message());
-    }
-    if (!fn(*event)) return Status::Ok();
-  }
-  return FromRocks(it->status(), "read the log");
+  return ScanEvents(db_.get(), cf(kEvents), rocksdb::ReadOptions(), from_seq, fn);
 }
 
 Status Ledger::ForEachTaskEvent(const std::string& id, uint64_t from_seq,
@@ -766,7 +783,7 @@ Result<Replay> Ledger::ReplayTo(const PointInTime& at, int64_t* eval_ns) {
                                    std::to_string(end) + ")");
   }
   Status failed = Status::Ok();
-  Status s = ForEachEvent(1, [&](const Event& e) {
+  Status s = ScanEvents(db_.get(), cf(kEvents), LogScanOptions(), 1, [&](const Event& e) {
     if (at.kind == PointInTime::Kind::kSeq && e.seq > static_cast<uint64_t>(at.value)) return false;
     if (at.kind == PointInTime::Kind::kTime && e.time_ns > at.value) return false;
     failed = replay.Apply(e);
@@ -941,7 +958,7 @@ Result<VerifyReport> Ledger::Verify() {
   // log at a twentieth of iteration speed); only on a mismatch are events looked up one by
   // one, to name the seqs at fault.
   uint64_t log_fingerprint = 0;
-  Status read = ForEachEvent(1, [&](const Event& e) {
+  Status read = ScanEvents(db_.get(), cf(kEvents), LogScanOptions(), 1, [&](const Event& e) {
     report.events++;
     replay_error = replay.Apply(e);
     if (!replay_error.ok()) return false;
@@ -1228,18 +1245,18 @@ Result<RebuildReport> Ledger::Rebuild() {
   RebuildReport report;
   Replay replay;
   rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kEvents)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    Result<Event> event = DecodeEvent(it->value().ToStringView());
-    if (!event.ok()) return event.status();
-    TL_RETURN_IF_ERROR(replay.Apply(*event));
-    batch.Put(cf(kTaskEvents), keys::TaskEvent(event->task_id, event->seq), "");
+  Status failed = Status::Ok();
+  TL_RETURN_IF_ERROR(ScanEvents(db_.get(), cf(kEvents), LogScanOptions(), 1, [&](const Event& event) {
+    failed = replay.Apply(event);
+    if (!failed.ok()) return false;
+    batch.Put(cf(kTaskEvents), keys::TaskEvent(event.task_id, event.seq), "");
     if (++report.events % kRebuildBatchEvents == 0) {
-      TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
+      failed = FromRocks(db_->Write(write_options, &batch), "rebuild");
       batch.Clear();
     }
-  }
-  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read the log"));
+    return failed.ok();
+  }));
+  TL_RETURN_IF_ERROR(failed);
   TL_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild"));
   TL_RETURN_IF_ERROR(WriteProjection(replay, &report));
   last_seq_ = replay.last_seq();
