@@ -79,18 +79,20 @@ rocksdb::ReadOptions LogScanOptions() {
   return options;
 }
 
-// Every event of the log from `from_seq` on, until `fn` returns false.
+// Every event of the log from `from_seq` on, decoded into one reused Event, until `fn`
+// returns false. `fn` must not keep a reference to the event past its call.
 template <typename Fn>
 Status ScanEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
                   uint64_t from_seq, Fn&& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, events));
+  EventDecoder decoder;
+  Event event;
   for (it->Seek(keys::Seq(std::max<uint64_t>(from_seq, 1))); it->Valid(); it->Next()) {
-    Result<Event> event = DecodeEvent(it->value().ToStringView());
-    if (!event.ok()) {
+    if (Status s = decoder.Decode(it->value().ToStringView(), &event); !s.ok()) {
       return Status::DataLoss("event at seq " + std::to_string(keys::ReadU64(it->key().ToStringView())) + ": " +
-                              event.status().message());
+                              s.message());
     }
-    if (!fn(static_cast<const Event&>(*event))) return Status::Ok();
+    if (!fn(static_cast<const Event&>(event))) return Status::Ok();
   }
   return FromRocks(it->status(), "read the log");
 }
