@@ -37,6 +37,23 @@ TaskRecord* Replay::Lookup(std::string_view id, uint64_t hash) const {
   }
 }
 
+void Replay::PrefetchSlot(std::string_view id) const {
+  if (slots_.empty()) return;
+  __builtin_prefetch(&slots_[Hash(id) & (slots_.size() - 1)]);
+}
+
+void Replay::PrefetchRecord(std::string_view id) const {
+  if (slots_.empty()) return;
+  const uint64_t hash = Hash(id);
+  const Slot& slot = slots_[hash & (slots_.size() - 1)];
+  // The first probe only: most lookups end there at this load factor.
+  if (slot.record != nullptr && slot.hash == hash) {
+    const char* record = reinterpret_cast<const char*>(slot.record);
+    __builtin_prefetch(record);
+    __builtin_prefetch(record + 64);
+  }
+}
+
 void Replay::Insert(std::unique_ptr<TaskRecord> record, uint64_t hash) {
   if ((records_.size() + 1) * 2 > slots_.size()) {
     std::vector<Slot> old(std::max<size_t>(64, slots_.size() * 2));
