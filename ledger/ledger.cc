@@ -11,10 +11,13 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "ledger/codec.h"
@@ -109,8 +112,8 @@ Status ScanEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const ro
 constexpr size_t kFoldAhead = 8;
 
 template <typename Fn>
-Status FoldEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
-                  const Replay& replay, Fn&& fn) {
+Status FoldEventsOneThread(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
+                           const Replay& replay, Fn&& fn) {
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, events));
   EventDecoder decoder;
   std::array<Event, kFoldAhead> ring;
@@ -136,6 +139,105 @@ Status FoldEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const ro
     if (!fn(static_cast<const Event&>(ring[passed % kFoldAhead]))) return Status::Ok();
   }
   return error;
+}
+
+// FoldEvents on two threads: a reader iterates and decodes the log into batches of reused
+// Events, handed over through a bounded queue, while the calling thread prefetches and
+// folds them. Same contract as FoldEventsOneThread (order, errors, stopping).
+constexpr size_t kFoldBatchEvents = 256;
+constexpr size_t kFoldBatches = 4;
+
+struct EventBatch {
+  std::vector<Event> events = std::vector<Event>(kFoldBatchEvents);
+  size_t size = 0;
+  Status status = Status::Ok();  // after the last event of the batch
+  bool last = false;
+};
+
+template <typename Fn>
+Status FoldEventsTwoThreads(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
+                            const Replay& replay, Fn&& fn) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::unique_ptr<EventBatch>> empty, full;
+  bool stop = false;
+  for (size_t i = 0; i < kFoldBatches; ++i) empty.push_back(std::make_unique<EventBatch>());
+  std::thread reader([&] {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(options, events));
+    EventDecoder decoder;
+    it->Seek(keys::Seq(1));
+    for (bool last = false; !last;) {
+      std::unique_ptr<EventBatch> batch;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return stop || !empty.empty(); });
+        if (stop) return;
+        batch = std::move(empty.front());
+        empty.pop_front();
+      }
+      batch->size = 0;
+      batch->status = Status::Ok();
+      batch->last = false;
+      for (; batch->size < kFoldBatchEvents && it->Valid(); it->Next()) {
+        if (Status s = decoder.Decode(it->value().ToStringView(), &batch->events[batch->size]); !s.ok()) {
+          batch->status = Status::DataLoss("event at seq " + std::to_string(keys::ReadU64(it->key().ToStringView())) +
+                                           ": " + s.message());
+          batch->last = true;
+          break;
+        }
+        ++batch->size;
+      }
+      if (!batch->last && !it->Valid()) {
+        batch->status = FromRocks(it->status(), "read the log");
+        batch->last = true;
+      }
+      last = batch->last;
+      {
+        std::lock_guard lock(mutex);
+        full.push_back(std::move(batch));
+      }
+      changed.notify_all();
+    }
+  });
+  const auto finish = [&](Status status) {
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+    }
+    changed.notify_all();
+    reader.join();
+    return status;
+  };
+  for (;;) {
+    std::unique_ptr<EventBatch> batch;
+    {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return !full.empty(); });
+      batch = std::move(full.front());
+      full.pop_front();
+    }
+    const std::vector<Event>& batch_events = batch->events;
+    for (size_t i = 0; i < batch->size && i < kFoldAhead; ++i) replay.PrefetchSlot(batch_events[i].task_id);
+    for (size_t i = 0; i < batch->size && i < kFoldAhead / 2; ++i) replay.PrefetchRecord(batch_events[i].task_id);
+    for (size_t i = 0; i < batch->size; ++i) {
+      if (i + kFoldAhead < batch->size) replay.PrefetchSlot(batch_events[i + kFoldAhead].task_id);
+      if (i + kFoldAhead / 2 < batch->size) replay.PrefetchRecord(batch_events[i + kFoldAhead / 2].task_id);
+      if (!fn(static_cast<const Event&>(batch_events[i]))) return finish(Status::Ok());
+    }
+    if (batch->last) return finish(batch->status);
+    {
+      std::lock_guard lock(mutex);
+      empty.push_back(std::move(batch));
+    }
+    changed.notify_all();
+  }
+}
+
+template <typename Fn>
+Status FoldEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
+                  const Replay& replay, Fn&& fn) {
+  if (std::thread::hardware_concurrency() < 2) return FoldEventsOneThread(db, events, options, replay, fn);
+  return FoldEventsTwoThreads(db, events, options, replay, fn);
 }
 
 // The pid that holds RocksDB's LOCK file of `path` (an fcntl lock), or 0.
