@@ -4,6 +4,7 @@
 #include <capnp/serialize.h>
 #include <kj/exception.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "schemas/event.capnp.h"
@@ -32,20 +33,50 @@ void WriteSpec(const TaskSpec& in, schema::TaskSpec::Builder out) {
   out.setBackoffMaxNs(in.backoff_max_ns);
 }
 
+namespace {
+
+// Text into an existing string: keeps its capacity (a conversion through a temporary
+// std::string would allocate for every text longer than the small-string buffer).
+void Assign(std::string* out, capnp::Text::Reader text) { out->assign(text.begin(), text.size()); }
+
+void ReadSpecInto(schema::TaskSpec::Reader in, TaskSpec* out) {
+  Assign(&out->title, in.getTitle());
+  Assign(&out->payload, in.getPayload());
+  const auto after = in.getAfter();
+  out->after.resize(after.size());
+  for (unsigned i = 0; i < after.size(); ++i) Assign(&out->after[i], after[i]);
+  Assign(&out->queue, in.getQueue());
+  out->priority = in.getPriority();
+  out->lease_ttl_ns = in.getLeaseTtlNs();
+  out->max_attempts = in.getMaxAttempts();
+  out->max_runtime_ns = in.getMaxRuntimeNs();
+  out->not_before_ns = in.getNotBeforeNs();
+  Assign(&out->idempotency_key, in.getIdempotencyKey());
+  out->backoff_initial_ns = in.getBackoffInitialNs();
+  out->backoff_max_ns = in.getBackoffMaxNs();
+}
+
+// A spec at its defaults, keeping the strings' capacity.
+void ResetSpec(TaskSpec* spec) {
+  spec->title.clear();
+  spec->payload.clear();
+  spec->after.clear();
+  spec->queue.clear();
+  spec->priority = 0;
+  spec->lease_ttl_ns = 0;
+  spec->max_attempts = 0;
+  spec->max_runtime_ns = 0;
+  spec->not_before_ns = 0;
+  spec->idempotency_key.clear();
+  spec->backoff_initial_ns = 0;
+  spec->backoff_max_ns = 0;
+}
+
+}  // namespace
+
 TaskSpec ReadSpec(schema::TaskSpec::Reader in) {
   TaskSpec out;
-  out.title = in.getTitle();
-  out.payload = in.getPayload();
-  for (auto dep : in.getAfter()) out.after.emplace_back(dep);
-  out.queue = in.getQueue();
-  out.priority = in.getPriority();
-  out.lease_ttl_ns = in.getLeaseTtlNs();
-  out.max_attempts = in.getMaxAttempts();
-  out.max_runtime_ns = in.getMaxRuntimeNs();
-  out.not_before_ns = in.getNotBeforeNs();
-  out.idempotency_key = in.getIdempotencyKey();
-  out.backoff_initial_ns = in.getBackoffInitialNs();
-  out.backoff_max_ns = in.getBackoffMaxNs();
+  ReadSpecInto(in, &out);
   return out;
 }
 
@@ -58,18 +89,27 @@ std::string ToBytes(capnp::MessageBuilder& message) {
 }
 
 // Runs `read` over `bytes` as a Cap'n Proto message, converting every decoding failure
-// into DataLoss. RocksDB values are not word-aligned: copy first (TOOLCHAIN.md).
+// into DataLoss. RocksDB values are not word-aligned: copied into `scratch` first
+// (TOOLCHAIN.md), unless they happen to be.
 template <typename Root, typename Fn>
-auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decltype(read(typename Root::Reader())) {
+auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<capnp::word>* scratch, Fn read)
+    -> decltype(read(typename Root::Reader())) {
   using Out = decltype(read(typename Root::Reader()));
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kMaxEncodedBytes) {
     return Out(Status::DataLoss(std::string(what) + " of " + std::to_string(bytes.size()) +
                                 " bytes is not a Cap'n Proto message"));
   }
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  const size_t count = bytes.size() / sizeof(capnp::word);
+  kj::ArrayPtr<const capnp::word> words;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
+    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.data()), count);
+  } else {
+    scratch->resize(count);
+    std::memcpy(scratch->data(), bytes.data(), bytes.size());
+    words = kj::arrayPtr(scratch->data(), count);
+  }
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = words.size() * kTraversalWordsPerWord;
+  options.traversalLimitInWords = count * kTraversalWordsPerWord;
   options.nestingLimit = kNestingLimit;
   try {
     capnp::FlatArrayMessageReader reader(words, options);
@@ -80,6 +120,12 @@ auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decl
   } catch (const kj::Exception& e) {
     return Out(Status::DataLoss(std::string(what) + " is malformed: " + e.getDescription().cStr()));
   }
+}
+
+template <typename Root, typename Fn>
+auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decltype(read(typename Root::Reader())) {
+  std::vector<capnp::word> scratch;
+  return ReadMessageWith<Root>(bytes, what, &scratch, read);
 }
 
 }  // namespace
@@ -184,106 +230,131 @@ Result<Event> DecodeEvent(std::string_view bytes) {
   return ReadMessage<schema::Event>(bytes, "event", [](schema::Event::Reader in) { return ReadEvent(in); });
 }
 
+Status EventDecoder::Decode(std::string_view bytes, Event* out) {
+  return ReadMessageWith<schema::Event>(bytes, "event", &words_,
+                                        [out](schema::Event::Reader in) { return ReadEventInto(in, out); });
+}
+
 Result<Event> ReadEvent(schema::Event::Reader in) {
-  {
-    Event e;
-    e.seq = in.getSeq();
-    e.time_ns = in.getTimeNs();
-    e.task_id = in.getTaskId();
-    e.actor = in.getActor();
-    if (in.hasMeta()) {
-      auto meta = in.getMeta();
-      e.meta.pid = meta.getPid();
-      e.meta.host = meta.getHost();
-      e.meta.wall_time_ns = meta.getWallTimeNs();
-    }
-    auto body = in.getBody();
-    switch (body.which()) {
-      case schema::Event::Body::CREATED:
-        e.kind = EventKind::kCreated;
-        e.spec = ReadSpec(body.getCreated());
-        break;
-      case schema::Event::Body::CLAIMED:
-        e.kind = EventKind::kClaimed;
-        e.token = body.getClaimed().getToken();
-        e.ttl_ns = body.getClaimed().getTtlNs();
-        break;
-      case schema::Event::Body::HEARTBEAT:
-        e.kind = EventKind::kHeartbeat;
-        e.token = body.getHeartbeat().getToken();
-        e.text = body.getHeartbeat().getNote();
-        break;
-      case schema::Event::Body::SIGNALED:
-        e.kind = EventKind::kSignaled;
-        e.token = body.getSignaled().getToken();
-        e.signal = body.getSignaled().getSignal();
-        e.grace_ns = body.getSignaled().getGraceNs();
-        break;
-      case schema::Event::Body::EXITED: {
-        e.kind = EventKind::kExited;
-        auto b = body.getExited();
-        e.token = b.getToken();
-        if (b.which() == schema::Event::Exited::CODE) e.exit_code = b.getCode();
-        else if (b.which() == schema::Event::Exited::SIGNAL) e.signal = b.getSignal();
-        else return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown exit kind");
-        break;
-      }
-      case schema::Event::Body::COMPLETED:
-        e.kind = EventKind::kCompleted;
-        e.token = body.getCompleted().getToken();
-        e.text = body.getCompleted().getResult();
-        break;
-      case schema::Event::Body::FAILED:
-        e.kind = EventKind::kFailed;
-        e.token = body.getFailed().getToken();
-        e.text = body.getFailed().getError();
-        break;
-      case schema::Event::Body::RELEASED:
-        e.kind = EventKind::kReleased;
-        e.token = body.getReleased().getToken();
-        e.text = body.getReleased().getReason();
-        break;
-      case schema::Event::Body::BLOCKED:
-        e.kind = EventKind::kBlocked;
-        e.text = body.getBlocked().getReason();
-        break;
-      case schema::Event::Body::UNBLOCKED:
-        e.kind = EventKind::kUnblocked;
-        break;
-      case schema::Event::Body::CANCELLED:
-        e.kind = EventKind::kCancelled;
-        e.text = body.getCancelled().getReason();
-        break;
-      case schema::Event::Body::REVIVED:
-        e.kind = EventKind::kRevived;
-        break;
-      case schema::Event::Body::LEASE_EXPIRED:
-        e.kind = EventKind::kLeaseExpired;
-        e.token = body.getLeaseExpired().getToken();
-        e.deadline_ns = body.getLeaseExpired().getDeadlineNs();
-        break;
-      case schema::Event::Body::REJECTED: {
-        e.kind = EventKind::kRejected;
-        auto b = body.getRejected();
-        const auto command = static_cast<unsigned>(b.getCommand());
-        if (command > static_cast<unsigned>(HolderCommand::kExit)) {
-          return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown rejected command " +
-                                  std::to_string(command));
-        }
-        e.rejected_command = static_cast<HolderCommand>(command);
-        e.token = b.getToken();
-        e.current_token = b.getCurrentToken();
-        e.reason = b.getReason();
-        e.text = b.getNote();
-        break;
-      }
-      default:
-        return Status::DataLoss("event seq " + std::to_string(e.seq) + " has an unknown kind " +
-                                std::to_string(static_cast<unsigned>(body.which())) +
-                                " (written by a newer taskledger?)");
-    }
-    return e;
+  Event e;
+  TL_RETURN_IF_ERROR(ReadEventInto(in, &e));
+  return e;
+}
+
+Status ReadEventInto(schema::Event::Reader in, Event* out) {
+  Event& e = *out;
+  e.seq = in.getSeq();
+  e.time_ns = in.getTimeNs();
+  Assign(&e.task_id, in.getTaskId());
+  Assign(&e.actor, in.getActor());
+  if (in.hasMeta()) {
+    auto meta = in.getMeta();
+    e.meta.pid = meta.getPid();
+    Assign(&e.meta.host, meta.getHost());
+    e.meta.wall_time_ns = meta.getWallTimeNs();
+  } else {
+    e.meta.pid = 0;
+    e.meta.host.clear();
+    e.meta.wall_time_ns = 0;
   }
+  // Every field beyond the envelope at its default, then the body's own (as a fresh Event).
+  ResetSpec(&e.spec);
+  e.token = 0;
+  e.ttl_ns = 0;
+  e.text.clear();
+  e.signal.clear();
+  e.grace_ns = 0;
+  e.exit_code.reset();
+  e.deadline_ns = 0;
+  e.rejected_command = HolderCommand::kHeartbeat;
+  e.current_token = 0;
+  e.reason.clear();
+  auto body = in.getBody();
+  switch (body.which()) {
+    case schema::Event::Body::CREATED:
+      e.kind = EventKind::kCreated;
+      ReadSpecInto(body.getCreated(), &e.spec);
+      break;
+    case schema::Event::Body::CLAIMED:
+      e.kind = EventKind::kClaimed;
+      e.token = body.getClaimed().getToken();
+      e.ttl_ns = body.getClaimed().getTtlNs();
+      break;
+    case schema::Event::Body::HEARTBEAT:
+      e.kind = EventKind::kHeartbeat;
+      e.token = body.getHeartbeat().getToken();
+      Assign(&e.text, body.getHeartbeat().getNote());
+      break;
+    case schema::Event::Body::SIGNALED:
+      e.kind = EventKind::kSignaled;
+      e.token = body.getSignaled().getToken();
+      Assign(&e.signal, body.getSignaled().getSignal());
+      e.grace_ns = body.getSignaled().getGraceNs();
+      break;
+    case schema::Event::Body::EXITED: {
+      e.kind = EventKind::kExited;
+      auto b = body.getExited();
+      e.token = b.getToken();
+      if (b.which() == schema::Event::Exited::CODE) e.exit_code = b.getCode();
+      else if (b.which() == schema::Event::Exited::SIGNAL) Assign(&e.signal, b.getSignal());
+      else return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown exit kind");
+      break;
+    }
+    case schema::Event::Body::COMPLETED:
+      e.kind = EventKind::kCompleted;
+      e.token = body.getCompleted().getToken();
+      Assign(&e.text, body.getCompleted().getResult());
+      break;
+    case schema::Event::Body::FAILED:
+      e.kind = EventKind::kFailed;
+      e.token = body.getFailed().getToken();
+      Assign(&e.text, body.getFailed().getError());
+      break;
+    case schema::Event::Body::RELEASED:
+      e.kind = EventKind::kReleased;
+      e.token = body.getReleased().getToken();
+      Assign(&e.text, body.getReleased().getReason());
+      break;
+    case schema::Event::Body::BLOCKED:
+      e.kind = EventKind::kBlocked;
+      Assign(&e.text, body.getBlocked().getReason());
+      break;
+    case schema::Event::Body::UNBLOCKED:
+      e.kind = EventKind::kUnblocked;
+      break;
+    case schema::Event::Body::CANCELLED:
+      e.kind = EventKind::kCancelled;
+      Assign(&e.text, body.getCancelled().getReason());
+      break;
+    case schema::Event::Body::REVIVED:
+      e.kind = EventKind::kRevived;
+      break;
+    case schema::Event::Body::LEASE_EXPIRED:
+      e.kind = EventKind::kLeaseExpired;
+      e.token = body.getLeaseExpired().getToken();
+      e.deadline_ns = body.getLeaseExpired().getDeadlineNs();
+      break;
+    case schema::Event::Body::REJECTED: {
+      e.kind = EventKind::kRejected;
+      auto b = body.getRejected();
+      const auto command = static_cast<unsigned>(b.getCommand());
+      if (command > static_cast<unsigned>(HolderCommand::kExit)) {
+        return Status::DataLoss("event seq " + std::to_string(e.seq) + ": unknown rejected command " +
+                                std::to_string(command));
+      }
+      e.rejected_command = static_cast<HolderCommand>(command);
+      e.token = b.getToken();
+      e.current_token = b.getCurrentToken();
+      Assign(&e.reason, b.getReason());
+      Assign(&e.text, b.getNote());
+      break;
+    }
+    default:
+      return Status::DataLoss("event seq " + std::to_string(e.seq) + " has an unknown kind " +
+                              std::to_string(static_cast<unsigned>(body.which())) +
+                              " (written by a newer taskledger?)");
+  }
+  return Status::Ok();
 }
 
 void WriteTaskState(const TaskRecord& r, schema::TaskState::Builder out) {

@@ -1,24 +1,77 @@
 #include "projections/replay.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace taskledger {
 
 Replay::Replay(const Replay& other) { *this = other; }
 
 Replay& Replay::operator=(const Replay& other) {
   if (this == &other) return *this;
-  tasks_.clear();
+  slots_.assign(other.slots_.size(), Slot{});
+  records_.clear();
   creation_order_.clear();
-  tasks_.reserve(other.tasks_.size());
+  records_.reserve(other.records_.size());
   creation_order_.reserve(other.creation_order_.size());
-  for (const TaskRecord* record : other.creation_order_) {
+  for (const auto& record : other.records_) {
     auto copy = std::make_unique<TaskRecord>(*record);
-    creation_order_.push_back(copy.get());
-    tasks_.emplace(record->id, std::move(copy));
+    const uint64_t hash = Hash(copy->id);
+    Insert(std::move(copy), hash);
   }
   idempotency_keys_ = other.idempotency_keys_;
   last_seq_ = other.last_seq_;
   last_ns_ = other.last_ns_;
   return *this;
+}
+
+uint64_t Replay::Hash(std::string_view id) { return std::hash<std::string_view>()(id); }
+
+TaskRecord* Replay::Lookup(std::string_view id, uint64_t hash) const {
+  if (slots_.empty()) return nullptr;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots_[i];
+    if (slot.record == nullptr) return nullptr;
+    if (slot.hash == hash && slot.record->id == id) return slot.record;
+  }
+}
+
+void Replay::PrefetchSlot(std::string_view id) const {
+  if (slots_.empty()) return;
+  __builtin_prefetch(&slots_[Hash(id) & (slots_.size() - 1)]);
+}
+
+void Replay::PrefetchRecord(std::string_view id) const {
+  if (slots_.empty()) return;
+  const uint64_t hash = Hash(id);
+  const Slot& slot = slots_[hash & (slots_.size() - 1)];
+  // The first probe only: most lookups end there at this load factor.
+  if (slot.record != nullptr && slot.hash == hash) {
+    const char* record = reinterpret_cast<const char*>(slot.record);
+    __builtin_prefetch(record);
+    __builtin_prefetch(record + 64);
+  }
+}
+
+void Replay::Insert(std::unique_ptr<TaskRecord> record, uint64_t hash) {
+  if ((records_.size() + 1) * 2 > slots_.size()) {
+    std::vector<Slot> old(std::max<size_t>(64, slots_.size() * 2));
+    old.swap(slots_);
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& slot : old) {
+      if (slot.record == nullptr) continue;
+      size_t i = slot.hash & mask;
+      while (slots_[i].record != nullptr) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = hash & mask;
+  while (slots_[i].record != nullptr) i = (i + 1) & mask;
+  slots_[i] = Slot{hash, record.get()};
+  creation_order_.push_back(record.get());
+  records_.push_back(std::move(record));
 }
 
 Status Replay::Apply(const Event& event) {
@@ -30,12 +83,13 @@ Status Replay::Apply(const Event& event) {
     return Status::DataLoss("seq " + std::to_string(event.seq) + " (task " + event.task_id +
                             "): ledger time goes backwards");
   }
+  const uint64_t hash = Hash(event.task_id);
   if (event.kind == EventKind::kCreated) {
-    if (tasks_.count(event.task_id) != 0) {
+    if (Lookup(event.task_id, hash) != nullptr) {
       return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id + " created twice");
     }
     for (const std::string& dep : event.spec.after) {
-      if (tasks_.count(dep) == 0) {
+      if (Lookup(dep, Hash(dep)) == nullptr) {
         return Status::DataLoss("seq " + std::to_string(event.seq) + ": task " + event.task_id +
                                 " depends on unknown task " + dep);
       }
@@ -49,26 +103,25 @@ Status Replay::Apply(const Event& event) {
     auto record = std::make_unique<TaskRecord>();
     TL_RETURN_IF_ERROR(ApplyEvent(record.get(), event));
     if (!key.empty()) idempotency_keys_.emplace(key, event.task_id);
-    creation_order_.push_back(record.get());
-    tasks_.emplace(event.task_id, std::move(record));
+    Insert(std::move(record), hash);
   } else {
-    auto it = tasks_.find(event.task_id);
-    if (it == tasks_.end()) {
+    TaskRecord* const found = Lookup(event.task_id, hash);
+    if (found == nullptr) {
       return Status::DataLoss("seq " + std::to_string(event.seq) + ": event for unknown task " + event.task_id);
     }
     if (event.kind == EventKind::kClaimed) {
-      TaskRecord next = *it->second;
+      TaskRecord next = *found;
       TL_RETURN_IF_ERROR(ApplyEvent(&next, event));
       // A claim needs its dependencies done (the rest of claimability is the task's own).
-      const TaskView view = View(*it->second, event.time_ns);
+      const TaskView view = View(*found, event.time_ns);
       if (view.status != TaskStatus::kReady) {
         return Status::DataLoss("seq " + std::to_string(event.seq) + ": claim of task " + event.task_id +
                                 " that was " + std::string(TaskStatusName(view.status)));
       }
-      *it->second = std::move(next);
+      *found = std::move(next);
     } else {
       // In place: ApplyEvent leaves the record unchanged when it refuses the event.
-      TL_RETURN_IF_ERROR(ApplyEvent(it->second.get(), event));
+      TL_RETURN_IF_ERROR(ApplyEvent(found, event));
     }
   }
   last_seq_ = event.seq;
@@ -76,10 +129,7 @@ Status Replay::Apply(const Event& event) {
   return Status::Ok();
 }
 
-const TaskRecord* Replay::Find(const std::string& id) const {
-  auto it = tasks_.find(id);
-  return it == tasks_.end() ? nullptr : it->second.get();
-}
+const TaskRecord* Replay::Find(const std::string& id) const { return Lookup(id, Hash(id)); }
 
 DependencyLookup Replay::Dependencies(int64_t t) const {
   return [this, t](const std::string& id) -> std::optional<TaskStatus> {

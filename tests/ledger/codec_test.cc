@@ -176,6 +176,30 @@ TEST(CodecTest, EventsWithoutMetaOrOptionalTextRoundTrip) {
   EXPECT_EQ(*decoded, minimal);
 }
 
+// One decoder and one Event reused across every kind, in both orders, from aligned and
+// unaligned bytes: each result equals a fresh decode (no field leaks from the last event).
+TEST(CodecTest, EventDecoderReusedEqualsFreshDecode) {
+  std::vector<Event> events = EveryKind();
+  for (size_t i = 0, n = events.size(); i < n; ++i) {
+    Event e = events[n - 1 - i];
+    e.meta = ClientMeta{};
+    events.push_back(e);
+  }
+  EventDecoder decoder;
+  Event reused;
+  for (size_t offset : {0, 1, 8, 3}) {
+    for (const Event& e : events) {
+      SCOPED_TRACE(std::string(EventKindName(e.kind)) + " offset " + std::to_string(offset));
+      const std::string bytes = EncodeEvent(e);
+      const std::string buffer = std::string(offset, 'x') + bytes;
+      ASSERT_TRUE(decoder.Decode(std::string_view(buffer).substr(offset), &reused).ok());
+      EXPECT_EQ(reused, e);
+    }
+  }
+  const std::string bytes = EncodeEvent(events[0]);
+  EXPECT_FALSE(decoder.Decode(std::string_view(bytes).substr(0, bytes.size() - 8), &reused).ok());
+}
+
 TEST(CodecTest, ExtremeValuesRoundTrip) {
   Event e = Envelope(EventKind::kCreated, UINT64_MAX);
   e.time_ns = INT64_MAX;
