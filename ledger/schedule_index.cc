@@ -19,8 +19,8 @@ void ScheduleIndex::SetPlace(const std::string& id, const std::string& key) {
   if (!live.place.empty()) keys_.erase(live.place);
   live.place = key;
   if (!key.empty()) {
-    keys_[key] = id;
-  } else if (live.deadline.empty()) {
+    keys_.insert_or_assign(key, std::string_view(it->first));
+  } else if (!live.has_deadline) {
     tasks_.erase(it);
   }
 }
@@ -34,43 +34,69 @@ void ScheduleIndex::Place(const std::string& id, const std::string& key) {
 std::optional<std::pair<std::string, std::string>> ScheduleIndex::First(const std::string& prefix) const {
   auto it = keys_.lower_bound(prefix);
   if (it == keys_.end() || !keys::StartsWith(it->first, prefix)) return std::nullopt;
-  return *it;
+  return std::make_pair(it->first, std::string(it->second));
 }
 
 std::vector<std::pair<std::string, std::string>> ScheduleIndex::Scan(const std::string& prefix, size_t limit) const {
   std::vector<std::pair<std::string, std::string>> out;
   for (auto it = keys_.lower_bound(prefix); it != keys_.end() && out.size() < limit; ++it) {
     if (!keys::StartsWith(it->first, prefix)) break;
-    out.push_back(*it);
+    out.emplace_back(it->first, std::string(it->second));
   }
   return out;
 }
 
-// A deadline key is the deadline (8 bytes) then the task id (keys::Deadline).
+// A deadline key is the deadline (8 bytes, big-endian) then the task id (keys::Deadline).
 void ScheduleIndex::InsertDeadline(const std::string& key) {
-  if (deadlines_.insert(key).second) tasks_[key.substr(8)].deadline = key;
+  const uint64_t deadline = keys::ReadU64(key);
+  auto it = tasks_.try_emplace(key.substr(8)).first;
+  Live& live = it->second;
+  if (live.has_deadline) deadlines_.erase({live.deadline, std::string_view(it->first)});
+  live.deadline = deadline;
+  live.has_deadline = true;
+  deadlines_.emplace(deadline, std::string_view(it->first));
 }
 
 void ScheduleIndex::EraseDeadline(const std::string& key) {
-  if (deadlines_.erase(key) == 0) return;
   auto it = tasks_.find(key.substr(8));
-  if (it == tasks_.end() || it->second.deadline != key) return;
-  it->second.deadline.clear();
+  if (it == tasks_.end() || !it->second.has_deadline || it->second.deadline != keys::ReadU64(key)) return;
+  deadlines_.erase({it->second.deadline, std::string_view(it->first)});
+  it->second.has_deadline = false;
   if (it->second.place.empty()) tasks_.erase(it);
 }
 
+bool ScheduleIndex::HasDeadline(const std::string& key) const {
+  auto it = tasks_.find(key.substr(8));
+  return it != tasks_.end() && it->second.has_deadline && it->second.deadline == keys::ReadU64(key);
+}
+
 void ScheduleIndex::AddDeadline(const std::string& key) {
-  if (deadlines_.count(key) != 0) return;
+  if (HasDeadline(key)) return;
   Touch(key.substr(8));
+  // Undo: the deadline it replaces, if any (one per task), comes back.
+  auto it = tasks_.find(key.substr(8));
+  if (it != tasks_.end() && it->second.has_deadline) {
+    const std::string replaced = keys::Deadline(static_cast<int64_t>(it->second.deadline), it->first);
+    EraseDeadline(replaced);
+    undo_.push_back({Undo::Kind::kRemoveDeadline, replaced, ""});
+  }
   InsertDeadline(key);
   undo_.push_back({Undo::Kind::kAddDeadline, key, ""});
 }
 
 void ScheduleIndex::RemoveDeadline(const std::string& key) {
-  if (deadlines_.count(key) == 0) return;
+  if (!HasDeadline(key)) return;
   Touch(key.substr(8));
   EraseDeadline(key);
   undo_.push_back({Undo::Kind::kRemoveDeadline, key, ""});
+}
+
+std::vector<std::string> ScheduleIndex::FirstDeadlines(size_t limit) const {
+  std::vector<std::string> out;
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && out.size() < limit; ++it) {
+    out.push_back(keys::Deadline(static_cast<int64_t>(it->first), it->second));
+  }
+  return out;
 }
 
 void ScheduleIndex::Load(const std::string& id, const std::string& place, const std::string& deadline) {
@@ -87,12 +113,6 @@ std::vector<std::pair<std::string, bool>> ScheduleIndex::LivenessChanges() const
   return changes;
 }
 
-std::vector<std::string> ScheduleIndex::FirstDeadlines(size_t limit) const {
-  std::vector<std::string> out;
-  for (auto it = deadlines_.begin(); it != deadlines_.end() && out.size() < limit; ++it) out.push_back(*it);
-  return out;
-}
-
 void ScheduleIndex::RollbackTo(size_t save_point) {
   while (undo_.size() > save_point) {
     Undo undo = std::move(undo_.back());
@@ -106,9 +126,9 @@ void ScheduleIndex::RollbackTo(size_t save_point) {
 }
 
 void ScheduleIndex::Clear() {
-  tasks_.clear();
-  keys_.clear();
+  keys_.clear();  // they refer to tasks_'s ids
   deadlines_.clear();
+  tasks_.clear();
   live_at_commit_.clear();
   undo_.clear();
 }

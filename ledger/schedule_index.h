@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -39,7 +40,7 @@ class ScheduleIndex {
   // Up to `limit` keys with this prefix, in order, and their tasks.
   std::vector<std::pair<std::string, std::string>> Scan(const std::string& prefix, size_t limit) const;
 
-  // ---- deadlines: one key per open attempt ----
+  // ---- deadlines: one key (keys::Deadline) per open attempt, at most one per task ----
   void AddDeadline(const std::string& key);
   void RemoveDeadline(const std::string& key);
   // Up to `limit` deadline keys, smallest first.
@@ -74,17 +75,22 @@ class ScheduleIndex {
   void SetPlace(const std::string& id, const std::string& key);
   void InsertDeadline(const std::string& key);
   void EraseDeadline(const std::string& key);
+  bool HasDeadline(const std::string& key) const;
   // Remembers the task's liveness before its first change since Commit.
   void Touch(const std::string& id) { live_at_commit_.try_emplace(id, IsLive(id)); }
 
-  // A live task: at least one of the two is set (else it has no entry).
+  // A live task: it has a place, a deadline, or both (else it has no entry). Why so
+  // compact: a server holds one per open lease, a million of them at the target size.
   struct Live {
-    std::string place;     // its R/T key
-    std::string deadline;  // its open attempt's deadline key
+    std::string place;          // its R/T key, "" = none
+    uint64_t deadline = 0;      // its open attempt's deadline (keys::Deadline's first 8 bytes)
+    bool has_deadline = false;  // one per task: an attempt's deadline moves, never doubles
   };
-  std::unordered_map<std::string, Live> tasks_;           // task id -> where it is
-  std::map<std::string, std::string> keys_;               // R/T key -> task id
-  std::set<std::string> deadlines_;                       // deadline_ns id
+  // The tasks' ids are the keys of tasks_; keys_ and deadlines_ refer to them (nodes of an
+  // unordered_map do not move), and an entry leaves tasks_ only once it is in neither.
+  std::unordered_map<std::string, Live> tasks_;                // task id -> where it is
+  std::map<std::string, std::string_view> keys_;               // R/T key -> task id
+  std::set<std::pair<uint64_t, std::string_view>> deadlines_;  // (deadline, task id), in key order
   std::unordered_map<std::string, bool> live_at_commit_;  // touched since Commit
   std::vector<Undo> undo_;
 };

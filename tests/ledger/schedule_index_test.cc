@@ -93,5 +93,47 @@ TEST(ScheduleIndexTest, DeadlinesComeOutInTimeOrder) {
   EXPECT_EQ(index.FirstDeadlines(2), (std::vector<std::string>{keys::Deadline(100, "y"), keys::Deadline(200, "z")}));
 }
 
+// One deadline per task: adding another replaces it, and undo brings the first back.
+TEST(ScheduleIndexTest, ASecondDeadlineReplacesTheFirstAndUndoRestoresIt) {
+  ScheduleIndex index;
+  index.AddDeadline(keys::Deadline(100, "a"));
+  index.Commit();
+  const size_t save_point = index.SavePoint();
+  index.AddDeadline(keys::Deadline(200, "a"));
+  EXPECT_EQ(index.FirstDeadlines(10), (std::vector<std::string>{keys::Deadline(200, "a")}));
+  index.RemoveDeadline(keys::Deadline(100, "a"));  // not its deadline any more: nothing to do
+  EXPECT_TRUE(index.IsLive("a"));
+  index.RollbackTo(save_point);
+  EXPECT_EQ(index.FirstDeadlines(10), (std::vector<std::string>{keys::Deadline(100, "a")}));
+  EXPECT_TRUE(index.LivenessChanges().empty());
+}
+
+// The index refers to each task's id in one place; a task that leaves and comes back, many
+// times over, must leave nothing dangling (run under ASan in CI).
+TEST(ScheduleIndexTest, TasksLeavingAndReturningLeaveNothingDangling) {
+  ScheduleIndex index;
+  for (int round = 0; round < 50; ++round) {
+    for (int t = 0; t < 40; ++t) {
+      const std::string id = "task-with-a-long-id-" + std::to_string(t);  // beyond the small-string buffer
+      index.Place(id, keys::Ready("q", t % 3, static_cast<uint64_t>(t)));
+      index.AddDeadline(keys::Deadline(1000 + round, id));
+    }
+    const size_t save_point = index.SavePoint();
+    for (int t = 0; t < 40; t += 2) {
+      const std::string id = "task-with-a-long-id-" + std::to_string(t);
+      index.Place(id, "");
+      index.RemoveDeadline(keys::Deadline(1000 + round, id));
+    }
+    if (round % 2 == 0) index.RollbackTo(save_point);
+    index.Commit();
+    const auto first = index.First(keys::ReadyPrefix("q"));
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->second.rfind("task-with-a-long-id-", 0), 0u);
+    for (const std::string& key : index.FirstDeadlines(100)) {
+      EXPECT_TRUE(index.IsLive(key.substr(8))) << key;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace taskledger
