@@ -1490,9 +1490,14 @@ Status Ledger::VerifyIndexes(const Replay& replay, int64_t now_ns, const std::se
       break;
     }
   }
-  if (format_version_ >= 2) {
-    Result<std::map<std::string, std::string>> deadlines = scan(kDeadlines);
-    if (!deadlines.ok()) return deadlines.status();
+  Result<std::map<std::string, std::string>> deadlines = scan(kDeadlines);
+  if (!deadlines.ok()) return deadlines.status();
+  if (format_version_ < 2) {
+    // Format 1 marked a task with an open attempt by its deadline entry, not by `S`.
+    for (const auto& [key, value] : *deadlines) {
+      if (key.size() > 8) marked.insert(key.substr(8));
+    }
+  } else {
     if (!deadlines->empty()) {
       problems->push_back({kNoSeq, "the deadlines family holds " + std::to_string(deadlines->size()) +
                                        " entries; it is unused since format 2"});
@@ -1545,11 +1550,19 @@ Status Ledger::ClearFamilies(bool with_log) {
 Status Ledger::LoadIndex() {
   index_.Clear();
   const int64_t now_ns = std::max(clock_->NowNs(), last_ns_);
-  const DependencyLookup dependencies = [this, now_ns](const std::string& id) -> std::optional<TaskStatus> {
+  // A dependency that cannot be read says nothing about the task waiting on it: its marker
+  // is kept (for verify to name and rebuild to repair), and a read error fails the open.
+  Status read_error = Status::Ok();
+  bool unreadable_dependency = false;
+  const DependencyLookup dependencies = [&, now_ns](const std::string& id) -> std::optional<TaskStatus> {
     std::string bytes;
-    if (!db_->Get(rocksdb::ReadOptions(), cf(kTasks), id, &bytes).ok()) return std::nullopt;
-    Result<TaskRecord> dep = DecodeTask(bytes);
-    if (!dep.ok()) return std::nullopt;
+    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kTasks), id, &bytes);
+    if (!s.ok() && !s.IsNotFound() && read_error.ok()) read_error = FromRocks(s, "read task " + id);
+    Result<TaskRecord> dep = s.ok() ? DecodeTask(bytes) : Result<TaskRecord>(Status::NotFound(id));
+    if (!dep.ok()) {
+      unreadable_dependency = true;
+      return std::nullopt;
+    }
     return OwnStatus(*dep, now_ns);
   };
   rocksdb::WriteBatch repairs;
@@ -1575,8 +1588,10 @@ Status Ledger::LoadIndex() {
     Result<TaskRecord> record = DecodeTask(tasks->value().ToStringView());
     if (!record.ok()) continue;
     const std::string deadline = record->attempt_open ? keys::Deadline(record->deadline_ns, id) : std::string();
+    unreadable_dependency = false;
     index_.Load(id, ScheduleKey(std::move(*record), now_ns, dependencies), deadline);
-    if (!index_.IsLive(id)) {
+    TL_RETURN_IF_ERROR(read_error);
+    if (!index_.IsLive(id) && !unreadable_dependency) {
       repairs.Delete(cf(kSchedule), live->key());
     } else if (!live->value().empty()) {
       repairs.Put(cf(kSchedule), live->key(), "");  // a format-1 `S` entry named its place
@@ -1590,10 +1605,19 @@ Status Ledger::LoadIndex() {
 }
 
 // Format 1 stored the schedule's places (`R`, `T` keys) and the deadlines; format 2 keeps
-// them in memory. The `S` keys, one per scheduled task, are format 2's markers already
-// (LoadIndex empties their values). One write: a crash leaves format 1 or format 2.
+// them in memory. The `S` keys, one per placed task, are format 2's markers already
+// (LoadIndex empties their values); a task with a deadline but no place (a lapse into
+// `dead` that no sweep has marked yet) gets one from its deadline entry. One write: a
+// crash leaves format 1 or format 2.
 Status Ledger::ConvertFromFormat1() {
   rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kDeadlines)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() > 8) batch.Put(cf(kSchedule), keys::ScheduleOf(key.substr(8)), "");
+  }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), "read deadlines"));
+  it.reset();
   batch.DeleteRange(cf(kSchedule), std::string(1, keys::kReadyTag), std::string(1, static_cast<char>(keys::kReadyTag + 1)));
   batch.DeleteRange(cf(kSchedule), std::string(1, keys::kTimerTag), std::string(1, static_cast<char>(keys::kTimerTag + 1)));
   batch.DeleteRange(cf(kDeadlines), "", "\xff");

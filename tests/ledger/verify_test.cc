@@ -235,16 +235,48 @@ TEST_F(VerifyTest, StoresOnlyWhichTasksAreLive) {
     return entries;
   };
   EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sa=", "schedule Sc="}));
-  Ledger& L = m_.ledger();
-  ASSERT_TRUE(L.Submit(HolderCmd(CommandKind::kComplete, "a", token_)).status.ok());
+  // (stored() reopens the ledger: m_.ledger() each time.)
+  ASSERT_TRUE(m_.ledger().Submit(HolderCmd(CommandKind::kComplete, "a", token_)).status.ok());
   // a is done; b, waiting on it, becomes ready and live.
   EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sb=", "schedule Sc="}));
   Command cancel;
   cancel.kind = CommandKind::kCancel;
   cancel.task_id = "c";
-  ASSERT_TRUE(L.Submit(cancel).status.ok());
+  ASSERT_TRUE(m_.ledger().Submit(cancel).status.ok());
   EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sb="}));
   ExpectClean("after the changes");
+
+  // A dependency that cannot be read at open says nothing about b: b keeps its marker
+  // (verify names the damage, rebuild repairs it) instead of silently leaving the schedule.
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kTasks], "a", "not a record").ok());
+  });
+  EXPECT_EQ(stored(), (std::vector<std::string>{"schedule Sb="}));
+  EXPECT_FALSE(Problems().empty());
+  ASSERT_TRUE(m_.ledger().Rebuild().ok());
+  ExpectClean("after rebuild");
+  const Outcome claim = m_.ledger().Submit(test::ClaimNextCmd());
+  ASSERT_TRUE(claim.status.ok()) << claim.status.ToString();
+  EXPECT_EQ(claim.reply.task_id, "b");
+}
+
+// Format 1 kept an `S` key only while a task had a place: a lease that lapsed into `dead`
+// and was promoted by a claim --next before any sweep left only its deadline entry. The
+// conversion must keep that attempt's lease, so that a sweep still marks its lapse.
+TEST_F(VerifyTest, AFormat1AttemptWithADeadlineButNoPlaceKeepsItsLease) {
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    const rocksdb::WriteOptions w;
+    ASSERT_TRUE(db->Put(w, cf[kDefault], "format_version", "1").ok());
+    ASSERT_TRUE(db->Delete(w, cf[kSchedule], keys::ScheduleOf("a")).ok());
+    ASSERT_TRUE(db->Put(w, cf[kDeadlines], keys::Deadline(31 * kSec, "a"), keys::Seq(token_)).ok());
+  });
+  ExpectClean("after the conversion");
+  m_.clock().Advance(31 * kSec);
+  const Outcome sweep = m_.ledger().Submit(test::SweepCmd());
+  ASSERT_TRUE(sweep.status.ok()) << sweep.status.ToString();
+  ASSERT_EQ(sweep.reply.events.size(), 1u);
+  EXPECT_EQ(sweep.reply.events[0].task_id, "a");
+  ExpectClean("after the sweep");
 }
 
 TEST_F(VerifyTest, FindsAGapInTheLog) {
