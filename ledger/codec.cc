@@ -36,8 +36,11 @@ void WriteSpec(const TaskSpec& in, schema::TaskSpec::Builder out) {
 namespace {
 
 // Text into an existing string: keeps its capacity (a conversion through a temporary
-// std::string would allocate for every text longer than the small-string buffer).
-void Assign(std::string* out, capnp::Text::Reader text) { out->assign(text.begin(), text.size()); }
+// std::string would allocate for every text longer than the small-string buffer). Up to
+// the first NUL, as that conversion reads it (through cStr()) and as the encoder writes a
+// std::string back: a damaged text with a NUL inside then decodes, re-encodes and decodes
+// again to the same event (tests/fuzz/fuzz_decode_event).
+void Assign(std::string* out, capnp::Text::Reader text) { out->assign(text.cStr()); }
 
 void ReadSpecInto(schema::TaskSpec::Reader in, TaskSpec* out) {
   Assign(&out->title, in.getTitle());
@@ -90,9 +93,10 @@ std::string ToBytes(capnp::MessageBuilder& message) {
 
 // Runs `read` over `bytes` as a Cap'n Proto message, converting every decoding failure
 // into DataLoss. RocksDB values are not word-aligned: copied into `scratch` first
-// (TOOLCHAIN.md), unless they happen to be.
+// (TOOLCHAIN.md), unless they happen to be. (uint64_t, not capnp::word: a word cannot be
+// copied or moved, which a growing std::vector needs; clang's libstdc++ checks refuse it.)
 template <typename Root, typename Fn>
-auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<capnp::word>* scratch, Fn read)
+auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<uint64_t>* scratch, Fn read)
     -> decltype(read(typename Root::Reader())) {
   using Out = decltype(read(typename Root::Reader()));
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kMaxEncodedBytes) {
@@ -104,9 +108,10 @@ auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<
   if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
     words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.data()), count);
   } else {
+    static_assert(sizeof(uint64_t) == sizeof(capnp::word) && alignof(uint64_t) >= alignof(capnp::word));
     scratch->resize(count);
     std::memcpy(scratch->data(), bytes.data(), bytes.size());
-    words = kj::arrayPtr(scratch->data(), count);
+    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(scratch->data()), count);
   }
   capnp::ReaderOptions options;
   options.traversalLimitInWords = count * kTraversalWordsPerWord;
@@ -124,7 +129,7 @@ auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<
 
 template <typename Root, typename Fn>
 auto ReadMessage(std::string_view bytes, std::string_view what, Fn read) -> decltype(read(typename Root::Reader())) {
-  std::vector<capnp::word> scratch;
+  std::vector<uint64_t> scratch;
   return ReadMessageWith<Root>(bytes, what, &scratch, read);
 }
 

@@ -2,6 +2,7 @@
 // docs/format.md "Values").
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,7 @@ class EventDecoder {
   Status Decode(std::string_view bytes, Event* out);
 
  private:
-  std::vector<capnp::word> words_;
+  std::vector<uint64_t> words_;  // the aligned copy (see ReadMessageWith)
 };
 
 std::string EncodeTask(const TaskRecord& record);
