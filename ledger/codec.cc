@@ -12,8 +12,18 @@
 namespace taskledger {
 namespace {
 
+// The C++ enums (projections/) and the schema's enums and union (schemas/event.capnp)
+// number their members alike, and the counts the projections size tables by match the
+// schema: a member added to one side only fails the build here.
 static_assert(static_cast<int>(schema::CommandKind::EXIT) == static_cast<int>(HolderCommand::kExit));
 static_assert(static_cast<int>(schema::AttemptEnd::CANCELLED) == static_cast<int>(AttemptEnd::kCancelled));
+static_assert(static_cast<int>(schema::AttemptEnd::CANCELLED) + 1 == kAttemptEndCount);
+static_assert(static_cast<int>(AttemptEnd::kCancelled) + 1 == kAttemptEndCount);
+static_assert(static_cast<int>(schema::Event::Body::REJECTED) + 1 == kEventKindCount);
+static_assert(static_cast<int>(schema::Event::Body::CREATED) == static_cast<int>(EventKind::kCreated));
+static_assert(static_cast<int>(schema::Event::Body::REJECTED) == static_cast<int>(EventKind::kRejected));
+static_assert(static_cast<int>(EventKind::kRejected) + 1 == kEventKindCount);
+static_assert(static_cast<int>(TaskStatus::kCancelled) + 1 == kTaskStatusCount);
 
 }  // namespace
 

@@ -17,7 +17,7 @@ Status GroupCommitter::Enqueue(std::vector<Command> commands, Completion done) {
                                    " commands in one call");
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     if (stopping_) return Status::Busy("the server is shutting down");
     if (queued_commands_ + commands.size() > options_.max_queued_commands) {
       return Status::Busy("the server's command queue is full; retry shortly");
@@ -25,27 +25,27 @@ Status GroupCommitter::Enqueue(std::vector<Command> commands, Completion done) {
     queued_commands_ += commands.size();
     queue_.push_back({std::move(commands), std::move(done)});
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   return Status::Ok();
 }
 
 void GroupCommitter::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(&mutex_);
     if (stopping_ && !writer_.joinable()) return;
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   if (writer_.joinable()) writer_.join();
 }
 
 uint64_t GroupCommitter::groups_committed() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return groups_;
 }
 
 uint64_t GroupCommitter::commands_committed() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(&mutex_);
   return commands_;
 }
 
@@ -54,8 +54,8 @@ void GroupCommitter::Run() {
     std::vector<Batch> group;
     size_t group_commands = 0;
     {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(&mutex_);
+      while (!stopping_ && queue_.empty()) wake_.Wait(&mutex_);
       if (queue_.empty()) return;  // stopping, and everything queued is committed
       while (!queue_.empty() && group_commands + queue_.front().commands.size() <= options_.max_group_commands) {
         group_commands += queue_.front().commands.size();
@@ -71,7 +71,7 @@ void GroupCommitter::Run() {
     }
     std::vector<Outcome> outcomes = ledger_->SubmitGroup(commands);
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(&mutex_);
       groups_++;
       commands_ += commands.size();
     }

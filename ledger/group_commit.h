@@ -8,16 +8,15 @@
 // Thread-safe. Completions run on the writer thread and must not block.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "ledger/thread_safety.h"
 
 namespace taskledger {
 
@@ -41,30 +40,30 @@ class GroupCommitter {
 
   // Busy if the queue is full or the committer is stopping; otherwise `done` will be called
   // exactly once, from the writer thread, after the group holding these commands is durable.
-  Status Enqueue(std::vector<Command> commands, Completion done);
+  Status Enqueue(std::vector<Command> commands, Completion done) EXCLUDES(mutex_);
 
   // Refuses new work, commits everything already queued, and joins the writer.
-  void Stop();
+  void Stop() EXCLUDES(mutex_);
 
-  uint64_t groups_committed() const;
-  uint64_t commands_committed() const;
+  uint64_t groups_committed() const EXCLUDES(mutex_);
+  uint64_t commands_committed() const EXCLUDES(mutex_);
 
  private:
   struct Batch {
     std::vector<Command> commands;
     Completion done;
   };
-  void Run();
+  void Run() EXCLUDES(mutex_);
 
   Ledger* const ledger_;
   const GroupCommitOptions options_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Batch> queue_;       // GUARDED_BY(mutex_)
-  size_t queued_commands_ = 0;    // GUARDED_BY(mutex_)
-  bool stopping_ = false;         // GUARDED_BY(mutex_)
-  uint64_t groups_ = 0;           // GUARDED_BY(mutex_)
-  uint64_t commands_ = 0;         // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  CondVar wake_;
+  std::deque<Batch> queue_ GUARDED_BY(mutex_);
+  size_t queued_commands_ GUARDED_BY(mutex_) = 0;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  uint64_t groups_ GUARDED_BY(mutex_) = 0;
+  uint64_t commands_ GUARDED_BY(mutex_) = 0;
   std::thread writer_;
 };
 

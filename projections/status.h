@@ -5,11 +5,12 @@
 // everything else -> 1.
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "projections/check.h"
 
 namespace taskledger {
 
@@ -65,16 +66,16 @@ template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : value_(std::move(status)) { assert(!std::get<Status>(value_).ok()); }  // NOLINT
+  Result(Status status) : value_(std::move(status)) { TL_DCHECK(!std::get<Status>(value_).ok()); }  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(value_); }
   const Status& status() const {
     static const Status kOk;
     return ok() ? kOk : std::get<Status>(value_);
   }
-  T& value() & { assert(ok()); return std::get<T>(value_); }
-  const T& value() const& { assert(ok()); return std::get<T>(value_); }
-  T&& value() && { assert(ok()); return std::get<T>(std::move(value_)); }
+  T& value() & { TL_DCHECK(ok()); return std::get<T>(value_); }
+  const T& value() const& { TL_DCHECK(ok()); return std::get<T>(value_); }
+  T&& value() && { TL_DCHECK(ok()); return std::get<T>(std::move(value_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

@@ -4,6 +4,8 @@
 #include <array>
 #include <limits>
 
+#include "projections/check.h"
+
 namespace taskledger {
 namespace {
 
@@ -269,7 +271,7 @@ TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& d
   if (r.blocked) { view.status = TaskStatus::kBlocked; return view; }
   if (r.attempt_open) {
     // Invariant (the lease rule): running means the deadline is still ahead.
-    assert(t < r.deadline_ns);
+    TL_CHECK(t < r.deadline_ns);
     view.status = TaskStatus::kRunning;
     view.until_ns = r.deadline_ns;
     return view;

@@ -1,11 +1,11 @@
 #include "projections/timeline.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <map>
 
+#include "projections/check.h"
 #include "projections/time_text.h"
 
 namespace taskledger {
@@ -328,8 +328,8 @@ void DependencyArrows(std::string& out, const std::vector<TimelineLane>& lanes, 
 }  // namespace
 
 std::string RenderTimelineHtml(const std::vector<TimelineLane>& lanes, const TimelineOptions& options) {
-  assert(lanes.size() <= kTimelineLanesMax);
-  assert(options.from_ns < options.to_ns);
+  TL_DCHECK(lanes.size() <= kTimelineLanesMax);
+  TL_DCHECK(options.from_ns < options.to_ns);
   const Geometry g = GeometryFor(lanes.size(), options);
   const double width = kLabelWidth + kPlotWidth + kStatusWidth;
   const double height = g.LaneTop(lanes.size()) + kBottomMargin;

@@ -27,7 +27,9 @@ CXX=${FUZZ_CXX:-clang++-14}
 targets=(fuzz_decode_event fuzz_time_text fuzz_rpc_message fuzz_import_jsonl)
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" \
   -DTASKLEDGER_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]}" fuzz_make_seeds >/dev/null
+# The taskledger binary too: this clang build is where -Wthread-safety (an error) checks
+# every lock annotation of the libraries and the tools.
+cmake --build "$BUILD" -j "$(nproc)" --target "${targets[@]}" fuzz_make_seeds taskledger >/dev/null
 rm -rf "$BUILD/seeds" && "$BUILD/tests/fuzz/fuzz_make_seeds" "$BUILD/seeds"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
