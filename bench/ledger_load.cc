@@ -1,17 +1,26 @@
 // ledger_load: a load generator for `taskledger serve`.
 //
 //   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P]
-//               [--max-seconds S] [--json]
+//               [--max-seconds S] [--inflight F] [--no-create] [--json]
 //
 // Each client is a thread with its own Cap'n Proto connection (capnp::EzRpcClient) that
-// drives full task cycles, one command per call and one call at a time, as a dispatcher
-// and its workers do: create, claim --next, K heartbeats, complete. Before the load, every
-// client makes P calls of the server's `now` (no storage, no fsync) at the same time: the
-// RPC round trip of this machine, the baseline of the load's latencies and rate.
+// drives full task cycles, one command per call, as a dispatcher and its workers do:
+// create, claim --next, K heartbeats, complete. A client keeps F task cycles going at once
+// on its connection (--inflight, default 1: one call at a time); each cycle's commands still
+// go one after the other. With --no-create, every client first creates its share of the
+// tasks (in calls of up to 1000 commands, not timed) and its cycles are claim --next, K
+// heartbeats, complete: the enqueue is not counted, as in a queue benchmark that fills the
+// queue first (bench/compare.sh). Before the load, every client makes P calls of the
+// server's `now` (no storage, no fsync) at the same time: the RPC round trip of this
+// machine, the baseline of the load's latencies and rate.
 //
-// Prints tasks/s, commands/s and per-command latency percentiles (p50/p99/p999), overall
-// and by command; with --json, one JSON object. Exits 1 if any command failed.
+// Prints tasks/s, commands/s, per-command latency percentiles (p50/p99/p999), overall and by
+// command, and per-cycle latency (first command's call to the complete's reply); with
+// --json, one JSON object. Exits 1 if any command failed.
 #include <capnp/ez-rpc.h>
+#include <kj/async-io.h>
+#include <kj/timer.h>
+#include <kj/vector.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -20,6 +29,7 @@
 #include <cstdio>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -86,13 +96,20 @@ struct Config {
   std::string queue = "load";
   size_t ping_calls = 200;
   double max_seconds = 0;  // 0: until every task is done
+  int inflight = 1;        // task cycles in flight per connection
+  bool no_create = false;  // tasks created before the load, not timed
 };
+
+// Tasks created per call before a --no-create load (the server takes up to 1024).
+constexpr size_t kPrecreateBatch = 1000;
 
 struct ClientResult {
   Latencies ping;
   Latencies by_kind[kKindCount];
+  Latencies cycles;
   int64_t ping_end_ns = 0;
   int64_t load_end_ns = 0;
+  int64_t precreate_ns = 0;
   uint64_t commands = 0;
   uint64_t tasks = 0;
   uint64_t busy_retries = 0;
@@ -111,7 +128,13 @@ class Client {
     capnp::EzRpcClient client(config_.endpoint, 0, options);
     rpc::Ledger::Client ledger = client.getMain<rpc::Ledger>();
     kj::WaitScope& wait = client.getWaitScope();
+    timer_ = &client.getIoProvider().getTimer();
     (void)ledger.nowRequest().send().wait(wait);  // connected
+    if (config_.no_create && !Precreate(ledger, wait, tasks)) {
+      connected.Break();
+      pinged.Break();
+      return;
+    }
     if (!connected.ArriveAndWait()) return;
     for (size_t i = 0; i < config_.ping_calls; ++i) {
       const int64_t t0 = MonotonicNs();
@@ -120,66 +143,153 @@ class Client {
     }
     result_->ping_end_ns = MonotonicNs();
     if (!pinged.ArriveAndWait()) return;
-    const int64_t deadline_ns = config_.max_seconds > 0
-                                    ? pinged.opened_ns() + static_cast<int64_t>(config_.max_seconds * 1e9)
-                                    : INT64_MAX;
-    for (size_t t = 0; t < tasks && MonotonicNs() < deadline_ns; ++t) {
-      if (!Cycle(ledger, wait)) break;
-      result_->tasks++;
-    }
+    deadline_ns_ = config_.max_seconds > 0 ? pinged.opened_ns() + static_cast<int64_t>(config_.max_seconds * 1e9)
+                                           : INT64_MAX;
+    remaining_ = tasks;
+    result_->cycles.Reserve(tasks);
+    kj::Vector<kj::Promise<void>> lanes;
+    for (int l = 0; l < config_.inflight && static_cast<size_t>(l) < tasks; ++l) lanes.add(Lane(ledger));
+    kj::joinPromises(lanes.releaseAsArray()).wait(wait);
     result_->load_end_ns = MonotonicNs();
   }
 
  private:
-  // One task: create, claim --next, heartbeats, complete. False on a failure.
-  bool Cycle(rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+  // Creates this client's tasks in calls of kPrecreateBatch commands; false on a failure.
+  bool Precreate(rpc::Ledger::Client& ledger, kj::WaitScope& wait, size_t tasks) {
+    const int64_t t0 = MonotonicNs();
+    Command create = CreateCommand();
+    for (size_t done = 0; done < tasks;) {
+      const size_t n = std::min(kPrecreateBatch, tasks - done);
+      auto request = ledger.submitRequest();
+      auto commands = request.initCommands(static_cast<unsigned>(n));
+      for (size_t i = 0; i < n; ++i) wire::WriteCommand(create, commands[static_cast<unsigned>(i)]);
+      auto response = request.send().wait(wait);
+      if (response.getOutcomes().size() != n) {
+        Fail("pre-create: the server answered a different count");
+        return false;
+      }
+      size_t busy = 0;
+      for (auto o : response.getOutcomes()) {
+        Result<Outcome> outcome = wire::ReadOutcome(o);
+        if (!outcome.ok()) {
+          Fail(outcome.status().message());
+          return false;
+        }
+        if (outcome->status.code() == Code::kBusy) {
+          ++busy;
+        } else if (!outcome->status.ok()) {
+          Fail("pre-create: " + outcome->status.message());
+          return false;
+        }
+      }
+      if (busy > 0) {  // the creates are all alike: make up for the refused ones
+        result_->busy_retries++;
+        std::this_thread::sleep_for(kBusyPause);
+      }
+      done += n - busy;
+    }
+    result_->precreate_ns = MonotonicNs() - t0;
+    return true;
+  }
+
+  Command CreateCommand() const {
     Command create;
     create.kind = CommandKind::kCreate;
     create.spec.title = "load";
     create.spec.queue = config_.queue;
-    if (!Submit(ledger, wait, create, kCreate)) return false;
-    Command claim;
-    claim.kind = CommandKind::kClaim;
-    claim.next = true;
-    claim.queue = config_.queue;
-    claim.actor = worker_;
-    std::optional<Outcome> claimed = Submit(ledger, wait, claim, kClaim);
-    if (!claimed) return false;
-    Command holder;
-    holder.task_id = claimed->reply.task_id;
-    holder.token = claimed->reply.token;
-    holder.actor = worker_;
-    holder.kind = CommandKind::kHeartbeat;
-    for (int h = 0; h < config_.heartbeats; ++h) {
-      if (!Submit(ledger, wait, holder, kHeartbeat)) return false;
+    return create;
+  }
+
+  // One lane: task cycles one after another until this client's share is done, the
+  // deadline passes or a command fails.
+  kj::Promise<void> Lane(rpc::Ledger::Client ledger) {
+    if (remaining_ == 0 || failed_ || MonotonicNs() >= deadline_ns_) return kj::READY_NOW;
+    --remaining_;
+    const int64_t t0 = MonotonicNs();
+    return Cycle(ledger).then([this, ledger, t0](bool ok) mutable -> kj::Promise<void> {
+      if (!ok) {
+        failed_ = true;
+        return kj::READY_NOW;
+      }
+      result_->cycles.Add(MonotonicNs() - t0);
+      result_->tasks++;
+      return Lane(kj::mv(ledger));
+    });
+  }
+
+  // One task: [create,] claim --next, heartbeats, complete. False on a failure.
+  kj::Promise<bool> Cycle(rpc::Ledger::Client ledger) {
+    kj::Promise<bool> created = config_.no_create ? kj::Promise<bool>(true)
+                                                  : Submit(ledger, CreateCommand(), kCreate).then(
+                                                        [](std::optional<Outcome>&& o) { return o.has_value(); });
+    return created.then([this, ledger](bool ok) mutable -> kj::Promise<bool> {
+      if (!ok) return false;
+      Command claim;
+      claim.kind = CommandKind::kClaim;
+      claim.next = true;
+      claim.queue = config_.queue;
+      claim.actor = worker_;
+      return Submit(ledger, std::move(claim), kClaim)
+          .then([this, ledger](std::optional<Outcome>&& claimed) mutable -> kj::Promise<bool> {
+            if (!claimed) return false;
+            Command holder;
+            holder.task_id = claimed->reply.task_id;
+            holder.token = claimed->reply.token;
+            holder.actor = worker_;
+            return Hold(kj::mv(ledger), std::move(holder), 0);
+          });
+    });
+  }
+
+  // The holder's commands from heartbeat number `h` on: the rest of the heartbeats, then
+  // complete.
+  kj::Promise<bool> Hold(rpc::Ledger::Client ledger, Command holder, int h) {
+    if (h == config_.heartbeats) {
+      holder.kind = CommandKind::kComplete;
+      return Submit(ledger, std::move(holder), kComplete).then([](std::optional<Outcome>&& o) {
+        return o.has_value();
+      });
     }
-    holder.kind = CommandKind::kComplete;
-    return Submit(ledger, wait, holder, kComplete).has_value();
+    holder.kind = CommandKind::kHeartbeat;
+    Command next = holder;
+    return Submit(ledger, std::move(holder), kHeartbeat)
+        .then([this, ledger, next = std::move(next), h](std::optional<Outcome>&& o) mutable -> kj::Promise<bool> {
+          if (!o) return false;
+          return Hold(kj::mv(ledger), std::move(next), h + 1);
+        });
   }
 
   // One command in one call, retried while the server is busy; nullopt on a failure.
-  std::optional<Outcome> Submit(rpc::Ledger::Client& ledger, kj::WaitScope& wait, const Command& command, Kind kind) {
-    const int64_t t0 = MonotonicNs();
-    for (;;) {
-      auto request = ledger.submitRequest();
-      wire::WriteCommand(command, request.initCommands(1)[0]);
-      auto response = request.send().wait(wait);
-      if (response.getOutcomes().size() != 1) return Fail("the server answered a different count");
-      Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
-      if (!outcome.ok()) return Fail(outcome.status().message());
-      if (outcome->status.code() == Code::kBusy) {
-        result_->busy_retries++;
-        std::this_thread::sleep_for(kBusyPause);
-        continue;
-      }
-      if (!outcome->status.ok()) return Fail(std::string(kKindNames[kind]) + ": " + outcome->status.message());
-      result_->by_kind[kind].Add(MonotonicNs() - t0);
-      result_->commands++;
-      return std::move(*outcome);
-    }
+  // t0: when the command was first sent (its latency includes the retries).
+  kj::Promise<std::optional<Outcome>> Submit(rpc::Ledger::Client ledger, Command command, Kind kind,
+                                             int64_t t0 = -1) {
+    if (t0 < 0) t0 = MonotonicNs();
+    auto request = ledger.submitRequest();
+    wire::WriteCommand(command, request.initCommands(1)[0]);
+    return request.send().then(
+        [this, ledger, command = std::move(command), kind,
+         t0](capnp::Response<rpc::Ledger::SubmitResults>&& response) mutable
+        -> kj::Promise<std::optional<Outcome>> {
+          if (response.getOutcomes().size() != 1) return Fail("the server answered a different count");
+          Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
+          if (!outcome.ok()) return Fail(outcome.status().message());
+          if (outcome->status.code() == Code::kBusy) {
+            result_->busy_retries++;
+            return timer_->afterDelay(kBusyPause.count() * kj::MILLISECONDS)
+                .then([this, ledger, command = std::move(command), kind, t0]() mutable {
+                  return Submit(kj::mv(ledger), std::move(command), kind, t0);
+                });
+          }
+          if (!outcome->status.ok()) {
+            return Fail(std::string(kKindNames[kind]) + ": " + outcome->status.message());
+          }
+          result_->by_kind[kind].Add(MonotonicNs() - t0);
+          result_->commands++;
+          return std::optional<Outcome>(std::move(*outcome));
+        });
   }
 
-  std::nullopt_t Fail(const std::string& what) {
+  std::optional<Outcome> Fail(const std::string& what) {
     if (result_->errors++ == 0) result_->first_error = what;
     return std::nullopt;
   }
@@ -187,6 +297,10 @@ class Client {
   const Config& config_;
   const std::string worker_;
   ClientResult* result_;
+  kj::Timer* timer_ = nullptr;
+  int64_t deadline_ns_ = INT64_MAX;
+  size_t remaining_ = 0;  // task cycles of this client's share not yet started
+  bool failed_ = false;
 };
 
 nlohmann::json Percentiles(Latencies& l) {
@@ -211,6 +325,10 @@ int Main(int argc, char** argv) {
   app.add_option("--queue", config.queue, "queue the tasks go to (default load)");
   app.add_option("--ping-calls", config.ping_calls, "`now` calls per client before the load (default 200; 0: none)");
   app.add_option("--max-seconds", config.max_seconds, "stop starting new tasks after this long (default: no limit)");
+  app.add_option("--inflight", config.inflight, "task cycles in flight per connection (default 1: one call at a time)")
+      ->check(CLI::Range(1, 4096));
+  app.add_flag("--no-create", config.no_create,
+               "create the tasks before the load (not timed); cycles are claim --next, heartbeats, complete");
   app.add_flag("--json", json, "one JSON object");
   CLI11_PARSE(app, argc, argv);
   if (config.address.rfind("unix:", 0) == 0 && config.address.size() > 5) {
@@ -254,6 +372,8 @@ int Main(int argc, char** argv) {
   int64_t ping_end = 0, load_end = 0;
   for (ClientResult& r : results) {
     total.ping.Append(r.ping);
+    total.cycles.Append(r.cycles);
+    total.precreate_ns = std::max(total.precreate_ns, r.precreate_ns);
     for (int k = 0; k < kKindCount; ++k) total.by_kind[k].Append(r.by_kind[k]);
     total.commands += r.commands;
     total.tasks += r.tasks;
@@ -273,11 +393,14 @@ int Main(int argc, char** argv) {
       {"clients", config.clients},
       {"tasks", total.tasks},
       {"heartbeats", config.heartbeats},
+      {"inflight", config.inflight},
+      {"created_in_load", !config.no_create},
       {"commands", total.commands},
       {"seconds", seconds},
       {"tasks_per_s", static_cast<double>(total.tasks) / seconds},
       {"commands_per_s", static_cast<double>(total.commands) / seconds},
       {"latency", Percentiles(all)},
+      {"cycle_latency", Percentiles(total.cycles)},
       {"by_command", nlohmann::json::object()},
       {"rpc_now",
        {{"calls", total.ping.count()},
@@ -289,17 +412,23 @@ int Main(int argc, char** argv) {
   };
   for (int k = 0; k < kKindCount; ++k) out["by_command"][kKindNames[k]] = Percentiles(total.by_kind[k]);
   if (!total.first_error.empty()) out["first_error"] = total.first_error;
+  if (config.no_create) out["precreate_seconds"] = static_cast<double>(total.precreate_ns) / 1e9;
 
   if (json) {
     std::printf("%s\n", out.dump().c_str());
   } else {
-    std::printf("%d clients, %llu tasks x (%d heartbeats + 3) in %.2f s\n", config.clients,
-                static_cast<unsigned long long>(total.tasks), config.heartbeats, seconds);
+    std::printf("%d clients x %d in flight, %llu tasks x (%d heartbeats + %d) in %.2f s%s\n", config.clients,
+                config.inflight, static_cast<unsigned long long>(total.tasks), config.heartbeats,
+                config.no_create ? 2 : 3, seconds, config.no_create ? " (created before the load)" : "");
     std::printf("  %.0f tasks/s, %.0f commands/s\n", out["tasks_per_s"].get<double>(),
                 out["commands_per_s"].get<double>());
     std::printf("  per command: p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n", all.PercentileUs(0.5),
                 all.PercentileUs(0.99), all.PercentileUs(0.999), all.PercentileUs(1.0));
+    std::printf("  per task cycle: p50 %.0f us, p99 %.0f us, p999 %.0f us, max %.0f us\n",
+                total.cycles.PercentileUs(0.5), total.cycles.PercentileUs(0.99), total.cycles.PercentileUs(0.999),
+                total.cycles.PercentileUs(1.0));
     for (int k = 0; k < kKindCount; ++k) {
+      if (total.by_kind[k].count() == 0) continue;
       std::printf("  %-10s p50 %.0f us, p99 %.0f us\n", kKindNames[k], total.by_kind[k].PercentileUs(0.5),
                   total.by_kind[k].PercentileUs(0.99));
     }

@@ -23,5 +23,6 @@ server=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 "$load" --connect "unix:$work/sock" --clients 4 --tasks 40 --heartbeats 2 --ping-calls 20 --json
 "$load" --connect "unix:$work/sock" --clients 2 --tasks 10 --heartbeats 0 --ping-calls 0
+"$load" --connect "unix:$work/sock" --clients 2 --inflight 4 --tasks 40 --heartbeats 2 --no-create --queue pre --ping-calls 0 --json
 bash "$(dirname "$0")/ls_server_memory.sh" "$taskledger" "$work/big" 1
 echo "bench smoke: ok"
