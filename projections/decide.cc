@@ -164,58 +164,7 @@ Outcome DecideClaim(const Command& c, const TaskRecord& record, const DecisionCo
   return Accept(record, {std::move(e)});
 }
 
-bool IsPrintableToken(std::string_view s) {
-  for (unsigned char ch : s) {
-    if (ch <= 0x20 || ch >= 0x7f) return false;
-  }
-  return true;
-}
-
 }  // namespace
-
-Status ValidateName(std::string_view what, std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
-  if (name.size() > kMaxIdBytes) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(name.size()) +
-                                   " bytes; the limit is " + std::to_string(kMaxIdBytes));
-  }
-  if (!IsPrintableToken(name)) {
-    return Status::InvalidArgument(std::string(what) +
-                                   " must be printable ASCII without spaces or control characters");
-  }
-  return Status::Ok();
-}
-
-Status ValidateText(std::string_view what, std::string_view text) {
-  if (text.size() > kMaxTextBytes) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(text.size()) +
-                                   " bytes; the limit is " + std::to_string(kMaxTextBytes));
-  }
-  // Text must be valid UTF-8 so every report and JSON line can carry it.
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char ch = static_cast<unsigned char>(text[i]);
-    size_t len = ch < 0x80 ? 1 : (ch >> 5) == 0x6 ? 2 : (ch >> 4) == 0xe ? 3 : (ch >> 3) == 0x1e ? 4 : 0;
-    if (len == 0 || i + len > text.size()) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
-    uint32_t code_point = len == 1 ? ch : ch & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      const unsigned char next = static_cast<unsigned char>(text[i + k]);
-      if ((next >> 6) != 0x2) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
-      code_point = (code_point << 6) | (next & 0x3f);
-    }
-    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8 either
-    // (RFC 3629), and JSON parsers refuse them: `export` then `import` must round-trip.
-    static constexpr uint32_t kMinCodePoint[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kMinCodePoint[len] || (code_point >= 0xd800 && code_point <= 0xdfff) || code_point > 0x10ffff) {
-      return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
-    }
-    if (len == 1 && ch < 0x20 && ch != '\n' && ch != '\t') {
-      return Status::InvalidArgument(std::string(what) + " contains a control character");
-    }
-    i += len;
-  }
-  return Status::Ok();
-}
 
 Status NormalizeSpec(TaskSpec* spec) {
   TL_RETURN_IF_ERROR(ValidateText("title", spec->title));
@@ -263,26 +212,33 @@ Event DecideCreate(const Command& command, const std::string& task_id, const Dec
 }
 
 Outcome DecideOnTask(const Command& command, const TaskRecord& record, const DecisionContext& context) {
+  Outcome (*decide)(const Command&, const TaskRecord&, const DecisionContext&) = nullptr;
   switch (command.kind) {
     case CommandKind::kClaim:
-      return DecideClaim(command, record, context);
+      decide = DecideClaim;
+      break;
     case CommandKind::kHeartbeat:
     case CommandKind::kComplete:
     case CommandKind::kFail:
     case CommandKind::kRelease:
     case CommandKind::kSignal:
     case CommandKind::kExit:
-      return DecideHolder(command, record, context);
+      decide = DecideHolder;
+      break;
     case CommandKind::kBlock:
     case CommandKind::kUnblock:
     case CommandKind::kCancel:
     case CommandKind::kRevive:
-      return DecideOperator(command, record, context);
+      decide = DecideOperator;
+      break;
     case CommandKind::kCreate:
     case CommandKind::kSweep:
-      break;
+      return Refuse(Status::Internal("command does not act on one task"));
   }
-  return Refuse(Status::Internal("command does not act on one task"));
+  if (decide == nullptr) return Refuse(Status::Internal("unknown command kind"));
+  // Every entry (CLI, RPC, an embedding) reaches here: the rules hold whoever sent it.
+  if (Status s = ValidateCommand(command); !s.ok()) return Refuse(std::move(s));
+  return decide(command, record, context);
 }
 
 std::string NotClaimableReason(const TaskView& view) {

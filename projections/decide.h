@@ -14,6 +14,7 @@
 #include "projections/event.h"
 #include "projections/status.h"
 #include "projections/task.h"
+#include "projections/validate.h"
 
 namespace taskledger {
 
@@ -36,6 +37,10 @@ enum class CommandKind : uint8_t {
 struct Command {
   CommandKind kind = CommandKind::kCreate;
   std::string task_id;  // create: empty = the ledger names it; claim --next, sweep: empty
+  // create: the caller named the task, so an empty task_id is a malformed id, not a
+  // request for a generated one (ValidateCommand). Not carried over RPC: a remote caller
+  // that means "name it for me" sends an empty id, and the CLI checks before it sends.
+  bool task_id_given = false;
   std::string actor;    // worker id; "operator" for operator commands
   ClientMeta meta;
   TaskSpec spec;        // create; zero fields take the defaults of projections/limits.h
@@ -75,10 +80,6 @@ struct DecisionContext {
   DependencyLookup dependencies;
 };
 
-// Validates the printable-token rule of ids, workers, queues and keys.
-Status ValidateName(std::string_view what, std::string_view name);
-Status ValidateText(std::string_view what, std::string_view text);
-
 // Checks a create's spec and fills the defaults. Existence of the id, of the dependencies
 // and idempotency are the caller's (they need lookups).
 Status NormalizeSpec(TaskSpec* spec);
@@ -87,6 +88,8 @@ Status NormalizeSpec(TaskSpec* spec);
 Event DecideCreate(const Command& command, const std::string& task_id, const DecisionContext& context);
 
 // Every other per-task command. `record` is the task's stored record (not yet settled).
+// Runs ValidateCommand first: a command that breaks a rule is refused (InvalidArgument)
+// with no event, not even a `rejected` one.
 Outcome DecideOnTask(const Command& command, const TaskRecord& record, const DecisionContext& context);
 
 // Human explanation of why a task cannot be claimed now.

@@ -6,6 +6,7 @@
 
 #include "projections/decide.h"
 #include "projections/time_text.h"
+#include "projections/validate.h"
 
 namespace taskledger {
 namespace {
@@ -313,7 +314,7 @@ Status CheckStorable(const Event& e) {
   if (e.kind == EventKind::kSignaled || (e.kind == EventKind::kExited && !e.exit_code)) {
     TL_RETURN_IF_ERROR(ValidateName("signal", e.signal));
   }
-  return Status::Ok();
+  return ValidateEventValues(e);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "tools/cli/audit_verbs.h"
+#include "tools/cli/verbs.h"
 
 #include <unistd.h>
 
@@ -54,21 +54,6 @@ Status Prefixed(const Status& s, const std::string& prefix) {
     case Code::kInternal: return Status::Internal(prefix + s.message());
   }
   return s;
-}
-
-bool IsSeq(const std::string& text) {
-  return !text.empty() && text.size() < 20 && text.find_first_not_of("0123456789") == std::string::npos;
-}
-
-// --since SEQ|TIME as the first seq it names.
-Result<uint64_t> SinceSeq(Backend& ledger, const std::string& since) {
-  if (since.empty()) return uint64_t{1};
-  if (IsSeq(since)) return std::max<uint64_t>(std::stoull(since), 1);
-  Result<int64_t> now = ledger.Now();
-  if (!now.ok()) return now.status();
-  Result<int64_t> t = ParseTime(since, *now);
-  if (!t.ok()) return Status::InvalidArgument("--since: expected a seq or a time: " + t.status().message());
-  return ledger.FirstSeqAtOrAfter(*t);
 }
 
 // The ledger time of event `seq` (NotFound past the end of the log).
@@ -434,7 +419,7 @@ int RunBackup(Cli& cli, const AuditFlags& flags) {
 
 }  // namespace
 
-void AddAuditVerbs(CLI::App& app, Cli& cli, std::function<int()>& run) {
+void AddAuditVerbs(CLI::App& app, Cli& cli, VerbAction& run) {
   auto flags = std::make_shared<AuditFlags>();
   // Each callback holds `flags`, so the options' targets live as long as the app.
   const auto on = [&run, &cli, flags](CLI::App* verb, int (*action)(Cli&, const AuditFlags&)) {

@@ -11,12 +11,12 @@
 
 #include "ledger/codec.h"
 #include "ledger/wire.h"
+#include "tools/common/address.h"
+#include "tools/common/follow.h"
 
 namespace taskledger::cli {
 namespace {
 
-// log --follow on an embedded ledger polls this often.
-constexpr auto kFollowPoll = std::chrono::milliseconds(100);
 // Events per `events` call: bounds one reply.
 constexpr uint32_t kEventsPage = 4096;
 // A busy server is retried for this long before the error reaches the user.
@@ -54,7 +54,7 @@ class EmbeddedBackend final : public Backend {
     while (go_on && !*stop) {
       TL_RETURN_IF_ERROR(ForEachEvent(from_seq, task_id, forward));
       if (!go_on) break;
-      std::this_thread::sleep_for(kFollowPoll);
+      std::this_thread::sleep_for(tools::kFollowPollInterval);
       TL_RETURN_IF_ERROR(ledger_->Refresh());
     }
     return Status::Ok();
@@ -319,7 +319,7 @@ class RemoteBackend final : public Backend {
       while (!*stop && !stopped) {
         auto ended = following.addBranch().then([](Status s) { return std::optional<Status>(s); });
         std::optional<Status> result =
-            ended.exclusiveJoin(timer.afterDelay(kFollowPoll.count() * kj::MILLISECONDS).then([] {
+            ended.exclusiveJoin(timer.afterDelay(tools::kFollowPollInterval.count() * kj::MILLISECONDS).then([] {
                    return std::optional<Status>();
                  })).wait(wait);
         if (result) return *result;
@@ -391,15 +391,9 @@ Result<std::unique_ptr<Backend>> OpenEmbedded(const std::string& path, bool read
 }
 
 Result<std::unique_ptr<Backend>> ConnectRemote(const std::string& address) {
-  std::string endpoint;
-  if (address.rfind("unix:", 0) == 0 && address.size() > 5) {
-    endpoint = address;
-  } else if (address.rfind("tcp:", 0) == 0 && address.find(':', 4) != std::string::npos) {
-    endpoint = address.substr(4);
-  } else {
-    return Status::InvalidArgument("bad server address '" + address + "': expected unix:/path or tcp:HOST:PORT");
-  }
-  return std::unique_ptr<Backend>(new RemoteBackend(address, endpoint));
+  Result<tools::ServerAddress> parsed = tools::ParseServerAddress(address);
+  if (!parsed.ok()) return Status::InvalidArgument("bad server address '" + address + "': " + parsed.status().message());
+  return std::unique_ptr<Backend>(new RemoteBackend(address, parsed->endpoint));
 }
 
 }  // namespace taskledger::cli

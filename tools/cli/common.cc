@@ -2,16 +2,15 @@
 
 #include <unistd.h>
 
-#include <csignal>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
-#include <map>
 
 #include "projections/limits.h"
 #include "projections/time_text.h"
+#include "projections/validate.h"
 
 namespace taskledger::cli {
-
 
 // Prints one error line and returns its exit code.
 int Fail(const Status& status) {
@@ -24,21 +23,6 @@ void PrintJson(const nlohmann::json& object) {
   std::cout << object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
-// Signal names as users write them: TERM, SIGTERM or 15.
-std::optional<std::string> CanonicalSignal(const std::string& text) {
-  static const std::map<std::string, int> kSignals = {
-      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT}, {"KILL", SIGKILL},
-      {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
-      {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
-      {"ILL", SIGILL},   {"TRAP", SIGTRAP}, {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ}, {"SYS", SIGSYS}};
-  std::string name = text;
-  if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-  for (const auto& [known, number] : kSignals) {
-    if (name == known || name == std::to_string(number)) return "SIG" + known;
-  }
-  return std::nullopt;
-}
-
 ClientMeta CallerMeta() {
   ClientMeta meta;
   meta.pid = static_cast<uint32_t>(::getppid());  // the worker or shell that ran us
@@ -48,12 +32,25 @@ ClientMeta CallerMeta() {
   return meta;
 }
 
-
-
 Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
   Result<int64_t> ns = ParseDuration(text);
   if (!ns.ok()) return Status::InvalidArgument(flag + ": " + ns.status().message());
   return ns;
+}
+
+bool IsSeq(const std::string& text) {
+  // 19 digits always fit in a uint64; a longer number is read as a time (and refused).
+  return !text.empty() && text.size() < 20 && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+Result<uint64_t> SinceSeq(Backend& ledger, const std::string& since) {
+  if (since.empty()) return uint64_t{1};
+  if (IsSeq(since)) return std::max<uint64_t>(std::stoull(since), 1);
+  Result<int64_t> now = ledger.Now();
+  if (!now.ok()) return now.status();
+  Result<int64_t> t = ParseTime(since, *now);
+  if (!t.ok()) return Status::InvalidArgument("--since: expected a seq or a time: " + t.status().message());
+  return ledger.FirstSeqAtOrAfter(*t);
 }
 
 // Reads at most one byte past the payload limit, so an oversized file is refused by the
@@ -70,8 +67,6 @@ Result<std::string> ReadPayloadFile(const std::string& path) {
   return payload;
 }
 
-
-
 void AddAtFlags(CLI::App* verb, AtFlags* at) {
   verb->add_option("--at", at->time, "the state at a past time: RFC 3339 or -5m");
   verb->add_option("--at-seq", at->seq, "the state after the event with this seq");
@@ -86,9 +81,12 @@ Result<Backend*> Cli::Open(bool read_only) {
 }
 
 int Cli::Submit(Command command, const std::function<void(const CommandReply&)>& print_text) {
+  // The ledger applies the same rules; checked here too so that a bad command opens (and
+  // creates) nothing, and so that task_id_given, which the RPC does not carry, counts.
+  command.meta = CallerMeta();
+  if (Status s = ValidateCommand(command); !s.ok()) return Fail(s);
   Result<Backend*> backend = Open(false);
   if (!backend.ok()) return Fail(backend.status());
-  command.meta = CallerMeta();
   const Outcome outcome = (*backend)->Submit(command);
   if (!outcome.status.ok()) return Fail(outcome.status);
   if (globals_.json) {

@@ -29,11 +29,13 @@ int Fail(const Status& status);
 int Usage(const std::string& message);
 // One JSON object on one line of stdout.
 void PrintJson(const nlohmann::json& object);
-// Signal names as users write them (TERM, SIGTERM or 15) -> "SIGTERM".
-std::optional<std::string> CanonicalSignal(const std::string& text);
 // Facts about the caller recorded with its commands (pid of our parent, host, wall time).
 ClientMeta CallerMeta();
 Result<int64_t> DurationFlag(const std::string& flag, const std::string& text);
+// Whether a SEQ|TIME flag holds a seq: digits only, short enough for a uint64.
+bool IsSeq(const std::string& text);
+// --since SEQ|TIME (log, export) as the first seq it names; 1 when not given.
+Result<uint64_t> SinceSeq(Backend& ledger, const std::string& since);
 Result<std::string> ReadPayloadFile(const std::string& path);
 
 class Cli {
@@ -43,7 +45,8 @@ class Cli {
   // The ledger: through the server when --connect is given, else embedded on --db
   // (read-only verbs open it as a secondary, beside any owner).
   Result<Backend*> Open(bool read_only);
-  // Submits one command and prints its reply (JSON, or print_text); returns the exit code.
+  // Checks the command's rules (ValidateCommand, before anything is opened), submits it
+  // and prints its reply (JSON, or print_text); returns the exit code.
   int Submit(Command command, const std::function<void(const CommandReply&)>& print_text);
 
   nlohmann::json ReplyJson(const CommandReply& reply);

@@ -20,6 +20,8 @@
 #include "ledger/codec.h"
 #include "ledger/group_commit.h"
 #include "ledger/wire.h"
+#include "tools/common/address.h"
+#include "tools/common/follow.h"
 
 namespace taskledger::server {
 namespace {
@@ -40,8 +42,6 @@ constexpr size_t kListPageRecordBytes = size_t{8} << 20;
 // The largest reply we send: the RPC layer refuses to send a message past our own limit on
 // what we receive (kMaxRequestWords); this leaves room for the reply's envelope.
 constexpr uint64_t kMaxReplyWords = kMaxRequestWords - 4096;
-// Followers look for new events this often.
-constexpr auto kFollowPoll = 50 * kj::MILLISECONDS;
 // On shutdown, replies in flight get this long to reach their clients.
 constexpr auto kDrainReplies = 5 * kj::SECONDS;
 
@@ -378,7 +378,7 @@ class LedgerService final : public rpc::Ledger::Server {
     std::vector<Event> page;
     Status s = ReadEvents(f.next_seq, f.task_id, kMaxEventsPerCall, &page);
     if (!s.ok()) return KJ_EXCEPTION(FAILED, s.message());
-    if (page.empty()) return timer_.afterDelay(kFollowPoll).then([this, &f] { return FollowLoop(f); });
+    if (page.empty()) return timer_.afterDelay(tools::kFollowPollInterval.count() * kj::MILLISECONDS).then([this, &f] { return FollowLoop(f); });
     auto request = f.sink.pushRequest();
     auto list = request.initEvents(static_cast<unsigned>(page.size()));
     for (size_t i = 0; i < page.size(); ++i) WriteEvent(page[i], list[static_cast<unsigned>(i)]);
@@ -452,48 +452,48 @@ Status PrepareUnixSocket(const std::string& path) {
   return Status::Ok();
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+// --listen as an address this server may bind: tcp on loopback unless --allow-remote; a
+// unix socket path free (a stale socket of a dead server is removed).
+Result<tools::ServerAddress> ListenAddress(const ServeOptions& options) {
+  Result<tools::ServerAddress> address = tools::ParseServerAddress(options.listen);
+  if (!address.ok()) return Status::InvalidArgument("--listen: " + address.status().message());
+  if (!address->is_unix() && !tools::IsLoopbackHost(address->host) && !options.allow_remote) {
+    return Status::InvalidArgument("--listen: " + address->host +
+                                   " is not loopback; pass --allow-remote to accept other machines");
+  }
+  if (address->is_unix()) TL_RETURN_IF_ERROR(PrepareUnixSocket(address->unix_path));
+  return address;
+}
+
+// Each client is a file descriptor: allow as many as the hard limit does.
+void RaiseOpenFilesLimit() {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 }
 
 }  // namespace
 
+// One function on purpose (~90 lines): the event loop, the ledger, the committer and the
+// listener are locals whose destruction order is the shutdown order, and the accept and
+// drain loops capture them by reference.
 int Serve(const ServeOptions& options) {
   const auto fail = [](const Status& s) {
     std::fprintf(stderr, "taskledger: %s\n", s.message().c_str());
     return s.ExitCode();
   };
-  std::string unix_path, bind_address;
-  if (options.listen.rfind("unix:", 0) == 0 && options.listen.size() > 5) {
-    unix_path = options.listen.substr(5);
-    bind_address = options.listen;
-  } else if (options.listen.rfind("tcp:", 0) == 0) {
-    bind_address = options.listen.substr(4);
-    const size_t colon = bind_address.rfind(':');
-    if (colon == std::string::npos || colon == 0) return fail(Status::InvalidArgument("--listen: expected tcp:HOST:PORT"));
-    if (!IsLoopback(bind_address.substr(0, colon)) && !options.allow_remote) {
-      return fail(Status::InvalidArgument("--listen: " + bind_address.substr(0, colon) +
-                                          " is not loopback; pass --allow-remote to accept other machines"));
-    }
-  } else {
-    return fail(Status::InvalidArgument("--listen: expected unix:/path or tcp:HOST:PORT"));
-  }
-  if (!unix_path.empty()) {
-    if (Status s = PrepareUnixSocket(unix_path); !s.ok()) return fail(s);
-  }
+  Result<tools::ServerAddress> address = ListenAddress(options);
+  if (!address.ok()) return fail(address.status());
+  const std::string& unix_path = address->unix_path;
 
   // Before any thread exists (RocksDB's, the writer's): every thread must block these, so
   // that they reach the event loop instead of killing the process.
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
   std::signal(SIGPIPE, SIG_IGN);
-
-  // Each client is a file descriptor: allow as many as the hard limit does.
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
+  RaiseOpenFilesLimit();
 
   SystemClock clock;
   LedgerOptions ledger_options;
@@ -511,16 +511,14 @@ int Serve(const ServeOptions& options) {
   kj::Own<kj::ConnectionReceiver> listener;
   try {
     const mode_t old_umask = ::umask(0077);  // the socket is created owner-only
-    auto address = io.provider->getNetwork().parseAddress(bind_address).wait(io.waitScope);
-    listener = address->listen();
+    listener = io.provider->getNetwork().parseAddress(address->endpoint).wait(io.waitScope)->listen();
     ::umask(old_umask);
     if (!unix_path.empty()) ::chmod(unix_path.c_str(), 0600);
   } catch (const kj::Exception& e) {
     return fail(Status::IOError("cannot listen on " + options.listen + ": " + e.getDescription().cStr()));
   }
   std::string shown = options.listen;
-  if (unix_path.empty()) shown = "tcp:" + bind_address.substr(0, bind_address.rfind(':')) + ":" +
-                                 std::to_string(listener->getPort());
+  if (unix_path.empty()) shown = "tcp:" + address->host + ":" + std::to_string(listener->getPort());
   kj::Timer& timer = io.provider->getTimer();
   capnp::ReaderOptions reader_options;
   reader_options.traversalLimitInWords = kMaxRequestWords;

@@ -9,6 +9,10 @@
 
 namespace taskledger::server {
 
+// An idle client is dropped after this long by default: long enough for any pause of a
+// script between two verbs, short enough that abandoned connections do not pile up.
+inline constexpr int64_t kDefaultIdleTimeoutNs = 300 * kNanosPerSecond;
+
 struct ServeOptions {
   std::string db_path;
   std::string listen = "unix:./taskledger.sock";  // or tcp:HOST:PORT
@@ -17,7 +21,7 @@ struct ServeOptions {
   bool sync = true;
   // A connection that has received no bytes for this long, with no call in flight and no
   // `follow` stream open, is closed (--idle-timeout). 0: never.
-  int64_t idle_timeout_ns = 300 * kNanosPerSecond;
+  int64_t idle_timeout_ns = kDefaultIdleTimeoutNs;
 };
 
 // Runs until SIGTERM or SIGINT, then stops accepting, commits and acknowledges what is in

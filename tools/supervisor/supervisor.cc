@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "projections/time_text.h"
+#include "tools/common/signal_names.h"
 
 namespace taskledger::supervisor {
 namespace {
@@ -25,26 +26,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr auto kRecordRetryFor = std::chrono::seconds(30);
 // How long the supervisor waits for a SIGKILLed group to disappear before it exits.
 constexpr auto kReapGroupFor = std::chrono::seconds(5);
-
-std::string SignalName(int signal) {
-  switch (signal) {
-    case SIGHUP: return "SIGHUP";
-    case SIGINT: return "SIGINT";
-    case SIGQUIT: return "SIGQUIT";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGKILL: return "SIGKILL";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGALRM: return "SIGALRM";
-    case SIGTERM: return "SIGTERM";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGUSR2: return "SIGUSR2";
-    default: return "SIG" + std::to_string(signal);
-  }
-}
 
 class Supervisor {
  public:
@@ -154,9 +135,9 @@ class Supervisor {
       if (signal == SIGCHLD) {
         Reap();
       } else if (!stopping_) {
-        spdlog::info("{}: {} received; recording it and stopping the child", task_, SignalName(signal));
+        spdlog::info("{}: {} received; recording it and stopping the child", task_, tools::SignalName(signal));
         Command command = HolderCommand(CommandKind::kSignal);
-        command.signal = SignalName(signal);
+        command.signal = tools::SignalName(signal);
         command.grace_ns = options_.grace_ns;
         command.has_grace = true;  // the grace the child gets, 0 included: record exactly that
         const Outcome outcome = backend_.Submit(command);
@@ -224,7 +205,7 @@ class Supervisor {
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (lease_lost_) {
       // Still say how the child ended: the ledger refuses it, and the refusal is evidence.
-      Record(WIFEXITED(status) ? ExitCommand(code, "") : ExitCommand(std::nullopt, SignalName(WTERMSIG(status))));
+      Record(WIFEXITED(status) ? ExitCommand(code, "") : ExitCommand(std::nullopt, tools::SignalName(WTERMSIG(status))));
       return 3;
     }
     if (WIFEXITED(status) && code == 0) {
@@ -240,7 +221,7 @@ class Supervisor {
     } else if (WIFEXITED(status)) {
       Record(ExitCommand(code, ""));
     } else {
-      Record(ExitCommand(std::nullopt, SignalName(WTERMSIG(status))));
+      Record(ExitCommand(std::nullopt, tools::SignalName(WTERMSIG(status))));
     }
     return refused_ ? 3 : code;
   }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/limits.h"
 #include "tools/cli/backend.h"
 
 namespace taskledger::supervisor {
@@ -17,7 +18,7 @@ struct RunOptions {
   std::string queue;
   std::string worker;
   int64_t ttl_ns = 0;   // 0: the task's
-  int64_t grace_ns = 10 * kNanosPerSecond;
+  int64_t grace_ns = kDefaultGraceNs;  // the ledger's default grace of a signal
   std::vector<std::string> command;
   bool json = false;
 };

@@ -1,0 +1,80 @@
+// The rules of a command hold for every client of the server, not only for the CLI: a
+// client speaking the RPC directly gets the same refusal the CLI gives (DESIGN §6: exit
+// code 2, nothing written), whatever it sends.
+#include <capnp/ez-rpc.h>
+#include <gtest/gtest.h>
+
+#include "ledger/wire.h"
+#include "tests/e2e/server_fixture.h"
+
+namespace taskledger {
+namespace {
+
+using namespace testing;
+
+class ValidationTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    if (HasFatalFailure()) return;
+    Ok({"create", "a", "--title", "A", "--ttl", "1h"});
+    token_ = Json({"claim", "a", "--worker", "w1"})["token"].get<uint64_t>();
+    client_ = std::make_unique<capnp::EzRpcClient>(address_);
+  }
+  void TearDown() override {
+    client_.reset();
+    ServerTest::TearDown();
+  }
+
+  rpc::Ledger::Client Ledger() { return client_->getMain<rpc::Ledger>(); }
+  uint64_t LastSeq() { return Ledger().nowRequest().send().wait(client_->getWaitScope()).getLastSeq(); }
+  Status SubmitOne(const Command& command) {
+    auto request = Ledger().submitRequest();
+    wire::WriteCommand(command, request.initCommands(1)[0]);
+    auto response = request.send().wait(client_->getWaitScope());
+    EXPECT_EQ(response.getOutcomes().size(), 1u);
+    Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
+    EXPECT_TRUE(outcome.ok());
+    return outcome.ok() ? outcome->status : Status::Internal("unreadable outcome");
+  }
+  Command Exit(int32_t code) const {
+    Command c;
+    c.kind = CommandKind::kExit;
+    c.task_id = "a";
+    c.actor = "w1";
+    c.token = token_;
+    c.exit_code = code;
+    return c;
+  }
+
+  uint64_t token_ = 0;
+  std::unique_ptr<capnp::EzRpcClient> client_;
+};
+
+TEST_F(ValidationTest, AnRpcClientCannotRecordExitCode1000) {
+  const uint64_t before = LastSeq();
+  const Status s = SubmitOne(Exit(1000));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("exit code must be between 0 and 255"), std::string::npos) << s.message();
+  EXPECT_EQ(LastSeq(), before) << "a refused exit wrote something";
+  EXPECT_EQ(Json({"show", "a"})["status"], "running") << "the attempt goes on";
+  for (const auto& e : Events("a")) EXPECT_NE(e["kind"], "exited") << e.dump();
+}
+
+TEST_F(ValidationTest, TheCliThroughTheServerGivesTheSameRefusal) {
+  const uint64_t before = LastSeq();
+  const ProcessResult r = Run({"exit", "a", "--token", std::to_string(token_), "--code", "1000"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "taskledger: exit code must be between 0 and 255\n");
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  EXPECT_EQ(LastSeq(), before);
+}
+
+TEST_F(ValidationTest, ExitCode255IsStillRecorded) {
+  const Status s = SubmitOne(Exit(255));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(First(Events("a"), "exited")["code"], 255);
+}
+
+}  // namespace
+}  // namespace taskledger
