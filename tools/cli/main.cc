@@ -26,6 +26,7 @@
 #include "tools/cli/backend.h"
 #include "tools/cli/common.h"
 #include "tools/cli/render.h"
+#include "tools/cli/worker_verb.h"
 #include "tools/server/server.h"
 #include "tools/supervisor/supervisor.h"
 
@@ -461,12 +462,19 @@ int Main(int argc, char** argv) {
     };
   });
 
-  // `run ... -- CMD ARGS...`: what follows `--` is the worker's, verbatim.
+  std::vector<std::string> worker_command;
+  AddWorkerVerb(app, cli, run, worker_command);
+
+  // `run|worker ... -- CMD ARGS...`: what follows `--` is the worker's, verbatim.
   std::vector<std::string> args(argv + 1, argv + argc);
   const auto separator = std::find(args.begin(), args.end(), "--");
-  if (separator != args.end() && std::find(args.begin(), separator, "run") != separator) {
-    run_options.command.assign(separator + 1, args.end());
-    args.erase(separator, args.end());
+  if (separator != args.end()) {
+    const bool is_run = std::find(args.begin(), separator, "run") != separator;
+    const bool is_worker = std::find(args.begin(), separator, "worker") != separator;
+    if (is_run || is_worker) {
+      (is_run ? run_options.command : worker_command).assign(separator + 1, args.end());
+      args.erase(separator, args.end());
+    }
   }
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {
