@@ -24,11 +24,14 @@ void AddGlobalFlags(CLI::App& app, Globals& globals) {
       ->envname("TASKLEDGER_LOG_LEVEL");
 }
 
-// `run ... -- CMD ARGS...`: what follows `--` is the worker's, verbatim. Removes it from
-// `args` and returns it.
+// `run|worker ... -- CMD ARGS...`: what follows `--` is the worker command, verbatim.
+// Removes it from `args` and returns it.
 std::vector<std::string> SplitWorkerCommand(std::vector<std::string>& args) {
   const auto separator = std::find(args.begin(), args.end(), "--");
-  if (separator == args.end() || std::find(args.begin(), separator, "run") == separator) return {};
+  if (separator == args.end()) return {};
+  const bool supervising = std::find(args.begin(), separator, "run") != separator ||
+                           std::find(args.begin(), separator, "worker") != separator;
+  if (!supervising) return {};
   std::vector<std::string> command(separator + 1, args.end());
   args.erase(separator, args.end());
   return command;
@@ -67,7 +70,8 @@ int Main(int argc, char** argv) {
   AddAuditVerbs(app, cli, run);
   AddMaintenanceVerbs(app, cli, run);
   AddServeVerb(app, cli, run);
-  AddRunVerb(app, cli, run, std::move(worker_command));
+  AddRunVerb(app, cli, run, worker_command);
+  AddWorkerVerb(app, cli, run, std::move(worker_command));
 
   std::reverse(args.begin(), args.end());  // CLI11 takes the arguments in reverse order
   try {

@@ -42,4 +42,8 @@ void AddServeVerb(CLI::App& app, Cli& cli, VerbAction& run);
 // command line, split off before parsing so that CLI11 never reads the worker's flags.
 void AddRunVerb(CLI::App& app, Cli& cli, VerbAction& run, std::vector<std::string> worker_command);
 
+// worker_verb.cc: worker (tools/worker): up to N children at once, one task each, with
+// batched renewals and finish-and-claim-next in one call. `worker_command` as for run.
+void AddWorkerVerb(CLI::App& app, Cli& cli, VerbAction& run, std::vector<std::string> worker_command);
+
 }  // namespace taskledger::cli
