@@ -77,8 +77,13 @@ Outcome DecideHolder(const Command& c, const TaskRecord& record, const DecisionC
   TaskRecord settled = record;
   Settle(&settled, ctx.now_ns);
   const bool holds = settled.attempt_open && c.token == settled.last_token && ctx.now_ns < settled.deadline_ns;
-  const bool completed_exit = c.kind == CommandKind::kExit && c.token != 0 &&
-                              c.token == settled.completed_token && !settled.completed_exit_recorded;
+  // The completer's `exited` record after `completed`: by `exit`, or by `complete` with
+  // with_exit when the child already completed the task itself with this token (then
+  // only the exit is new). A supervisor can so end every attempt in one call, without
+  // reading the task first, and with no window between the read and the write.
+  const bool completer = c.token != 0 && c.token == settled.completed_token && !settled.completed_exit_recorded;
+  const bool completed_exit =
+      completer && (c.kind == CommandKind::kExit || (c.kind == CommandKind::kComplete && c.with_exit));
   if (!holds && !completed_exit) {
     Event e = NewEvent(c, record.id, EventKind::kRejected, ctx);
     e.rejected_command = *HolderCommandOf(c.kind);
@@ -108,6 +113,12 @@ Outcome DecideHolder(const Command& c, const TaskRecord& record, const DecisionC
     if (!c.exit_code) e.signal = c.signal;
   }
   std::vector<Event> events;
+  if (completed_exit && c.kind == CommandKind::kComplete) {
+    Event exited = NewEvent(c, record.id, EventKind::kExited, ctx);
+    exited.token = c.token;
+    exited.exit_code = 0;
+    return Accept(record, {std::move(exited)});
+  }
   events.push_back(std::move(e));
   if (c.kind == CommandKind::kComplete && c.with_exit) {
     Event exited = NewEvent(c, record.id, EventKind::kExited, ctx, 1);

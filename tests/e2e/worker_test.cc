@@ -79,6 +79,21 @@ TEST_F(WorkerTest, RunsEveryTaskExactlyOnceWithSeveralChildrenAtOnce) {
   EXPECT_EQ(Json({"verify"})["ok"], true);
 }
 
+// The child completes the task itself (with the token in its environment); the worker's
+// own end-of-attempt call then records only the exit.
+TEST_F(WorkerTest, AChildThatCompletesItselfGetsOnlyItsExitRecorded) {
+  Ok({"create", "self", "--title", "T"});
+  auto worker = StartWorker({"--exit-when-idle"},
+                            "\"$TL\" complete \"$TASKLEDGER_TASK\" --token \"$TASKLEDGER_TOKEN\" --result mine");
+  ASSERT_EQ(worker->WaitExit(30s), 0) << worker->output();
+  const auto events = Events("self");
+  EXPECT_EQ(Count(events, "completed"), 1);
+  EXPECT_EQ(Count(events, "exited"), 1);
+  EXPECT_EQ(Count(events, "rejected"), 0);
+  EXPECT_EQ(First(events, "completed")["result"], "mine");
+  EXPECT_EQ(Json({"verify"})["ok"], true);
+}
+
 TEST_F(WorkerTest, ExitWhenIdleWaitsForDependentsTheLastEndMadeReady) {
   Ok({"create", "a", "--title", "T"});
   Ok({"create", "b", "--title", "T", "--after", "a"});

@@ -380,10 +380,11 @@ class Simulation {
     }
     if (IsHolderCommand(c.kind)) {
       const bool holds = settled.attempt_open && c.token == settled.last_token && now < settled.deadline_ns;
-      const bool completed_exit = c.kind == CommandKind::kExit && c.token != 0 &&
-                                  c.token == settled.completed_token && !settled.completed_exit_recorded;
+      const bool completed_exit =
+          (c.kind == CommandKind::kExit || (c.kind == CommandKind::kComplete && c.with_exit)) && c.token != 0 &&
+          c.token == settled.completed_token && !settled.completed_exit_recorded;
       x.code = holds || completed_exit ? Code::kOk : Code::kRefused;
-      x.events = x.code == Code::kOk && c.kind == CommandKind::kComplete && c.with_exit ? 2 : 1;
+      x.events = holds && c.kind == CommandKind::kComplete && c.with_exit ? 2 : 1;
       return x;
     }
     bool allowed = false;

@@ -158,6 +158,33 @@ TEST(DecideTest, CompleteWithExitAppendsCompletedThenExitedInOrder) {
   EXPECT_TRUE(r.completed_exit_recorded);
 }
 
+// A supervisor whose child completed the task itself sends `complete` with_exit without
+// reading the task first: only its `exited` is new, and a second one is a zombie's.
+TEST(DecideTest, CompleteWithExitAfterTheChildCompletedRecordsOnlyTheExit) {
+  Fold f;
+  TL_ASSERT_OK(f.Claim(kT0, 10 * kSec));
+  const uint64_t token = f.token();
+  TL_ASSERT_OK(f.Complete(kT0 + kSec, token));
+  Command c = HolderCommandFor(CommandKind::kComplete, "a", token);
+  c.with_exit = true;
+  const Outcome out = DecideOnTask(c, f.record(), Context(kT0 + kMin, f.next_seq()));
+  TL_ASSERT_OK(out.status);
+  ASSERT_EQ(out.reply.events.size(), 1u);
+  EXPECT_EQ(out.reply.events[0].kind, EventKind::kExited);
+  EXPECT_EQ(out.reply.events[0].exit_code, 0);
+  EXPECT_EQ(out.reply.events[0].token, token);
+  TL_ASSERT_OK(f.Apply(out.reply.events[0]));
+  EXPECT_TRUE(f.record().completed_exit_recorded);
+  ExpectOneRejected(DecideOnTask(c, f.record(), Context(kT0 + kMin, f.next_seq())), c, token, kT0 + kMin,
+                    f.next_seq(), "attempt already ended");
+  // A plain complete of a done task is still refused: only the completer's exit is news.
+  Fold g;
+  TL_ASSERT_OK(g.Claim(kT0, 10 * kSec));
+  TL_ASSERT_OK(g.Complete(kT0 + kSec, g.token()));
+  const Command plain = HolderCommandFor(CommandKind::kComplete, "a", g.token());
+  EXPECT_TRUE(DecideOnTask(plain, g.record(), Context(kT0 + kMin, g.next_seq())).status.IsRefused());
+}
+
 TEST(DecideTest, ExitAfterCompletedIsAcceptedOnceEvenPastTheDeadline) {
   Fold f;
   TL_ASSERT_OK(f.Claim(kT0, 10 * kSec));

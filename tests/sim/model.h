@@ -329,8 +329,9 @@ class Model {
     Task& t = tasks_.at(c.task_id);
     t = Lapsed(t, now);  // any event for the task observes a lapse; refusals below append one
     const bool holds = t.attempt && c.token == t.attempt->token && now < t.attempt->deadline_ns;
-    const bool completer_exit = c.kind == CommandKind::kExit && c.token != 0 && c.token == t.completed_token &&
-                                !t.completed_exit_recorded;
+    // `exit`, or `complete` with_exit, after the same token's `completed`: only the exit.
+    const bool completer_exit = (c.kind == CommandKind::kExit || (c.kind == CommandKind::kComplete && c.with_exit)) &&
+                                c.token != 0 && c.token == t.completed_token && !t.completed_exit_recorded;
     Expected out;
     if (completer_exit) {
       out.events.push_back(NewEvent(EventKind::kExited, t.id, now));

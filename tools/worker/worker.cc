@@ -376,11 +376,10 @@ class Worker {
       summary_.failed++;
     }
     if (exited && code == 0) {
-      Result<TaskView> view = backend_.TaskAt(slot.task, PointInTime::Now());
-      const bool completed_by_child = view.ok() && view->settled.done && view->settled.completed_token == slot.token;
-      if (completed_by_child) return ExitCommand(slot, 0, "");
+      // `completed` then `exited` in one commit; or only `exited` where the child already
+      // completed the task with this token (the ledger decides: no read first).
       Command complete = HolderCommand(slot, CommandKind::kComplete);
-      complete.with_exit = true;  // `completed` then `exited`, one commit
+      complete.with_exit = true;
       return complete;
     }
     if (exited) return ExitCommand(slot, code, "");
