@@ -36,7 +36,7 @@
 
 #include "ledger/ledger.h"
 #include "ledger/wire.h"
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
 
 namespace taskledger::crash {
 namespace {
@@ -86,7 +86,7 @@ struct CliReply {
 
 CliReply Cli(const Options& o, std::vector<std::string> args) {
   args.insert(args.begin(), {o.bin, "--json", "--connect", Address(o)});
-  const testing::ProcessResult r = testing::RunProcess(args);
+  const test::ProcessResult r = test::RunProcess(args);
   CliReply reply;
   reply.exit_code = r.exit_code;
   if (r.exit_code == 0) {
@@ -326,7 +326,7 @@ int Main(const Options& o) {
     Kill9(server);
     ++crashes;
     // The ledger exactly as the crash left it: verify before anything recovers it.
-    const testing::ProcessResult verify = testing::RunProcess({o.bin, "--db", Db(o), "verify"});
+    const test::ProcessResult verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
     if (verify.exit_code != 0) {
       ++verify_failures;
       std::fprintf(stderr, "crash loop: verify after crash %d failed: %s%s\n", crashes, verify.out.c_str(),
@@ -394,7 +394,7 @@ int Main(const Options& o) {
                  report.ok() ? report->problems.front().c_str() : report.status().ToString().c_str());
   }
   ledger->reset();
-  const testing::ProcessResult cli_verify = testing::RunProcess({o.bin, "--db", Db(o), "verify"});
+  const test::ProcessResult cli_verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
   if (cli_verify.exit_code != 0) std::fprintf(stderr, "crash loop: taskledger verify: %s\n", cli_verify.err.c_str());
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
