@@ -37,6 +37,7 @@
 #include "ledger/ledger.h"
 #include "ledger/wire.h"
 #include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger::crash {
 namespace {
@@ -419,7 +420,8 @@ int Main(const Options& o) {
 
 int main(int argc, char** argv) {
   taskledger::crash::Options o;
-  char dir[] = "/tmp/taskledger-crash-XXXXXX";
+  // The default work dir: removed by Main on success, kept with its logs on failure.
+  std::optional<taskledger::test::TempDir> dir;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const auto value = [&]() -> std::string {
@@ -446,8 +448,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.work.empty()) {
-    if (::mkdtemp(dir) == nullptr) return 1;
-    o.work = dir;
+    dir.emplace("taskledger-crash");
+    if (dir->path().empty()) return 1;
+    dir->Keep();
+    o.work = dir->path();
   }
   if (o.clients < 1) o.clients = 1;
   return taskledger::crash::Main(o);
