@@ -19,14 +19,16 @@
 #include "projections/event_json.h"
 #include "tests/audit/ledger_dir.h"
 #include "tests/audit/story.h"
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
+#include "tests/support/server.h"
 
 namespace taskledger::audit_test {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using testing::ProcessResult;
+using test::ProcessResult;
+using test::TaskledgerBinary;
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,50 +49,15 @@ size_t Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// `taskledger serve` on a unix socket, stopped with SIGTERM when the test ends.
-class Server {
- public:
-  Server(const std::string& db, const std::string& socket, const std::string& out) : out_(out) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execl(TASKLEDGER_BIN, TASKLEDGER_BIN, "--db", db.c_str(), "serve", "--listen", ("unix:" + socket).c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-  }
-  ~Server() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  // Polls (bounded) until the server says it listens.
-  bool WaitListening() const {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (ReadAll(out_).find("listening on") == std::string::npos) {
-      if (std::chrono::steady_clock::now() > give_up || ::waitpid(pid_, nullptr, WNOHANG) == pid_) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-  }
-  std::string output() const { return ReadAll(out_); }
-
- private:
-  pid_t pid_ = -1;
-  std::string out_;
-};
-
 class AuditCliTest : public ::testing::Test {
  protected:
   ProcessResult Run(std::vector<std::string> args, const std::string& db = "") {
-    args.insert(args.begin(), {TASKLEDGER_BIN, "--db", db.empty() ? db_ : db});
-    return testing::RunProcess(args);
+    args.insert(args.begin(), {TaskledgerBinary(), "--db", db.empty() ? db_ : db});
+    return test::RunProcess(args);
   }
   ProcessResult RunConnected(std::vector<std::string> args) {
-    args.insert(args.begin(), {TASKLEDGER_BIN, "--connect", "unix:" + socket_});
-    return testing::RunProcess(args);
+    args.insert(args.begin(), {TaskledgerBinary(), "--connect", "unix:" + socket_});
+    return test::RunProcess(args);
   }
   std::string Ok(const std::vector<std::string>& args, const std::string& db = "") {
     const ProcessResult r = Run(args, db);
@@ -295,7 +262,7 @@ bool HaveChromium() { return ::system("command -v chromium >/dev/null 2>&1") == 
 std::string DumpDom(const TempDir& dir, const std::string& page) {
   const std::string profile = dir / "chromium-profile";
   std::filesystem::create_directories(profile);
-  const ProcessResult r = testing::RunProcess(
+  const ProcessResult r = test::RunProcess(
       {"/bin/sh", "-c",
        "exec chromium --headless --no-sandbox --disable-gpu --disable-background-networking "
        "--disable-component-update --disable-sync --no-first-run --disable-dev-shm-usage --user-data-dir='" +
@@ -376,7 +343,7 @@ TEST_F(AuditCliTest, ReadOnlyVerbsGiveTheSameAnswersEmbeddedOnABackupAndThroughA
   for (const auto& verb : verbs) embedded.push_back(Ok(verb));
   for (size_t i = 0; i < verbs.size(); ++i) EXPECT_EQ(Ok(verbs[i], copy), embedded[i]) << verbs[i][0];
 
-  Server server(db_, socket_, dir_ / "server.out");
+  test::ServerProcess server(db_, socket_, dir_ / "server.out");
   ASSERT_TRUE(server.WaitListening()) << server.output();
   for (size_t i = 0; i < verbs.size(); ++i) {
     const ProcessResult remote = RunConnected(verbs[i]);

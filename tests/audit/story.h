@@ -13,13 +13,13 @@
 #include "projections/explain.h"
 #include "projections/limits.h"
 #include "projections/replay.h"
+#include "tests/support/time.h"
 
 namespace taskledger::audit_test {
 
-inline constexpr int64_t kMs = kNanosPerMilli;
-inline constexpr int64_t kSec = kNanosPerSecond;
-// 2023-11-14T22:13:20Z: tests never read a real clock.
-inline constexpr int64_t kT0 = 1'700'000'000 * kSec;
+using test::kMs;
+using test::kSec;
+using test::kT0;
 
 class StoryLog {
  public:

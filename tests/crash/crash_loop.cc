@@ -36,7 +36,8 @@
 
 #include "ledger/ledger.h"
 #include "ledger/wire.h"
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger::crash {
 namespace {
@@ -86,7 +87,7 @@ struct CliReply {
 
 CliReply Cli(const Options& o, std::vector<std::string> args) {
   args.insert(args.begin(), {o.bin, "--json", "--connect", Address(o)});
-  const testing::ProcessResult r = testing::RunProcess(args);
+  const test::ProcessResult r = test::RunProcess(args);
   CliReply reply;
   reply.exit_code = r.exit_code;
   if (r.exit_code == 0) {
@@ -326,7 +327,7 @@ int Main(const Options& o) {
     Kill9(server);
     ++crashes;
     // The ledger exactly as the crash left it: verify before anything recovers it.
-    const testing::ProcessResult verify = testing::RunProcess({o.bin, "--db", Db(o), "verify"});
+    const test::ProcessResult verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
     if (verify.exit_code != 0) {
       ++verify_failures;
       std::fprintf(stderr, "crash loop: verify after crash %d failed: %s%s\n", crashes, verify.out.c_str(),
@@ -394,7 +395,7 @@ int Main(const Options& o) {
                  report.ok() ? report->problems.front().c_str() : report.status().ToString().c_str());
   }
   ledger->reset();
-  const testing::ProcessResult cli_verify = testing::RunProcess({o.bin, "--db", Db(o), "verify"});
+  const test::ProcessResult cli_verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
   if (cli_verify.exit_code != 0) std::fprintf(stderr, "crash loop: taskledger verify: %s\n", cli_verify.err.c_str());
 
   const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -419,7 +420,8 @@ int Main(const Options& o) {
 
 int main(int argc, char** argv) {
   taskledger::crash::Options o;
-  char dir[] = "/tmp/taskledger-crash-XXXXXX";
+  // The default work dir: removed by Main on success, kept with its logs on failure.
+  std::optional<taskledger::test::TempDir> dir;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const auto value = [&]() -> std::string {
@@ -446,8 +448,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (o.work.empty()) {
-    if (::mkdtemp(dir) == nullptr) return 1;
-    o.work = dir;
+    dir.emplace("taskledger-crash");
+    if (dir->path().empty()) return 1;
+    dir->Keep();
+    o.work = dir->path();
   }
   if (o.clients < 1) o.clients = 1;
   return taskledger::crash::Main(o);

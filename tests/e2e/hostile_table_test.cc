@@ -14,12 +14,12 @@
 #include <fstream>
 
 #include "ledger/wire.h"
-#include "tests/e2e/server_fixture.h"
+#include "tests/support/server.h"
 
 namespace taskledger {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 struct CliCase {
   const char* name;
@@ -46,10 +46,6 @@ class HostileTableTest : public ServerTest {
     auto ledger = client_->getMain<rpc::Ledger>();
     return ledger.nowRequest().send().wait(client_->getWaitScope()).getLastSeq();
   }
-  void ExpectStillServing() {
-    const std::string id = "probe" + std::to_string(probes_++);
-    EXPECT_EQ(Ok({"create", id, "--title", "still here"}), id + "\n");
-  }
   rpc::Ledger::Client Ledger() { return client_->getMain<rpc::Ledger>(); }
   kj::WaitScope& Wait() { return client_->getWaitScope(); }
 
@@ -64,22 +60,8 @@ class HostileTableTest : public ServerTest {
     return outcome.ok() ? outcome->status : Status::Internal("unreadable outcome");
   }
 
-  int RawConnect() {
-    const std::string path = root_ + "/ledger.sock";
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
-
   std::string token_;
   std::unique_ptr<capnp::EzRpcClient> client_;
-  int probes_ = 0;
 };
 
 Command Create(const std::string& id) {

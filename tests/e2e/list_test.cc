@@ -15,9 +15,9 @@
 #include "ledger/wire.h"
 #include "projections/limits.h"
 #include "schemas/rpc.capnp.h"
-#include "tests/e2e/server_fixture.h"
+#include "tests/support/server.h"
 
-namespace taskledger::testing {
+namespace taskledger::test {
 namespace {
 
 // Ledger time far ahead of the wall clock, so that "now" is the last event's time for the
@@ -146,7 +146,7 @@ class ListTest : public ServerTest {
  protected:
   // The embedded CLI on the ledger the server owns (as a secondary), without TASKLEDGER_ADDR.
   ProcessResult Embedded(std::vector<std::string> args) {
-    args.insert(args.begin(), {TASKLEDGER_BIN, "--db", root_ + "/ledger.db"});
+    args.insert(args.begin(), {TaskledgerBinary(), "--db", root_ + "/ledger.db"});
     return RunProcess(args);
   }
   // `args` through the server and embedded: the same output and exit code.
@@ -340,4 +340,4 @@ TEST_F(ListBeyondOneReplyTest, LsWorksAndTheOldMethodAsksForANewerClient) {
 }
 
 }  // namespace
-}  // namespace taskledger::testing
+}  // namespace taskledger::test

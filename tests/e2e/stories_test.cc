@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "tests/e2e/server_fixture.h"
+#include "tests/support/server.h"
 
 namespace taskledger {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 // Story 1, the reported bug: SIGTERM to a supervisor whose child ignores it. The lease
 // ends at signal + grace (interrupted, not a failure), another worker runs the task, and
@@ -49,7 +49,7 @@ TEST_F(ServerTest, SigtermedWorkerThatHangsLosesTheTaskWithinTheGrace) {
   EXPECT_EQ(etl["failures"], 0);  // the interrupted attempt is not a failure
   EXPECT_EQ(etl["interruptions"], 1);
   auto third = std::make_unique<Background>(
-      std::vector<std::string>{TASKLEDGER_BIN, "run", "--next", "--worker", "w3", "--", "/bin/true"}, Env(),
+      std::vector<std::string>{TaskledgerBinary(), "run", "--next", "--worker", "w3", "--", "/bin/true"}, Env(),
       root_ + "/w3.out");
   EXPECT_EQ(third->WaitExit(10s), 0) << third->output();
   EXPECT_EQ(Json({"show", "report"})["status"], "done");
@@ -209,7 +209,7 @@ TEST_F(ServerTest, ConcurrentClaimsNeverHandOutATaskTwice) {
 
 TEST_F(ServerTest, LogFollowStreamsEventsAsTheyCommit) {
   Ok({"create", "a", "--title", "A"});
-  Background follower({TASKLEDGER_BIN, "--connect", address_, "log", "--follow"}, {}, root_ + "/follow.out");
+  Background follower({TaskledgerBinary(), "--connect", address_, "log", "--follow"}, {}, root_ + "/follow.out");
   ASSERT_TRUE(WaitUntil([&] { return follower.output().find(" a created ") != std::string::npos; }, 5s));
   Ok({"create", "b", "--title", "B"});
   EXPECT_TRUE(WaitUntil([&] { return follower.output().find(" b created ") != std::string::npos; }, 5s))
@@ -235,12 +235,12 @@ TEST_F(ServerTest, EveryVerbGivesTheSameExitCodesThroughTheServer) {
 TEST_F(ServerTest, ReadOnlyVerbsWorkOnTheOwnedLedgerDirectly) {
   Ok({"create", "a", "--title", "A"});
   const std::string db = root_ + "/ledger.db";
-  const ProcessResult ls = RunProcess({TASKLEDGER_BIN, "--db", db, "ls"});
+  const ProcessResult ls = RunProcess({TaskledgerBinary(), "--db", db, "ls"});
   EXPECT_EQ(ls.exit_code, 0) << ls.err;
   EXPECT_NE(ls.out.find("a "), std::string::npos);
-  const ProcessResult verify = RunProcess({TASKLEDGER_BIN, "--db", db, "verify"});
+  const ProcessResult verify = RunProcess({TaskledgerBinary(), "--db", db, "verify"});
   EXPECT_EQ(verify.exit_code, 0) << verify.err;
-  const ProcessResult write = RunProcess({TASKLEDGER_BIN, "--db", db, "create", "b", "--title", "B"});
+  const ProcessResult write = RunProcess({TaskledgerBinary(), "--db", db, "create", "b", "--title", "B"});
   EXPECT_EQ(write.exit_code, 1);
   EXPECT_NE(write.err.find("held by another process"), std::string::npos) << write.err;
 }
@@ -250,11 +250,11 @@ TEST_F(ServerTest, TheSocketIsOwnerOnlyAndASecondServerIsRefused) {
   ASSERT_EQ(::stat((root_ + "/ledger.sock").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   const ProcessResult second =
-      RunProcess({TASKLEDGER_BIN, "--db", root_ + "/other.db", "serve", "--listen", address_});
+      RunProcess({TaskledgerBinary(), "--db", root_ + "/other.db", "serve", "--listen", address_});
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("already listening"), std::string::npos) << second.err;
   const ProcessResult remote =
-      RunProcess({TASKLEDGER_BIN, "--db", root_ + "/other.db", "serve", "--listen", "tcp:0.0.0.0:0"});
+      RunProcess({TaskledgerBinary(), "--db", root_ + "/other.db", "serve", "--listen", "tcp:0.0.0.0:0"});
   EXPECT_EQ(remote.exit_code, 2) << remote.err;
 }
 

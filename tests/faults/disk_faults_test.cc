@@ -13,12 +13,15 @@
 
 #include "ledger/clock.h"
 #include "ledger/ledger.h"
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
+#include "tests/support/raw_db.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger {
 namespace {
 
 namespace fs = std::filesystem;
+using test::TaskledgerBinary;
 
 constexpr int64_t kStartNs = 1'700'000'000LL * kNanosPerSecond;
 
@@ -39,13 +42,9 @@ const char* Name(Verdict v) {
 class DiskFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/taskledger-faults-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
-    pristine_ = root_ + "/pristine";
+    ASSERT_FALSE(root_.empty());
     Populate(pristine_);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   // A ledger with a few hundred events, flushed so that SST files exist, then a few more
   // events that live only in the WAL.
@@ -55,7 +54,7 @@ class DiskFaultTest : public ::testing::Test {
       std::unique_ptr<Ledger> ledger = OpenOrDie(path, &clock);
       Workload(*ledger, &clock, 0, 60);
     }
-    FlushEverything(path);
+    test::FlushEverything(path);
     {
       std::unique_ptr<Ledger> ledger = OpenOrDie(path, &clock);
       Workload(*ledger, &clock, 60, 80);
@@ -100,20 +99,6 @@ class DiskFaultTest : public ::testing::Test {
     }
   }
 
-  // Flushes every column family into SST files with RocksDB directly.
-  static void FlushEverything(const std::string& path) {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &db).ok());
-    for (rocksdb::ColumnFamilyHandle* handle : handles) ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), handle).ok());
-    for (rocksdb::ColumnFamilyHandle* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    delete db;
-  }
-
   std::string Copy(const std::string& name) {
     const std::string path = root_ + "/" + name;
     fs::remove_all(path);
@@ -140,7 +125,7 @@ class DiskFaultTest : public ::testing::Test {
   // Opens, verifies and reads back a damaged ledger; also runs `taskledger verify` on it,
   // which must exit cleanly (0, or 1 with one line) and agree.
   Verdict Examine(const std::string& path, std::string* detail) {
-    const testing::ProcessResult cli = testing::RunProcess({TASKLEDGER_BIN, "--db", path, "verify"});
+    const test::ProcessResult cli = test::RunProcess({TaskledgerBinary(), "--db", path, "verify"});
     EXPECT_LT(cli.exit_code, 128) << "taskledger verify crashed: " << cli.err;
     EXPECT_TRUE(cli.exit_code == 0 || cli.exit_code == 1) << cli.err;
     if (cli.exit_code != 0) {
@@ -193,7 +178,9 @@ class DiskFaultTest : public ::testing::Test {
   // ledger clean (it once did, for a flipped byte in the `default` family's SST).
   bool strict_cli_ = true;
   int cli_vouched_ = 0;
-  std::string root_, pristine_;
+  test::TempDir dir_{"taskledger-faults"};
+  std::string root_ = dir_.path();
+  std::string pristine_ = root_ + "/pristine";
   std::vector<Event> original_;
 };
 
@@ -257,22 +244,9 @@ TEST_F(DiskFaultTest, MissingColumnFamilyIsRefusedOrReported) {
   for (const char* family : {"events", "tasks", "task_events", "schedule", "deadlines"}) {
     SCOPED_TRACE(family);
     const std::string path = Copy(std::string("dropped-") + family);
-    {
-      std::vector<std::string> names;
-      ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::Options(), path, &names).ok());
-      std::vector<rocksdb::ColumnFamilyDescriptor> families;
-      for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-      std::vector<rocksdb::ColumnFamilyHandle*> handles;
-      rocksdb::DB* db = nullptr;
-      ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), path, families, &handles, &db).ok());
-      for (rocksdb::ColumnFamilyHandle* handle : handles) {
-        if (handle->GetName() == family) {
-          ASSERT_TRUE(db->DropColumnFamily(handle).ok());
-        }
-      }
-      for (rocksdb::ColumnFamilyHandle* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-      delete db;
-    }
+    test::WithRawDb(path, [&](rocksdb::DB& db, test::RawFamilies& families) {
+      ASSERT_TRUE(db.DropColumnFamily(families.at(family)).ok());
+    });
     std::string detail;
     const Verdict v = Examine(path, &detail);
     // An index family that is legitimately empty (no open attempt: deadlines) is recreated
@@ -308,7 +282,7 @@ TEST_F(DiskFaultTest, AHalfWrittenSstNoManifestNamesIsNotDamage) {
     std::ofstream junk(path + "/999999.sst", std::ios::binary);
     for (int i = 0; i < 3000; ++i) junk.put(static_cast<char>(i * 7919 % 251));
   }
-  const testing::ProcessResult cli = testing::RunProcess({TASKLEDGER_BIN, "--db", path, "verify"});
+  const test::ProcessResult cli = test::RunProcess({TaskledgerBinary(), "--db", path, "verify"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
   std::string detail;
   EXPECT_EQ(Examine(path, &detail), Verdict::kIntact) << detail;

@@ -14,6 +14,7 @@
 
 #include "ledger/clock.h"
 #include "ledger/ledger.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger {
 namespace {
@@ -23,12 +24,11 @@ namespace fs = std::filesystem;
 class FullDiskTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/taskledger-full-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    mount_ = dir;
+    ASSERT_FALSE(dir_.path().empty());
+    mount_ = dir_ / "mount";
+    fs::create_directory(mount_);
     if (::mount("tmpfs", mount_.c_str(), "tmpfs", 0, "size=2m") != 0) {
       const std::string why = std::strerror(errno);
-      fs::remove_all(mount_);
       mount_.clear();
       GTEST_SKIP() << "cannot mount a 2 MiB tmpfs (" << why << "); the full-disk test needs root";
     }
@@ -37,7 +37,6 @@ class FullDiskTest : public ::testing::Test {
     ledger_.reset();
     if (mount_.empty()) return;
     ::umount2(mount_.c_str(), MNT_DETACH);
-    fs::remove_all(mount_);
   }
 
   Status Open() {
@@ -59,6 +58,8 @@ class FullDiskTest : public ::testing::Test {
     return ledger_->Submit(c);
   }
 
+  // The tmpfs is mounted inside it; the child's report is written beside it.
+  test::TempDir dir_{"taskledger-full"};
   std::string mount_;
   ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
   std::unique_ptr<Ledger> ledger_;
@@ -71,7 +72,7 @@ class FullDiskTest : public ::testing::Test {
 TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFreed) {
   const std::string filler = mount_ + "/filler";
   std::ofstream(filler, std::ios::binary) << std::string(512 * 1024, 'x');
-  const std::string report_path = "/tmp/" + fs::path(mount_).filename().string() + ".report";
+  const std::string report_path = dir_ / "report";
   const pid_t child = ::fork();
   if (child == 0) {
     // One line per fact, written as it happens: "ack ID", "failed CODE MESSAGE", "again CODE".
@@ -110,7 +111,6 @@ TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFre
       if (line == "closed") closed = true;
     }
   }
-  fs::remove(report_path);
   ASSERT_FALSE(acknowledged.empty());
   const bool crashed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
   // Whatever happened after, the first failing command failed cleanly if it returned.

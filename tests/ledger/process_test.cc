@@ -23,6 +23,7 @@
 #include "ledger/ledger.h"
 #include "ledger_fixture.h"
 #include "test_util.h"
+#include "tests/support/temp_dir.h"
 
 extern char** environ;
 
@@ -156,10 +157,9 @@ class Holder {
 };
 
 TEST(LedgerProcessTest, AnotherProcessOwningTheLedgerIsNamedAndCanBeReadBeside) {
-  char pattern[] = "/tmp/taskledger-proc-XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
-  const std::string path = dir + "/db";
+  test::TempDir dir("taskledger-proc");
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir / "db";
   ManualClock clock(kT0);
   {
     Holder holder;
@@ -200,16 +200,12 @@ TEST(LedgerProcessTest, AnotherProcessOwningTheLedgerIsNamedAndCanBeReadBeside) 
   Result<std::unique_ptr<Ledger>> writer = OpenAt(path, &clock, false);
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
   EXPECT_EQ((*writer)->last_seq(), 2u);
-  writer = Status::Internal("closed");
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
 }
 
 TEST(LedgerProcessTest, AcknowledgedCommandsSurviveAKillDashNine) {
-  char pattern[] = "/tmp/taskledger-kill-XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern), nullptr);
-  const std::string dir = pattern;
-  const std::string path = dir + "/db";
+  test::TempDir dir("taskledger-kill");
+  ASSERT_FALSE(dir.path().empty());
+  const std::string path = dir / "db";
   uint64_t acknowledged = 0;
   {
     Holder holder;
@@ -237,9 +233,6 @@ TEST(LedgerProcessTest, AcknowledgedCommandsSurviveAKillDashNine) {
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
   EXPECT_EQ(report->events, ledger.last_seq());
-  reopened = Status::Internal("closed");
-  std::error_code ignored;
-  std::filesystem::remove_all(dir, ignored);
 }
 
 }  // namespace

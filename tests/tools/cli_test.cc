@@ -10,26 +10,21 @@
 #include <sstream>
 
 #include "ledger/ledger.h"
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger {
 namespace {
 
-using testing::ProcessResult;
+using test::ProcessResult;
+using test::TaskledgerBinary;
 
 class CliTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/taskledger-cli-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
-    db_ = root_ + "/ledger.db";
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
 
   ProcessResult Run(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {TASKLEDGER_BIN, "--db", db_});
-    return testing::RunProcess(args, {}, input);
+    args.insert(args.begin(), {TaskledgerBinary(), "--db", db_});
+    return test::RunProcess(args, {}, input);
   }
   // Runs a command that must succeed; returns its stdout.
   std::string Ok(const std::vector<std::string>& args) {
@@ -59,8 +54,9 @@ class CliTest : public ::testing::Test {
     return std::to_string(reply.value("token", uint64_t{0}));
   }
 
-  std::string root_;
-  std::string db_;
+  test::TempDir dir_{"taskledger-cli-test"};
+  std::string root_ = dir_.path();
+  std::string db_ = root_ + "/ledger.db";
 };
 
 TEST_F(CliTest, CreatePrintsTheIdAndGeneratesOneWhenNotGiven) {
