@@ -5,12 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "ledger/wire.h"
-#include "tests/e2e/server_fixture.h"
+#include "tests/support/server.h"
 
 namespace taskledger {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 class ValidationTest : public ServerTest {
  protected:

@@ -8,18 +8,18 @@
 #include <set>
 #include <sstream>
 
-#include "tests/e2e/server_fixture.h"
+#include "tests/support/server.h"
 
 namespace taskledger {
 namespace {
 
-using namespace testing;
+using namespace test;
 
 class WorkerTest : public ServerTest {
  protected:
   std::unique_ptr<Background> StartWorker(const std::vector<std::string>& flags, const std::string& script,
                                           const std::string& name = "w") {
-    std::vector<std::string> argv = {TASKLEDGER_BIN, "--json", "worker", "--worker", name};
+    std::vector<std::string> argv = {TaskledgerBinary(), "--json", "worker", "--worker", name};
     argv.insert(argv.end(), flags.begin(), flags.end());
     for (const std::string& arg : {std::string("--"), std::string("/bin/sh"), std::string("-c"), script}) {
       argv.push_back(arg);

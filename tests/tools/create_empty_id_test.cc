@@ -2,37 +2,29 @@
 // any other: exit 2, one line on stderr, nothing written; not a task with a generated id.
 // `create` with no id at all still generates one.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
 
-#include "tests/tools/run_process.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
 
 namespace taskledger {
 namespace {
 
-using testing::ProcessResult;
+using test::ProcessResult;
 
 class CreateEmptyIdTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char dir[] = "/tmp/taskledger-empty-id-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
-    db_ = root_ + "/ledger.db";
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
   ProcessResult Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {TASKLEDGER_BIN, "--db", db_});
-    return testing::RunProcess(args);
+    args.insert(args.begin(), {test::TaskledgerBinary(), "--db", db_});
+    return test::RunProcess(args);
   }
 
-  std::string root_;
-  std::string db_;
+  test::TempDir dir_{"taskledger-empty-id"};
+  std::string db_ = dir_ / "ledger.db";
 };
 
 TEST_F(CreateEmptyIdTest, AnExplicitEmptyIdIsBadInputAndCreatesNothing) {
