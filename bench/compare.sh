@@ -4,7 +4,8 @@
 # concurrency 8 and 64, each task claimed, renewed twice and completed.
 #
 #   bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K]
-#                    [--bullmq-pattern worker|manual] [--tl-inflight F] [--out FILE]
+#                    [--bullmq-pattern worker|manual] [--tl-pattern worker|percommand]
+#                    [--tl-inflight F] [--out FILE]
 #
 # full (default): 20,000 tasks per side per concurrency, 2 rounds of
 #   BullMQ c8, taskledger c8, BullMQ c64, taskledger c64.
@@ -17,9 +18,15 @@
 # --appendfsync always --save ''`, and stopped at exit; a system Redis is never touched.
 # taskledger side: `taskledger serve` on a fresh ledger over a unix socket, driven by
 # bench/ledger_load --no-create (tasks created before the clock starts); a task cycle =
-# claim --next + K heartbeats + complete. Concurrency C = C connections, one cycle in
-# flight on each (ledger_load's pattern: one worker per connection); with --tl-inflight F,
-# C/F connections with F cycles in flight on each.
+# claim --next + K heartbeats + complete. Each side uses its best documented client pattern:
+#   --tl-pattern worker (default): what `taskledger worker` does (tools/worker/worker.cc),
+#     ledger_load --pattern worker: concurrency C = one connection holding C leases (as
+#     BullMQ's one Worker with concurrency C), one call = [complete every finished task +
+#     claim --next for every free slot], one call = [heartbeat every held lease]; with
+#     --tl-inflight F, C/F connections holding F leases each.
+#   --tl-pattern percommand: one command per call; concurrency C = C connections with one
+#     cycle in flight on each; with --tl-inflight F, C/F connections with F cycles in
+#     flight on each.
 #
 # Installs what is missing: redis-server (apt-get, as root), node_modules (npm ci). Builds
 # taskledger and ledger_load (Release) in $BUILD_DIR (default build-bench, as
@@ -33,9 +40,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-mode=full tasks= rounds= renewals=2 pattern=worker tl_inflight=1 out=
+mode=full tasks= rounds= renewals=2 pattern=worker tl_pattern=worker tl_inflight= out=
 usage() {
-  echo "usage: bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K] [--bullmq-pattern worker|manual] [--tl-inflight F] [--out FILE]" >&2
+  echo "usage: bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K] [--bullmq-pattern worker|manual] [--tl-pattern worker|percommand] [--tl-inflight F] [--out FILE]" >&2
   exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -45,6 +52,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) rounds=${2:?}; shift ;;
     --renewals) renewals=${2:?}; shift ;;
     --bullmq-pattern) pattern=${2:?}; shift ;;
+    --tl-pattern) tl_pattern=${2:?}; shift ;;
     --tl-inflight) tl_inflight=${2:?}; shift ;;
     --out) out=${2:?}; shift ;;
     *) usage ;;
@@ -52,10 +60,16 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ $mode == full ]]; then tasks=${tasks:-20000} rounds=${rounds:-2}; else tasks=${tasks:-500} rounds=${rounds:-1}; fi
+[[ $tl_pattern == worker || $tl_pattern == percommand ]] || usage
 concurrencies=(8 64)
+# Cycles in flight (percommand) or leases held (worker) per connection at concurrency C:
+# --tl-inflight F, or by default 1 (percommand: C connections) and C (worker: one worker).
+inflight_at() { if [[ -n $tl_inflight ]]; then echo "$tl_inflight"; elif [[ $tl_pattern == worker ]]; then echo "$1"; else echo 1; fi; }
 for c in "${concurrencies[@]}"; do
-  if ((c % tl_inflight != 0)); then echo "compare.sh: --tl-inflight must divide ${concurrencies[*]}" >&2; exit 2; fi
+  if ((c % $(inflight_at "$c") != 0)); then echo "compare.sh: --tl-inflight must divide ${concurrencies[*]}" >&2; exit 2; fi
 done
+tl_desc="pattern $tl_pattern, ledger_load --no-create --pattern $tl_pattern, $(for c in "${concurrencies[@]}"; do f=$(inflight_at "$c"); echo -n "c$c: $((c / f)) connection(s) x $f $([[ $tl_pattern == worker ]] && echo slots || echo 'in flight'); "; done)"
+tl_desc=${tl_desc%; }
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -132,7 +146,7 @@ git diff --quiet HEAD -- ledger projections tools schemas bench 2>/dev/null || c
   echo "taskledger vs BullMQ, mode $mode, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit"
   echo "machine: $(nproc) cores, load average at start: $load_start"
   echo "scratch: $work ($fs on $(df --output=source "$work" | tail -1)); redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') on 127.0.0.1:$port, appendonly yes, appendfsync always"
-  echo "$tasks tasks per side per concurrency, $renewals renewals, $rounds round(s); BullMQ pattern $pattern; taskledger ledger_load --no-create, $tl_inflight cycle(s) in flight per connection"
+  echo "$tasks tasks per side per concurrency, $renewals renewals, $rounds round(s); BullMQ pattern $pattern; taskledger $tl_desc"
 } >"$out"
 log "scratch $work ($fs), redis :$port, load average $load_start"
 
@@ -147,7 +161,8 @@ for ((r = 1; r <= rounds; r++)); do
 
     log "round $r: taskledger c$c"
     cpu0=$(cpu_s "$server_pid")
-    "$load" --connect "unix:$work/tl.sock" --clients $((c / tl_inflight)) --inflight "$tl_inflight" --tasks "$tasks" \
+    f=$(inflight_at "$c")
+    "$load" --connect "unix:$work/tl.sock" --pattern "$tl_pattern" --clients $((c / f)) --inflight "$f" --tasks "$tasks" \
       --heartbeats "$renewals" --no-create --queue "r$r-c$c" --ping-calls 50 --json >"$raw/taskledger-r$r-c$c.json"
     echo "{\"server_cpu_s\": $(awk -v a="$cpu0" -v b="$(cpu_s "$server_pid")" 'BEGIN {print b - a}')}" >"$raw/taskledger-r$r-c$c.cpu.json"
   done
@@ -156,14 +171,15 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- The summary: per concurrency, throughput over all rounds (tasks / seconds), latency
 # percentiles the median of the rounds' (the mean of two) ----
-node - "$raw" "$rounds" "$mode" "$tasks" "$renewals" "$pattern" "$tl_inflight" "$commit" "$load_start" "$load_end" "$fs" \
+node - "$raw" "$rounds" "$mode" "$tasks" "$renewals" "$pattern" "$tl_pattern" "$commit" "$load_start" "$load_end" "$fs" \
   "${concurrencies[@]}" >>"$out" <<'EOF'
 const fs = require('fs');
-const [rawDir, rounds, mode, tasks, renewals, pattern, inflight, commit, loadStart, loadEnd, fstype, ...cs] = process.argv.slice(2);
+const [rawDir, rounds, mode, tasks, renewals, pattern, tlPattern, commit, loadStart, loadEnd, fstype, ...cs] = process.argv.slice(2);
 const read = (f) => JSON.parse(fs.readFileSync(`${rawDir}/${f}`, 'utf8'));
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const r0 = (x) => Math.round(x);
 const out = { compare: 'taskledger-vs-bullmq', mode, commit, tasks: +tasks, renewals: +renewals, rounds: +rounds,
+  bullmq_pattern: pattern, taskledger_pattern: tlPattern,
   load_average_start: loadStart, load_average_end: loadEnd, scratch_fs: fstype, concurrency: {} };
 const rows = [];
 for (const c of cs) {
@@ -190,7 +206,10 @@ for (const c of cs) {
     command_p99_us: median(t.map((x) => x.latency.p99_us)),
     server_cpu_us_per_task: 1e6 * sum(t, (x) => x.server_cpu_s) / sum(t, (x) => x.tasks),
     rpc_now_p50_us: median(t.map((x) => x.rpc_now.p50_us)),
-    clients: t[0].clients, inflight: t[0].inflight,
+    pattern: t[0].pattern, clients: t[0].clients, inflight: t[0].inflight,
+    calls_per_s: sum(t, (x) => x.calls) / sum(t, (x) => x.seconds),
+    commands_per_s: sum(t, (x) => x.commands) / sum(t, (x) => x.seconds),
+    commands_per_call: sum(t, (x) => x.calls * x.commands_per_call) / sum(t, (x) => x.calls),
     per_round: t.map((x) => ({ tasks_per_s: r0(x.tasks_per_s), p50_us: r0(x.cycle_latency.p50_us), p99_us: r0(x.cycle_latency.p99_us) })),
   };
   const ratio_throughput = taskledger.tasks_per_s / bullmq.jobs_per_s;
@@ -203,11 +222,13 @@ for (const c of cs) {
 console.log(JSON.stringify(out));
 console.log('');
 const pad = (s, n) => String(s).padStart(n);
+console.log(`BullMQ pattern ${pattern}; taskledger pattern ${tlPattern} (${rows.map(([c, , t]) => `c${c}: ${t.clients} connection(s) x ${t.inflight} ${tlPattern === 'worker' ? 'slots' : 'in flight'}`).join(', ')})`);
 console.log(`${pad('conc', 4)} | ${pad('BullMQ jobs/s', 13)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} | ${pad('taskledger tasks/s', 18)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} | ${pad('ratio tput', 10)} ${pad('ratio p99', 9)}`);
 for (const [c, b, t, rt, rp] of rows) {
   const ms = (us) => (us / 1000).toFixed(2);
   console.log(`${pad(c, 4)} | ${pad(b.jobs_per_s.toFixed(0), 13)} ${pad(ms(b.p50_us), 8)} ${pad(ms(b.p99_us), 8)} | ${pad(t.tasks_per_s.toFixed(0), 18)} ${pad(ms(t.p50_us), 8)} ${pad(ms(t.p99_us), 8)} | ${pad(rt.toFixed(2), 10)} ${pad(rp.toFixed(2), 9)}`);
 }
+console.log(`taskledger calls: ${rows.map(([c, , t]) => `c${c} ${t.calls_per_s.toFixed(0)} calls/s, ${t.commands_per_call.toFixed(1)} commands per call, ${t.commands_per_s.toFixed(0)} commands/s`).join('; ')}`);
 console.log('ratio tput = taskledger tasks/s / BullMQ jobs/s (target >= 2); ratio p99 = taskledger p99 per task cycle / BullMQ p99 per job (target <= 1)');
 console.log(`per job: Redis CPU ${rows.map(([c, b]) => `c${c} ${b.redis_cpu_us_per_job.toFixed(0)} us`).join(', ')}; per task cycle: taskledger serve CPU ${rows.map(([c, , t]) => `c${c} ${t.server_cpu_us_per_task.toFixed(0)} us`).join(', ')}`);
 console.log(`load average at start ${loadStart}, at end ${loadEnd}`);

@@ -1,7 +1,8 @@
 // ledger_load: a load generator for `taskledger serve`.
 //
 //   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P]
-//               [--max-seconds S] [--inflight F] [--no-create] [--json]
+//               [--max-seconds S] [--inflight F] [--no-create] [--pattern percommand|worker]
+//               [--no-verify] [--json]
 //
 // Each client is a thread with its own Cap'n Proto connection (capnp::EzRpcClient) that
 // drives full task cycles, one command per call, as a dispatcher and its workers do:
@@ -14,9 +15,26 @@
 // server's `now` (no storage, no fsync) at the same time: the RPC round trip of this
 // machine, the baseline of the load's latencies and rate.
 //
+// --pattern worker (needs --no-create): each connection is one worker, as `taskledger
+// worker` drives its slots (tools/worker/worker.cc), holding up to F leases at once
+// (--inflight F, or --slots F). It makes one call at a time, each carrying many commands
+// (the server commits a call's commands in one group, each with its own outcome):
+//   [complete for every held task whose K heartbeats are done] + [claim --next for every
+//   free slot], then, while a held task still needs a renewal, [heartbeat for every held
+//   task that needs one]
+// so with F tasks held a task cycle costs 1 + K calls shared by F tasks instead of 2 + K
+// calls each. Every command's outcome is checked: a refused complete or heartbeat is an
+// error; NotFound on a claim --next means the queue is empty (the worker stops claiming);
+// Busy is retried in the next call. Per-task-cycle latency: from the call that claimed the
+// task to the reply of the call that completed it; per-command latency: its call's round
+// trip. At the end (unless --no-verify) the ledger is read back (`tasksAt` now): in
+// --queue, the tasks done must equal the completes that succeeded, and each of them must
+// have been claimed exactly once (attempts == 1).
+//
 // Prints tasks/s, commands/s, per-command latency percentiles (p50/p99/p999), overall and by
 // command, and per-cycle latency (first command's call to the complete's reply); with
-// --json, one JSON object. Exits 1 if any command failed.
+// --json, one JSON object; also calls/s and commands per call. Exits 1 if any command failed
+// or the ledger's count disagrees.
 #include <capnp/ez-rpc.h>
 #include <kj/async-io.h>
 #include <kj/timer.h>
@@ -98,6 +116,8 @@ struct Config {
   double max_seconds = 0;  // 0: until every task is done
   int inflight = 1;        // task cycles in flight per connection
   bool no_create = false;  // tasks created before the load, not timed
+  bool worker = false;     // --pattern worker: batched calls, F leases held per connection
+  bool verify = true;      // worker pattern: read the ledger back and check the counts
 };
 
 // Tasks created per call before a --no-create load (the server takes up to 1024).
@@ -107,11 +127,16 @@ struct ClientResult {
   Latencies ping;
   Latencies by_kind[kKindCount];
   Latencies cycles;
+  Latencies calls_latency;  // worker pattern: every call's round trip
   int64_t ping_end_ns = 0;
   int64_t load_end_ns = 0;
   int64_t precreate_ns = 0;
   uint64_t commands = 0;
   uint64_t tasks = 0;
+  uint64_t calls = 0;         // submit calls of the load (busy retries included)
+  uint64_t commands_sent = 0; // commands in those calls
+  uint64_t completed = 0;     // completes that succeeded
+  uint64_t claims_empty = 0;  // claim --next answered NotFound (queue empty)
   uint64_t busy_retries = 0;
   uint64_t errors = 0;
   std::string first_error;
@@ -147,6 +172,11 @@ class Client {
                                            : INT64_MAX;
     remaining_ = tasks;
     result_->cycles.Reserve(tasks);
+    if (config_.worker) {
+      RunWorker(ledger, wait);
+      result_->load_end_ns = MonotonicNs();
+      return;
+    }
     kj::Vector<kj::Promise<void>> lanes;
     for (int l = 0; l < config_.inflight && static_cast<size_t>(l) < tasks; ++l) lanes.add(Lane(ledger));
     kj::joinPromises(lanes.releaseAsArray()).wait(wait);
@@ -154,6 +184,132 @@ class Client {
   }
 
  private:
+  // A lease this worker holds.
+  struct Held {
+    std::string task_id;
+    uint64_t token = 0;
+    int64_t claim_call_ns = 0;  // when the call that claimed it was sent
+    int heartbeats = 0;         // done so far
+  };
+
+  // --pattern worker: this connection is one worker with config_.inflight slots; one call at
+  // a time, many commands per call (see the top of the file).
+  void RunWorker(rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
+    const size_t slots = static_cast<size_t>(config_.inflight);
+    std::vector<Held> held;
+    held.reserve(slots);
+    bool queue_empty = false;
+    std::vector<Command> commands;
+    std::vector<size_t> subject;  // per command: index into `held`, or SIZE_MAX for a claim
+    while (!failed_) {
+      commands.clear();
+      subject.clear();
+      bool renewing = false;
+      for (size_t i = 0; i < held.size(); ++i) {
+        if (held[i].heartbeats < config_.heartbeats) renewing = true;
+      }
+      if (renewing) {  // one call renews every held lease that needs it
+        for (size_t i = 0; i < held.size(); ++i) {
+          if (held[i].heartbeats >= config_.heartbeats) continue;
+          commands.push_back(HolderCommand(held[i], CommandKind::kHeartbeat));
+          subject.push_back(i);
+        }
+      } else {  // every held task is done: complete them all, claim for every free slot
+        for (size_t i = 0; i < held.size(); ++i) {
+          commands.push_back(HolderCommand(held[i], CommandKind::kComplete));
+          subject.push_back(i);
+        }
+        const bool claiming = !queue_empty && MonotonicNs() < deadline_ns_;
+        // Every slot frees in this call (a complete refused as Busy keeps its slot a call
+        // longer, beyond the F).
+        const size_t claims = claiming ? std::min(slots, remaining_) : 0;
+        for (size_t c = 0; c < claims; ++c) {
+          Command claim;
+          claim.kind = CommandKind::kClaim;
+          claim.next = true;
+          claim.queue = config_.queue;
+          claim.actor = worker_;
+          commands.push_back(std::move(claim));
+          subject.push_back(SIZE_MAX);
+        }
+      }
+      if (commands.empty()) break;  // nothing held, nothing more to claim
+
+      auto request = ledger.submitRequest();
+      auto list = request.initCommands(static_cast<unsigned>(commands.size()));
+      for (size_t k = 0; k < commands.size(); ++k) wire::WriteCommand(commands[k], list[static_cast<unsigned>(k)]);
+      const int64_t t0 = MonotonicNs();
+      auto response = request.send().wait(wait);
+      const int64_t t1 = MonotonicNs();
+      result_->calls++;
+      result_->commands_sent += commands.size();
+      result_->calls_latency.Add(t1 - t0);
+      auto outcomes = response.getOutcomes();
+      if (outcomes.size() != commands.size()) {
+        Fail("the server answered a different count");
+        break;
+      }
+      bool busy = false;
+      std::vector<bool> released(held.size(), false);
+      std::vector<Held> claimed;
+      for (size_t k = 0; k < commands.size() && !failed_; ++k) {
+        Result<Outcome> outcome = wire::ReadOutcome(outcomes[static_cast<unsigned>(k)]);
+        if (!outcome.ok()) {
+          Fail(outcome.status().message());
+          break;
+        }
+        const CommandKind kind = commands[k].kind;
+        const Kind stat = kind == CommandKind::kClaim ? kClaim : kind == CommandKind::kHeartbeat ? kHeartbeat : kComplete;
+        if (outcome->status.code() == Code::kBusy) {  // retried in a later call
+          busy = true;
+          result_->busy_retries++;
+          continue;
+        }
+        if (kind == CommandKind::kClaim && outcome->status.IsNotFound()) {
+          queue_empty = true;
+          result_->claims_empty++;
+          continue;
+        }
+        if (!outcome->status.ok()) {
+          Fail(std::string(kKindNames[stat]) + ": " + outcome->status.message());
+          break;
+        }
+        result_->by_kind[stat].Add(t1 - t0);
+        result_->commands++;
+        if (kind == CommandKind::kClaim) {
+          --remaining_;
+          claimed.push_back(Held{outcome->reply.task_id, outcome->reply.token, t0, 0});
+        } else if (kind == CommandKind::kHeartbeat) {
+          held[subject[k]].heartbeats++;
+        } else {
+          result_->cycles.Add(t1 - held[subject[k]].claim_call_ns);
+          result_->tasks++;
+          result_->completed++;
+          released[subject[k]] = true;
+        }
+      }
+      if (failed_) break;
+      size_t kept = 0;
+      for (size_t i = 0; i < held.size(); ++i) {
+        if (released[i]) continue;
+        if (kept != i) held[kept] = std::move(held[i]);
+        ++kept;
+      }
+      held.resize(kept);
+      for (Held& h : claimed) held.push_back(std::move(h));
+      if (busy) std::this_thread::sleep_for(kBusyPause);
+    }
+  }
+
+  Command HolderCommand(const Held& held, CommandKind kind) const {
+    Command c;
+    c.kind = kind;
+    c.task_id = held.task_id;
+    c.token = held.token;
+    c.actor = worker_;
+    return c;
+  }
+
   // Creates this client's tasks in calls of kPrecreateBatch commands; false on a failure.
   bool Precreate(rpc::Ledger::Client& ledger, kj::WaitScope& wait, size_t tasks) {
     const int64_t t0 = MonotonicNs();
@@ -264,6 +420,8 @@ class Client {
   kj::Promise<std::optional<Outcome>> Submit(rpc::Ledger::Client ledger, Command command, Kind kind,
                                              int64_t t0 = -1) {
     if (t0 < 0) t0 = MonotonicNs();
+    result_->calls++;
+    result_->commands_sent++;
     auto request = ledger.submitRequest();
     wire::WriteCommand(command, request.initCommands(1)[0]);
     return request.send().then(
@@ -290,6 +448,7 @@ class Client {
   }
 
   std::optional<Outcome> Fail(const std::string& what) {
+    failed_ = true;
     if (result_->errors++ == 0) result_->first_error = what;
     return std::nullopt;
   }
@@ -312,6 +471,46 @@ nlohmann::json Percentiles(Latencies& l) {
           {"mean_us", l.MeanUs()}};
 }
 
+// --pattern worker: reads every task back (`tasksAt` now) and checks that in config.queue
+// the tasks done number `completed`, each claimed exactly once, and (unless the load was cut
+// by --max-seconds) none is left open. Adds "verified" to `out`; returns the problem, or "".
+std::string VerifyLedger(const Config& config, uint64_t completed, nlohmann::json* out) {
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = kTraversalWords;
+    capnp::EzRpcClient client(config.endpoint, 0, options);
+    rpc::Ledger::Client ledger = client.getMain<rpc::Ledger>();
+    auto request = ledger.tasksAtRequest();
+    request.initAt().setKind(0);
+    auto response = request.send().wait(client.getWaitScope());
+    if (response.getError().getCode() != 0) return "verify: tasksAt: " + std::string(response.getError().getMessage().cStr());
+    uint64_t in_queue = 0, done = 0, claimed_more = 0, open = 0;
+    for (auto view : response.getTasks()) {
+      auto settled = view.getSettled();
+      if (settled.getSpec().getQueue() != config.queue.c_str()) continue;
+      ++in_queue;
+      if (view.getStatus() == static_cast<uint8_t>(TaskStatus::kDone)) {
+        ++done;
+        if (settled.getAttempts() != 1) ++claimed_more;
+      } else {
+        ++open;
+      }
+    }
+    (*out)["verified"] = {{"in_queue", in_queue}, {"done", done}, {"claimed_more_than_once", claimed_more}, {"not_done", open}};
+    if (done != completed) {
+      return "verify: the ledger has " + std::to_string(done) + " tasks done in queue " + config.queue + ", the load " +
+             std::to_string(completed) + " completes that succeeded";
+    }
+    if (claimed_more != 0) return "verify: " + std::to_string(claimed_more) + " done task(s) were claimed more than once";
+    if (config.max_seconds <= 0 && in_queue <= config.tasks && open != 0) {
+      return "verify: " + std::to_string(open) + " task(s) of queue " + config.queue + " not done after the load";
+    }
+    return "";
+  } catch (const kj::Exception& e) {
+    return std::string("verify: ") + e.getDescription().cStr();
+  }
+}
+
 int Main(int argc, char** argv) {
   Config config;
   bool json = false;
@@ -329,8 +528,26 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_flag("--no-create", config.no_create,
                "create the tasks before the load (not timed); cycles are claim --next, heartbeats, complete");
+  app.add_option("--slots", config.inflight, "--pattern worker: leases held per connection (the same as --inflight)")
+      ->check(CLI::Range(1, 1000));
+  std::string pattern = "percommand";
+  app.add_option("--pattern", pattern,
+                 "percommand (default): one command per call, F cycles in flight per connection; worker: one "
+                 "worker per connection holding F leases, batched calls (needs --no-create)")
+      ->check(CLI::IsMember({"percommand", "worker"}));
+  app.add_flag("--no-verify", [&](int64_t) { config.verify = false; },
+               "--pattern worker: skip reading the ledger back after the load");
   app.add_flag("--json", json, "one JSON object");
   CLI11_PARSE(app, argc, argv);
+  config.worker = pattern == "worker";
+  if (config.worker && !config.no_create) {
+    std::fprintf(stderr, "ledger_load: --pattern worker needs --no-create (tasks created before the load)\n");
+    return 2;
+  }
+  if (config.worker && 2 * static_cast<size_t>(config.inflight) > 1024) {
+    std::fprintf(stderr, "ledger_load: --pattern worker: at most 512 slots (a call carries up to 2 x F commands)\n");
+    return 2;
+  }
   if (config.address.rfind("unix:", 0) == 0 && config.address.size() > 5) {
     config.endpoint = config.address;
   } else if (config.address.rfind("tcp:", 0) == 0 && config.address.find(':', 4) != std::string::npos) {
@@ -377,6 +594,11 @@ int Main(int argc, char** argv) {
     for (int k = 0; k < kKindCount; ++k) total.by_kind[k].Append(r.by_kind[k]);
     total.commands += r.commands;
     total.tasks += r.tasks;
+    total.calls += r.calls;
+    total.commands_sent += r.commands_sent;
+    total.completed += r.completed;
+    total.claims_empty += r.claims_empty;
+    total.calls_latency.Append(r.calls_latency);
     total.busy_retries += r.busy_retries;
     if (r.errors > 0 && total.errors == 0) total.first_error = r.first_error;
     total.errors += r.errors;
@@ -411,6 +633,22 @@ int Main(int argc, char** argv) {
       {"errors", total.errors},
   };
   for (int k = 0; k < kKindCount; ++k) out["by_command"][kKindNames[k]] = Percentiles(total.by_kind[k]);
+  out["pattern"] = config.worker ? "worker" : "percommand";
+  out["calls"] = total.calls;
+  out["calls_per_s"] = static_cast<double>(total.calls) / seconds;
+  out["commands_per_call"] = total.calls > 0 ? static_cast<double>(total.commands_sent) / total.calls : 0.0;
+  if (config.worker) {
+    out["slots"] = config.inflight;
+    out["call_latency"] = Percentiles(total.calls_latency);
+    out["completed"] = total.completed;
+    out["claims_empty"] = total.claims_empty;
+    if (config.verify && total.errors == 0) {
+      std::string problem = VerifyLedger(config, total.completed, &out);
+      if (!problem.empty()) {
+        if (total.errors++ == 0) total.first_error = problem;
+      }
+    }
+  }
   if (!total.first_error.empty()) out["first_error"] = total.first_error;
   if (config.no_create) out["precreate_seconds"] = static_cast<double>(total.precreate_ns) / 1e9;
 
@@ -435,10 +673,22 @@ int Main(int argc, char** argv) {
     std::printf("  baseline rpc `now`: %.0f calls/s, p50 %.0f us, p99 %.0f us\n",
                 out["rpc_now"]["calls_per_s"].get<double>(), total.ping.PercentileUs(0.5),
                 total.ping.PercentileUs(0.99));
+    if (config.worker) {
+      std::printf("  worker pattern: %d connection(s) x %d slots; %.0f calls/s, %.1f commands per call; per call: "
+                  "p50 %.0f us, p99 %.0f us\n",
+                  config.clients, config.inflight, out["calls_per_s"].get<double>(),
+                  out["commands_per_call"].get<double>(), total.calls_latency.PercentileUs(0.5),
+                  total.calls_latency.PercentileUs(0.99));
+      if (out.contains("verified")) {
+        std::printf("  ledger: %llu tasks of queue %s done, each claimed once (completes that succeeded: %llu)\n",
+                    static_cast<unsigned long long>(out["verified"]["done"].get<uint64_t>()), config.queue.c_str(),
+                    static_cast<unsigned long long>(total.completed));
+      }
+    }
     if (total.busy_retries > 0) std::printf("  busy retries: %llu\n", static_cast<unsigned long long>(total.busy_retries));
   }
   if (total.errors > 0) {
-    std::fprintf(stderr, "ledger_load: %llu command(s) failed; the first: %s\n",
+    std::fprintf(stderr, "ledger_load: %llu command(s) or check(s) failed; the first: %s\n",
                  static_cast<unsigned long long>(total.errors), total.first_error.c_str());
     return 1;
   }
