@@ -41,10 +41,14 @@ inline std::string TaskEvent(std::string_view id, uint64_t seq) {
   return k;
 }
 
-// schedule: where each claimable-or-soon task waits.
+// schedule (stored, format 2): 'S' id -> "", one empty marker per live task, put when the
+// task enters the schedule and deleted when it leaves, not when it moves.
+// The places and deadlines live only in memory, in ScheduleIndex (docs/format.md "The
+// schedule"), under these keys:
 //   'R' queue NUL ~priority created_seq -> id     ready now, best first
-//   'T' queue NUL wake_ns id            -> ""     becomes claimable (or settles) at wake
-//   'S' id                              -> the task's current R or T key
+//   'T' queue NUL wake_ns id            -> id     becomes claimable (or must be re-placed) at wake
+// (Format 1 stored R and T in the `schedule` family too, with 'S' id -> the task's place;
+// ConvertFromFormat1 in maintenance.cc drops them.)
 inline constexpr char kReadyTag = 'R';
 inline constexpr char kTimerTag = 'T';
 inline constexpr char kScheduleOfTag = 'S';
@@ -80,7 +84,9 @@ inline std::string ScheduleOf(std::string_view id) {
   return k;
 }
 
-// deadlines: deadline_ns id -> token (8 bytes), one per open attempt: what `sweep` scans.
+// A deadline in ScheduleIndex (memory only): deadline_ns id, one per open attempt, smallest
+// first: what `sweep` reads. The `deadlines` family that stored them in format 1 is empty
+// since format 2.
 inline std::string Deadline(int64_t deadline_ns, std::string_view id) {
   std::string k;
   AppendU64(&k, static_cast<uint64_t>(deadline_ns));

@@ -7,20 +7,19 @@
 //
 // Thread-safety: all methods may be called from any thread. Writes are serialized by an
 // internal mutex; reads see the last committed state.
+//
+// The implementation is behind LedgerImpl (ledger/ledger_impl.h), which lists the files
+// that hold each part.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "ledger/clock.h"
-#include "ledger/schedule_index.h"
 #include "projections/decide.h"
 #include "projections/event.h"
 #include "projections/replay.h"
@@ -28,14 +27,13 @@
 #include "projections/task.h"
 
 namespace rocksdb {
-class DB;
-class ColumnFamilyHandle;
 class Env;
-class Iterator;
-class Snapshot;
 }  // namespace rocksdb
 
 namespace taskledger {
+
+class LedgerImpl;     // ledger_impl.h
+class TaskPagesImpl;  // task_pages.cc
 
 struct LedgerOptions {
   std::string path;
@@ -91,8 +89,6 @@ struct ImportReport {
   int64_t last_ns = 0;
 };
 
-class Ledger;
-
 // The current tasks (PointInTime::Now()) read a page at a time, in task-id order, with
 // memory bounded by a page: what `ls` streams from a server. Every page comes from one
 // RocksDB snapshot taken with seq() and at_ns() under the ledger's write mutex, and every
@@ -111,8 +107,8 @@ class TaskPages {
   TaskPages(const TaskPages&) = delete;
   TaskPages& operator=(const TaskPages&) = delete;
 
-  int64_t at_ns() const { return at_ns_; }  // the evaluation time
-  uint64_t seq() const { return seq_; }     // the last event the snapshot holds
+  int64_t at_ns() const;  // the evaluation time
+  uint64_t seq() const;   // the last event the snapshot holds
 
   // Replaces *page with the next views, in id order: at most max_views of them, holding at
   // most max_record_bytes of stored records, except that a page always takes one record
@@ -120,17 +116,9 @@ class TaskPages {
   Status Next(size_t max_views, size_t max_record_bytes, std::vector<TaskView>* page);
 
  private:
-  friend class Ledger;
-  explicit TaskPages(Ledger* ledger);  // out of line: rocksdb::Iterator is incomplete here
-  std::optional<TaskStatus> DependencyStatus(const std::string& id);
-
-  Ledger* const ledger_;
-  const rocksdb::Snapshot* snapshot_ = nullptr;  // nullptr on a secondary
-  std::unique_ptr<rocksdb::Iterator> it_;
-  int64_t at_ns_ = 0;
-  uint64_t seq_ = 0;
-  std::unordered_map<std::string, std::optional<TaskStatus>> dependency_statuses_;
-  Status lookup_failed_ = Status::Ok();  // the first dependency read that failed
+  friend class LedgerImpl;
+  explicit TaskPages(std::unique_ptr<TaskPagesImpl> impl);
+  std::unique_ptr<TaskPagesImpl> impl_;  // task_pages.cc
 };
 
 class Ledger {
@@ -151,8 +139,8 @@ class Ledger {
   // The ledger's current time: the clock, but never before the last event.
   int64_t Now();
   uint64_t last_seq() const;
-  bool read_only() const { return options_.read_only; }
-  const std::string& path() const { return options_.path; }
+  bool read_only() const;
+  const std::string& path() const;
 
   // A read-only ledger beside a live server: catch up with what it has written.
   Status Refresh();
@@ -195,53 +183,8 @@ class Ledger {
   Status Backup(const std::string& dir);
 
  private:
-  class Txn;
-  friend class TaskPages;
-  Ledger(LedgerOptions options, Clock* clock);
-
-  Outcome Execute(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
-  Outcome ExecuteCreate(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
-  Outcome ExecuteClaimNext(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
-  Outcome ExecuteSweep(Txn& txn, const Command& command, int64_t now_ns, uint64_t next_seq);
-  Status ApplyEvents(Txn& txn, const std::vector<Event>& events, int64_t now_ns);
-  Status UpdateSchedule(Txn& txn, const TaskRecord& record, int64_t now_ns);
-  Status PromoteDueTimers(Txn& txn, const std::string& queue, int64_t now_ns);
-  Status FillReply(Txn& txn, int64_t now_ns, CommandReply* reply);
-
-  Result<Replay> ReplayTo(const PointInTime& at, int64_t* eval_ns);
-  struct Problem;
-  Status VerifyTableFiles(std::vector<Problem>* problems);
-  Status VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, std::vector<Problem>* problems);
-  // `misfolded`: the tasks whose stored record is missing or differs from the replay's.
-  Status VerifyProjection(const Replay& replay, std::vector<Problem>* problems, std::set<std::string>* misfolded);
-  Status VerifyIndexes(const Replay& replay, int64_t now_ns, const std::set<std::string>& misfolded,
-                       std::vector<Problem>* problems);
-  std::string TaskListingSeq(uint64_t seq);
-  uint64_t NextTaskSeq(const std::string& id, uint64_t after_seq);
-  // REQUIRES: mutex_ held. Writes the records and indexes of every replayed task.
-  Status WriteProjection(const Replay& replay, RebuildReport* report);
-  Status ClearFamilies(bool with_log);
-  // Flushes the memtables if the WAL has grown past its bounds (ledger.cc says why).
-  void FlushIfLogGrew();
-  // REQUIRES: mutex_ held. Derives index_ from the live tasks' records.
-  Status LoadIndex();
-  // REQUIRES: mutex_ held, opened writable. Drops format 1's stored places and deadlines.
-  Status ConvertFromFormat1();
-
-  rocksdb::ColumnFamilyHandle* cf(int index) const { return handles_[index]; }
-
-  const LedgerOptions options_;
-  Clock* const clock_;
-  std::string secondary_path_;  // read-only beside a live owner: our RocksDB secondary dir
-  std::string owned_path_;      // writable on a real filesystem: registered as this process's
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-
-  mutable std::mutex mutex_;
-  uint64_t last_seq_ = 0;  // GUARDED_BY(mutex_)
-  int64_t last_ns_ = 0;    // GUARDED_BY(mutex_)
-  ScheduleIndex index_;    // GUARDED_BY(mutex_); writable ledgers only
-  int format_version_ = 2; // of the ledger on disk (a read-only format-1 ledger stays 1)
+  explicit Ledger(std::unique_ptr<LedgerImpl> impl);
+  std::unique_ptr<LedgerImpl> impl_;  // ledger_impl.h
 };
 
 }  // namespace taskledger

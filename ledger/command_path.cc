@@ -1,0 +1,346 @@
+// The command path: a commit group (SubmitGroup) validates each command against the state
+// the previous ones left (projections/decide.h), appends its events, folds them into the
+// task records and the in-memory schedule, and writes everything with one durable write.
+// claim --next promotes due timers and takes the best ready place; sweep appends the
+// lapses no event has observed yet.
+#include <rocksdb/db.h>
+
+#include <algorithm>
+
+#include "ledger/codec.h"
+#include "ledger/commit_group.h"
+#include "ledger/keys.h"
+#include "ledger/ledger_impl.h"
+#include "ledger/rocks_status.h"
+#include "ledger/schedule_key.h"
+#include "projections/check.h"
+#include "projections/limits.h"
+
+namespace taskledger {
+namespace {
+
+// Due timers promoted per pass of claim --next: bounds one batch of index reads.
+constexpr size_t kPromoteBatch = 256;
+// A schedule entry that cannot be claimed is repaired and skipped; more than this many in
+// one claim means the index is broken, not merely stale.
+constexpr int kMaxClaimSkips = 64;
+// Lease-expired markers appended by one sweep: bounds one commit.
+constexpr size_t kMaxSweepEvents = 10'000;
+
+std::string DefaultActor(const Command& c) {
+  if (!c.actor.empty()) return c.actor;
+  switch (c.kind) {
+    case CommandKind::kCreate: return "dispatcher";
+    case CommandKind::kBlock:
+    case CommandKind::kUnblock:
+    case CommandKind::kCancel:
+    case CommandKind::kRevive: return "operator";
+    case CommandKind::kSweep: return "sweeper";
+    default: return "unknown";
+  }
+}
+
+// A refusal by the rules keeps what the command wrote (its `rejected` event, the repairs
+// of a claim --next that found nothing); any other failure writes nothing of it.
+bool IsRuleRefusal(const Status& status) {
+  return status.IsRefused() || status.IsNotFound() || status.code() == Code::kInvalidArgument;
+}
+
+// The checks of a command's own fields that need no state.
+Status ValidateCommandFields(const Command& command) {
+  TL_RETURN_IF_ERROR(ValidateName("actor", command.actor));
+  TL_RETURN_IF_ERROR(ValidateText("text", command.text));
+  if (!command.meta.host.empty()) TL_RETURN_IF_ERROR(ValidateName("client host", command.meta.host));
+  switch (command.kind) {
+    case CommandKind::kSignal:
+      TL_RETURN_IF_ERROR(ValidateName("signal", command.signal));
+      if (command.grace_ns < 0 || command.grace_ns > kMaxDurationNs) {
+        return Status::InvalidArgument("grace must be between 0 and a year");
+      }
+      break;
+    case CommandKind::kExit:
+      if (!command.exit_code && command.signal.empty()) return Status::InvalidArgument("exit needs a code or a signal");
+      if (!command.exit_code) TL_RETURN_IF_ERROR(ValidateName("signal", command.signal));
+      break;
+    default:
+      break;
+  }
+  if (command.kind == CommandKind::kClaim && !command.next && (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs)) {
+    return Status::InvalidArgument("ttl must be between 0 and a year");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& commands) {
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(commands.size());
+  if (options_.read_only) {
+    for (size_t i = 0; i < commands.size(); ++i) {
+      outcomes.push_back({Status::IOError("ledger " + options_.path + " is open read-only"), {}});
+    }
+    return outcomes;
+  }
+  MutexLock lock(&mutex_);
+  CommitGroup group(db_.get(), handles_, &mutex_);
+  uint64_t next_seq = last_seq_ + 1;
+  int64_t last_ns = last_ns_;
+  for (const Command& command : commands) {
+    // Ledger time never decreases, whatever the clock does.
+    const int64_t now_ns = std::max(clock_->NowNs(), last_ns);
+    group.SetSavePoint();
+    const size_t index_save_point = index_.SavePoint();
+    Outcome outcome = Execute(group, command, now_ns, next_seq);
+    if (!outcome.status.ok() && !IsRuleRefusal(outcome.status)) {
+      // Nothing of a command that failed for another reason is written.
+      group.RollbackToSavePoint();
+      index_.RollbackTo(index_save_point);
+      outcome.reply.events.clear();
+    } else {
+      group.PopSavePoint();
+    }
+    next_seq += outcome.reply.events.size();
+    if (!outcome.reply.events.empty()) last_ns = now_ns;
+    outcomes.push_back(std::move(outcome));
+  }
+  // Tasks that entered or left the schedule: the one thing of it that is stored.
+  for (const auto& [id, live] : index_.LivenessChanges()) group.PutLiveMarker(id, live);
+  if (group.batch().Count() > 0) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    const Status written = FromRocks(db_->Write(write_options, &group.batch()), "commit");
+    if (!written.ok()) {
+      for (Outcome& outcome : outcomes) {
+        outcome.status = written;
+        outcome.reply.events.clear();
+      }
+      index_.RollbackTo(0);
+      index_.Commit();
+      return outcomes;
+    }
+  }
+  index_.Commit();
+  last_seq_ = next_seq - 1;
+  last_ns_ = last_ns;
+  return outcomes;
+}
+
+Outcome LedgerImpl::Execute(CommitGroup& group, const Command& given, int64_t now_ns, uint64_t next_seq) {
+  Command command = given;
+  command.actor = DefaultActor(given);
+  if (Status s = ValidateCommandFields(command); !s.ok()) return {s, {}};
+  if (command.kind == CommandKind::kCreate) return ExecuteCreate(group, command, now_ns, next_seq);
+  if (command.kind == CommandKind::kSweep) return ExecuteSweep(group, command, now_ns, next_seq);
+  if (command.kind == CommandKind::kClaim && command.next) return ExecuteClaimNext(group, command, now_ns, next_seq);
+  if (Status s = ValidateName("task id", command.task_id); !s.ok()) return {s, {}};
+  Result<std::optional<TaskRecord>> record = group.GetTask(command.task_id);
+  if (!record.ok()) return {record.status(), {}};
+  if (!record->has_value()) return {Status::NotFound("no task " + command.task_id), {}};
+  if (given.actor.empty() && command.token != 0) {
+    // A holder command without a name speaks for whoever claimed its token: the token is
+    // the seq of that claim, so a zombie's rejected command still names the zombie.
+    Result<std::optional<std::pair<std::string, std::string>>> claim = group.GetClaim(command.token);
+    if (!claim.ok()) return {claim.status(), {}};
+    if (claim->has_value() && (*claim)->first == command.task_id) command.actor = (*claim)->second;
+  }
+  const DecisionContext context{now_ns, next_seq, group.Dependencies(now_ns)};
+  Outcome outcome = DecideOnTask(command, **record, context);
+  if (!outcome.reply.events.empty()) {
+    if (Status s = ApplyEvents(group, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  }
+  if (outcome.status.ok()) {
+    if (Status s = FillReply(group, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+  }
+  return outcome;
+}
+
+Outcome LedgerImpl::ExecuteCreate(CommitGroup& group, const Command& given, int64_t now_ns, uint64_t next_seq) {
+  Command command = given;
+  if (Status s = NormalizeSpec(&command.spec); !s.ok()) return {s, {}};
+  Outcome outcome;
+  if (!command.spec.idempotency_key.empty()) {
+    Result<std::optional<std::string>> existing = group.GetIdempotency(command.spec.idempotency_key);
+    if (!existing.ok()) return {existing.status(), {}};
+    if (existing->has_value()) {
+      // The same request again: the task it created, and nothing appended.
+      outcome.reply.task_id = **existing;
+      outcome.reply.existing = true;
+      if (Status s = FillReply(group, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+      return outcome;
+    }
+  }
+  std::string id = command.task_id;
+  if (id.empty()) {
+    id = "t-" + std::to_string(next_seq);
+    for (int suffix = 1;; ++suffix) {
+      Result<bool> taken = group.TaskExists(id);
+      if (!taken.ok()) return {taken.status(), {}};
+      if (!*taken) break;
+      id = "t-" + std::to_string(next_seq) + "-" + std::to_string(suffix);
+    }
+  } else {
+    if (Status s = ValidateName("task id", id); !s.ok()) return {s, {}};
+    Result<bool> taken = group.TaskExists(id);
+    if (!taken.ok()) return {taken.status(), {}};
+    if (*taken) return {Status::Refused("task " + id + " already exists"), {}};
+  }
+  std::vector<std::string> unique_after;
+  for (const std::string& dep : command.spec.after) {
+    if (std::find(unique_after.begin(), unique_after.end(), dep) != unique_after.end()) continue;
+    Result<bool> found = group.TaskExists(dep);
+    if (!found.ok()) return {found.status(), {}};
+    if (!*found) return {Status::NotFound("--after names no task " + dep), {}};
+    unique_after.push_back(dep);
+  }
+  command.spec.after = std::move(unique_after);
+  const DecisionContext context{now_ns, next_seq, group.Dependencies(now_ns)};
+  outcome.reply.task_id = id;
+  outcome.reply.events.push_back(DecideCreate(command, id, context));
+  if (Status s = ApplyEvents(group, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  if (Status s = FillReply(group, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+  return outcome;
+}
+
+Outcome LedgerImpl::ExecuteClaimNext(CommitGroup& group, const Command& command, int64_t now_ns, uint64_t next_seq) {
+  const std::string queue = command.queue.empty() ? std::string(kDefaultQueue) : command.queue;
+  if (Status s = ValidateName("queue", queue); !s.ok()) return {s, {}};
+  if (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs) {
+    return {Status::InvalidArgument("ttl must be between 0 and a year"), {}};
+  }
+  if (Status s = PromoteDueTimers(group, queue, now_ns); !s.ok()) return {s, {}};
+  const std::string prefix = keys::ReadyPrefix(queue);
+  for (int skips = 0; skips < kMaxClaimSkips; ++skips) {
+    const std::optional<std::pair<std::string, std::string>> best = index_.First(prefix);
+    if (!best) return {Status::NotFound("no task is ready in queue " + queue), {}};
+    const std::string id = best->second;
+    Result<std::optional<TaskRecord>> record = group.GetTask(id);
+    if (!record.ok()) return {record.status(), {}};
+    if (!record->has_value()) return {Status::DataLoss("schedule names unknown task " + id + "; run rebuild"), {}};
+    Command claim = command;
+    claim.next = false;
+    claim.task_id = id;
+    const DecisionContext context{now_ns, next_seq, group.Dependencies(now_ns)};
+    Outcome outcome = DecideOnTask(claim, **record, context);
+    if (!outcome.status.ok()) {
+      // A stale entry: put the task where it belongs now and look again.
+      if (Status s = UpdateSchedule(group, **record, now_ns); !s.ok()) return {s, {}};
+      continue;
+    }
+    if (Status s = ApplyEvents(group, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+    if (Status s = FillReply(group, now_ns, &outcome.reply); !s.ok()) return {s, {}};
+    return outcome;
+  }
+  return {Status::Internal("the schedule keeps offering unclaimable tasks in queue " + queue + "; run rebuild"), {}};
+}
+
+Outcome LedgerImpl::ExecuteSweep(CommitGroup& group, const Command& command, int64_t now_ns, uint64_t next_seq) {
+  std::vector<std::string> lapsed;
+  for (const std::string& key : index_.FirstDeadlines(kMaxSweepEvents)) {
+    if (static_cast<int64_t>(keys::ReadU64(key)) > now_ns) break;
+    lapsed.push_back(key.substr(8));
+  }
+  Outcome outcome;
+  for (const std::string& id : lapsed) {
+    Result<std::optional<TaskRecord>> record = group.GetTask(id);
+    if (!record.ok()) return {record.status(), {}};
+    if (!record->has_value()) return {Status::DataLoss("deadline index names unknown task " + id), {}};
+    const TaskRecord& r = **record;
+    // Invariant: the deadline index holds exactly the open attempts of the projection.
+    if (!r.attempt_open || r.deadline_ns > now_ns) {
+      return {Status::DataLoss("deadline index is stale for task " + id + "; run rebuild"), {}};
+    }
+    Event e;
+    e.seq = next_seq + outcome.reply.events.size();
+    e.time_ns = now_ns;
+    e.task_id = id;
+    e.actor = command.actor;
+    e.meta = command.meta;
+    e.kind = EventKind::kLeaseExpired;
+    e.token = r.last_token;
+    e.deadline_ns = r.deadline_ns;
+    outcome.reply.events.push_back(std::move(e));
+  }
+  if (Status s = ApplyEvents(group, outcome.reply.events, now_ns); !s.ok()) return {s, {}};
+  return outcome;
+}
+
+Status LedgerImpl::ApplyEvents(CommitGroup& group, const std::vector<Event>& events, int64_t now_ns) {
+  for (const Event& event : events) {
+    std::optional<TaskRecord> before;
+    if (event.kind != EventKind::kCreated) {
+      Result<std::optional<TaskRecord>> found = group.GetTask(event.task_id);
+      if (!found.ok()) return found.status();
+      before = std::move(*found);
+      if (!before) return Status::Internal("event for unknown task " + event.task_id);
+    }
+    TaskRecord record = before.value_or(TaskRecord{});
+    // Invariant: the ledger appends only events its own derivation rules accept.
+    if (Status s = ApplyEvent(&record, event); !s.ok()) {
+      return Status::Internal("refusing to append an event the rules reject: " + s.message());
+    }
+    const std::string encoded = EncodeEvent(event);
+    // Invariant: what is appended decodes to what was decided. A DCHECK, not a CHECK: it
+    // decodes every event a second time on the hot path (on in every test build).
+    TL_DCHECK(DecodeEvent(encoded).ok() && *DecodeEvent(encoded) == event);
+    group.PutEvent(event, encoded);
+    group.PutTask(record);
+    if (before && before->attempt_open) index_.RemoveDeadline(keys::Deadline(before->deadline_ns, event.task_id));
+    if (record.attempt_open) index_.AddDeadline(keys::Deadline(record.deadline_ns, event.task_id));
+    if (event.kind == EventKind::kCreated) {
+      for (const std::string& dep : record.spec.after) group.PutDependent(dep, record.id);
+      if (!record.spec.idempotency_key.empty()) group.PutIdempotency(record.spec.idempotency_key, record.id);
+    }
+    TL_RETURN_IF_ERROR(UpdateSchedule(group, record, now_ns));
+    if (record.done && !(before && before->done)) {
+      // Completion is what wakes the tasks waiting on this one.
+      Result<std::vector<std::string>> dependents = group.Dependents(record.id);
+      if (!dependents.ok()) return dependents.status();
+      for (const std::string& id : *dependents) {
+        Result<std::optional<TaskRecord>> dependent = group.GetTask(id);
+        if (!dependent.ok()) return dependent.status();
+        if (dependent->has_value()) TL_RETURN_IF_ERROR(UpdateSchedule(group, **dependent, now_ns));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status LedgerImpl::UpdateSchedule(CommitGroup& group, const TaskRecord& record, int64_t now_ns) {
+  const std::string wanted = ScheduleKey(record, now_ns, group.Dependencies(now_ns));
+  if (index_.PlaceOf(record.id) != wanted) index_.Place(record.id, wanted);
+  return Status::Ok();
+}
+
+Status LedgerImpl::PromoteDueTimers(CommitGroup& group, const std::string& queue, int64_t now_ns) {
+  const std::string prefix = keys::TimerPrefix(queue);
+  for (;;) {
+    std::vector<std::string> due;
+    for (const auto& [key, id] : index_.Scan(prefix, kPromoteBatch)) {
+      if (static_cast<int64_t>(keys::ReadU64(std::string_view(key).substr(prefix.size()))) > now_ns) break;
+      due.push_back(id);
+    }
+    for (const std::string& id : due) {
+      Result<std::optional<TaskRecord>> record = group.GetTask(id);
+      if (!record.ok()) return record.status();
+      if (!record->has_value()) return Status::DataLoss("schedule names unknown task " + id + "; run rebuild");
+      // Invariant: a due timer always moves (to ready, a later timer, or nowhere), so this
+      // loop ends.
+      TL_RETURN_IF_ERROR(UpdateSchedule(group, **record, now_ns));
+    }
+    if (due.size() < kPromoteBatch) return Status::Ok();
+  }
+}
+
+Status LedgerImpl::FillReply(CommitGroup& group, int64_t now_ns, CommandReply* reply) {
+  Result<std::optional<TaskRecord>> record = group.GetTask(reply->task_id);
+  if (!record.ok()) return record.status();
+  if (!record->has_value()) return Status::Internal("reply for unknown task " + reply->task_id);
+  const TaskView view = Evaluate(**record, now_ns, group.Dependencies(now_ns));
+  reply->status = view.status;
+  reply->token = view.settled.last_token;
+  reply->deadline_ns = view.status == TaskStatus::kRunning ? view.settled.deadline_ns : 0;
+  return Status::Ok();
+}
+
+}  // namespace taskledger
