@@ -15,6 +15,7 @@
 #include "ledger/schedule_key.h"
 #include "projections/check.h"
 #include "projections/limits.h"
+#include "projections/validate.h"
 
 namespace taskledger {
 namespace {
@@ -44,31 +45,6 @@ std::string DefaultActor(const Command& c) {
 // of a claim --next that found nothing); any other failure writes nothing of it.
 bool IsRuleRefusal(const Status& status) {
   return status.IsRefused() || status.IsNotFound() || status.code() == Code::kInvalidArgument;
-}
-
-// The checks of a command's own fields that need no state.
-Status ValidateCommandFields(const Command& command) {
-  TL_RETURN_IF_ERROR(ValidateName("actor", command.actor));
-  TL_RETURN_IF_ERROR(ValidateText("text", command.text));
-  if (!command.meta.host.empty()) TL_RETURN_IF_ERROR(ValidateName("client host", command.meta.host));
-  switch (command.kind) {
-    case CommandKind::kSignal:
-      TL_RETURN_IF_ERROR(ValidateName("signal", command.signal));
-      if (command.grace_ns < 0 || command.grace_ns > kMaxDurationNs) {
-        return Status::InvalidArgument("grace must be between 0 and a year");
-      }
-      break;
-    case CommandKind::kExit:
-      if (!command.exit_code && command.signal.empty()) return Status::InvalidArgument("exit needs a code or a signal");
-      if (!command.exit_code) TL_RETURN_IF_ERROR(ValidateName("signal", command.signal));
-      break;
-    default:
-      break;
-  }
-  if (command.kind == CommandKind::kClaim && !command.next && (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs)) {
-    return Status::InvalidArgument("ttl must be between 0 and a year");
-  }
-  return Status::Ok();
 }
 
 }  // namespace
@@ -127,13 +103,13 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
 }
 
 Outcome LedgerImpl::Execute(CommitGroup& group, const Command& given, int64_t now_ns, uint64_t next_seq) {
+  // Every entry (CLI, RPC, import, a test) meets the same rules, checked before any read.
+  if (Status s = ValidateCommand(given); !s.ok()) return {s, {}};
   Command command = given;
   command.actor = DefaultActor(given);
-  if (Status s = ValidateCommandFields(command); !s.ok()) return {s, {}};
   if (command.kind == CommandKind::kCreate) return ExecuteCreate(group, command, now_ns, next_seq);
   if (command.kind == CommandKind::kSweep) return ExecuteSweep(group, command, now_ns, next_seq);
   if (command.kind == CommandKind::kClaim && command.next) return ExecuteClaimNext(group, command, now_ns, next_seq);
-  if (Status s = ValidateName("task id", command.task_id); !s.ok()) return {s, {}};
   Result<std::optional<TaskRecord>> record = group.GetTask(command.task_id);
   if (!record.ok()) return {record.status(), {}};
   if (!record->has_value()) return {Status::NotFound("no task " + command.task_id), {}};
@@ -180,7 +156,6 @@ Outcome LedgerImpl::ExecuteCreate(CommitGroup& group, const Command& given, int6
       id = "t-" + std::to_string(next_seq) + "-" + std::to_string(suffix);
     }
   } else {
-    if (Status s = ValidateName("task id", id); !s.ok()) return {s, {}};
     Result<bool> taken = group.TaskExists(id);
     if (!taken.ok()) return {taken.status(), {}};
     if (*taken) return {Status::Refused("task " + id + " already exists"), {}};
@@ -204,10 +179,6 @@ Outcome LedgerImpl::ExecuteCreate(CommitGroup& group, const Command& given, int6
 
 Outcome LedgerImpl::ExecuteClaimNext(CommitGroup& group, const Command& command, int64_t now_ns, uint64_t next_seq) {
   const std::string queue = command.queue.empty() ? std::string(kDefaultQueue) : command.queue;
-  if (Status s = ValidateName("queue", queue); !s.ok()) return {s, {}};
-  if (command.ttl_ns < 0 || command.ttl_ns > kMaxDurationNs) {
-    return {Status::InvalidArgument("ttl must be between 0 and a year"), {}};
-  }
   if (Status s = PromoteDueTimers(group, queue, now_ns); !s.ok()) return {s, {}};
   const std::string prefix = keys::ReadyPrefix(queue);
   for (int skips = 0; skips < kMaxClaimSkips; ++skips) {

@@ -14,6 +14,7 @@
 
 #include "ledger/clock.h"
 #include "ledger_fixture.h"
+#include "tests/support/temp_dir.h"
 #include "test_util.h"
 
 namespace taskledger {
@@ -49,23 +50,9 @@ TEST(LedgerOpenTest, AMissingLedgerIsNotCreatedWhenNotAllowed) {
   EXPECT_EQ(opened.status().message().find('\n'), std::string::npos);
 }
 
-// A real directory under the system temp dir, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "taskledger-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
+using test::TempDir;
 
- private:
-  std::string path_;
-};
-
+// Unlike test::OpenLedgerAt, returns the Result: some tests expect the open to fail.
 Result<std::unique_ptr<Ledger>> OpenReal(const std::string& path, Clock* clock, bool read_only = false) {
   LedgerOptions options;
   options.path = path;
