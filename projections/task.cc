@@ -134,6 +134,8 @@ Status ApplyEvent(TaskRecord* r, const Event& e) {
 
 namespace {
 
+// One function on purpose (~105 lines): one case per event kind, the derivation rules of
+// docs/derivation.md side by side, each refusing an event the rules could not have appended.
 Status ApplySettled(TaskRecord* r, const Event& e) {
   const int64_t t = e.time_ns;
   switch (e.kind) {
