@@ -93,6 +93,83 @@ void BM_ClaimBacklog(benchmark::State& state, size_t ready) {
 
 // ---- Claim cost as claims accumulate ----
 
+// Every claim --next, complete and create of the churn is made by this worker.
+constexpr const char* kChurner = "churner";
+// Claim cycles per group in the untimed part of the churn.
+constexpr size_t kChurnGroupCycles = 256;
+
+Command ChurnClaim() {
+  Command claim;
+  claim.kind = CommandKind::kClaim;
+  claim.next = true;
+  claim.actor = kChurner;
+  return claim;
+}
+
+Command ChurnComplete(const Outcome& claimed) {
+  Command complete;
+  complete.kind = CommandKind::kComplete;
+  complete.task_id = claimed.reply.task_id;
+  complete.actor = kChurner;
+  complete.token = claimed.reply.token;
+  return complete;
+}
+
+// The new ready task that replaces a completed one.
+Command ChurnCreate() {
+  Command create;
+  create.kind = CommandKind::kCreate;
+  create.spec.title = "bench task";
+  return create;
+}
+
+// A timed window after `done` claims: `window` claim --next commands, each timed alone with
+// its reads' skip counts; each claimed task is then completed and replaced, untimed and
+// uncounted. Reports claim.churn_after_<done>.*. False if a command was refused.
+bool MeasureChurnWindow(benchmark::State& state, Ledger* ledger, size_t window, size_t done) {
+  Latencies window_latencies;
+  SkipCounts skipped;
+  ResetRocksCounters();
+  for (size_t i = 0; i < window; ++i) {
+    const Command claim = ChurnClaim();
+    const int64_t t0 = MonotonicNs();
+    const Outcome o = ledger->Submit(claim);
+    window_latencies.Add(MonotonicNs() - t0);
+    if (!o.status.ok()) return false;
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    for (const Outcome& done_or_created : ledger->SubmitGroup({ChurnComplete(o), ChurnCreate()})) {
+      if (!done_or_created.status.ok()) return false;
+    }
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
+  }
+  skipped = ReadRocksCounters();
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+  const std::string prefix = "claim.churn_after_" + SizeName(done);
+  Report(state, prefix + ".cpu_p50_us", window_latencies.PercentileUs(0.5));
+  Report(state, prefix + ".deletes_skipped_per_claim", static_cast<double>(skipped.deletes) / window);
+  return true;
+}
+
+// `cycles` untimed claim cycles in groups (claims, then their completes and replacing
+// creates), as a busy server's are. False if a command was refused.
+bool ChurnUntimed(Ledger* ledger, size_t cycles) {
+  std::vector<Command> group;
+  for (size_t done = 0; done < cycles; done += kChurnGroupCycles) {
+    group.assign(std::min(kChurnGroupCycles, cycles - done), ChurnClaim());
+    const std::vector<Outcome> claimed = ledger->SubmitGroup(group);
+    group.clear();
+    for (const Outcome& o : claimed) {
+      if (!o.status.ok()) return false;
+      group.push_back(ChurnComplete(o));
+      group.push_back(ChurnCreate());
+    }
+    for (const Outcome& o : ledger->SubmitGroup(group)) {
+      if (!o.status.ok()) return false;
+    }
+  }
+  return true;
+}
+
 // Claim cost as claims accumulate: a backlog kept at 1k ready tasks (each claimed task is
 // completed and replaced by a new one), claim --next timed in windows after 0, 1/4 of and
 // all of `total` claims. sync=false: this measures the CPU and index cost alone.
@@ -105,76 +182,10 @@ void BM_ClaimChurnCpu(benchmark::State& state, size_t total) {
     std::unique_ptr<Ledger> ledger = OpenOrDie(dir.Sub("ledger"), &clock, /*sync=*/false);
     (void)CreateTasks(ledger.get(), backlog, "", "", &clock);
     const int64_t start = MonotonicNs();
-    const auto measure_window = [&](size_t done) -> bool {
-      Latencies window_latencies;
-      SkipCounts skipped;
-      ResetRocksCounters();
-      for (size_t i = 0; i < window; ++i) {
-        Command claim;
-        claim.kind = CommandKind::kClaim;
-        claim.next = true;
-        claim.actor = "churner";
-        const int64_t t0 = MonotonicNs();
-        const Outcome o = ledger->Submit(claim);
-        window_latencies.Add(MonotonicNs() - t0);
-        if (!o.status.ok()) return false;
-        Command complete;
-        complete.kind = CommandKind::kComplete;
-        complete.task_id = o.reply.task_id;
-        complete.actor = "churner";
-        complete.token = o.reply.token;
-        Command create;
-        create.kind = CommandKind::kCreate;
-        create.spec.title = "bench task";
-        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-        for (const Outcome& done_or_created : ledger->SubmitGroup({complete, create})) {
-          if (!done_or_created.status.ok()) return false;
-        }
-        rocksdb::SetPerfLevel(rocksdb::PerfLevel::kEnableCount);
-      }
-      skipped = ReadRocksCounters();
-      rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
-      const std::string prefix = "claim.churn_after_" + SizeName(done);
-      Report(state, prefix + ".cpu_p50_us", window_latencies.PercentileUs(0.5));
-      Report(state, prefix + ".deletes_skipped_per_claim", static_cast<double>(skipped.deletes) / window);
-      return true;
-    };
-    // Untimed claim cycles in groups (claim, complete, create), as a busy server's are.
-    const auto churn = [&](size_t cycles) -> bool {
-      std::vector<Command> group;
-      for (size_t done = 0; done < cycles; done += 256) {
-        group.clear();
-        const size_t n = std::min<size_t>(256, cycles - done);
-        for (size_t i = 0; i < n; ++i) {
-          Command claim;
-          claim.kind = CommandKind::kClaim;
-          claim.next = true;
-          claim.actor = "churner";
-          group.push_back(claim);
-        }
-        std::vector<Outcome> claimed = ledger->SubmitGroup(group);
-        group.clear();
-        for (const Outcome& o : claimed) {
-          if (!o.status.ok()) return false;
-          Command complete;
-          complete.kind = CommandKind::kComplete;
-          complete.task_id = o.reply.task_id;
-          complete.actor = "churner";
-          complete.token = o.reply.token;
-          group.push_back(complete);
-          Command create;
-          create.kind = CommandKind::kCreate;
-          create.spec.title = "bench task";
-          group.push_back(create);
-        }
-        for (const Outcome& o : ledger->SubmitGroup(group)) {
-          if (!o.status.ok()) return false;
-        }
-      }
-      return true;
-    };
-    if (!measure_window(0) || !churn(total / 4 - window) || !measure_window(total / 4) ||
-        !churn(total - total / 4 - window) || !measure_window(total)) {
+    Ledger* churned = ledger.get();
+    if (!MeasureChurnWindow(state, churned, window, 0) || !ChurnUntimed(churned, total / 4 - window) ||
+        !MeasureChurnWindow(state, churned, window, total / 4) ||
+        !ChurnUntimed(churned, total - total / 4 - window) || !MeasureChurnWindow(state, churned, window, total)) {
       return state.SkipWithError("a claim cycle failed");
     }
     state.SetIterationTime((MonotonicNs() - start) / 1e9);
