@@ -22,11 +22,9 @@ struct Comparison {
   std::function<bool(double figure, double ratio)> met;  // null: no target
 };
 
-}  // namespace
-
-void PrintSummary() {
-  const Mode mode = RunMode();
-  const Figures& figures = RunFigures();
+// Every figure the summary shows, beside its baseline and target, in the order shown; the
+// names are those of this mode's sizes. A figure not measured in the run is left out.
+std::vector<Comparison> Comparisons(Mode mode) {
   const size_t small = BySize<size_t>(mode, 100, 1000, 1000);
   const size_t large = BySize<size_t>(mode, 10'000, 100'000, 1'000'000);
   const size_t pair = BySize<size_t>(mode, 200, 10'000, 30'000);
@@ -38,7 +36,7 @@ void PrintSummary() {
   const std::string lapse_target = mode == Mode::kFull ? "claim.lapsed_100k_live_100k" : lapse + "_live_" + SizeName(pair);
   const auto at_most = [](double limit) { return [limit](double, double r) { return r <= limit; }; };
   const auto replay_target = [](double f, double r) { return f >= 2e6 && r >= 0.5; };
-  std::vector<Comparison> comparisons = {
+  return {
       {gc + "1.commands_per_s", gc + "1.raw_batch100_values_per_s", "", nullptr},
       {gc + "8.commands_per_s", gc + "8.raw_batch100_values_per_s", "", nullptr},
       {gc + "64.commands_per_s", gc + "64.raw_batch100_values_per_s", ">= 150000/s and ratio >= 0.3",
@@ -73,11 +71,18 @@ void PrintSummary() {
       {"replay.rebuild.peak_above_start_mib", "replay.raw_iterate_before.peak_above_start_mib", "bounded", nullptr},
       {"memory.open_and_list.peak_above_start_mib", "replay.raw_iterate_before.peak_above_start_mib", "", nullptr},
   };
+}
+
+}  // namespace
+
+void PrintSummary() {
+  const Mode mode = RunMode();
+  const Figures& figures = RunFigures();
   std::printf("\n== taskledger_bench summary (mode %s) ==\n", ModeName(mode));
   std::printf("%-52s %14s  %-46s %14s %9s  %s\n", "figure", "value", "baseline", "baseline value", "ratio", "target");
   nlohmann::json out = {{"mode", ModeName(mode)}, {"figures", nlohmann::json::object()}, {"comparisons", nlohmann::json::array()}};
   for (const std::string& name : figures.order()) out["figures"][name] = figures.Get(name);
-  for (const Comparison& c : comparisons) {
+  for (const Comparison& c : Comparisons(mode)) {
     if (!figures.Has(c.figure)) continue;
     const double value = figures.Get(c.figure);
     const double base = c.baseline.empty() ? 0 : figures.Get(c.baseline);
