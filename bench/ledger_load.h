@@ -135,6 +135,7 @@ class Client {
   // Creates this client's tasks in calls of kPrecreateBatch commands; false on a failure.
   bool Precreate(rpc::Ledger::Client& ledger, kj::WaitScope& wait, size_t tasks);
   Command CreateCommand() const;
+  Command ClaimNextCommand() const;
   // Records a failure (the first one's text is kept); always nullopt.
   std::optional<Outcome> Fail(const std::string& what);
 
@@ -162,9 +163,29 @@ class Client {
     int64_t claim_call_ns = 0;  // when the call that claimed it was sent
     int heartbeats = 0;         // done so far
   };
+  // What the worker holds between calls.
+  struct WorkerState {
+    std::vector<Held> held;
+    bool queue_empty = false;  // a claim --next found nothing: claim no more
+  };
+  // One call of the worker: its commands and, per command, the index into `held` of the
+  // lease it is about (kClaimSubject for a claim --next).
+  struct WorkerCall {
+    static constexpr size_t kClaimSubject = SIZE_MAX;
+    std::vector<Command> commands;
+    std::vector<size_t> subject;
+  };
+
   // --pattern worker: this connection is one worker with config_.inflight slots; one call at
   // a time, many commands per call (see bench/ledger_load.cc).
   void RunWorker(rpc::Ledger::Client& ledger, kj::WaitScope& wait);
+  // The next call: heartbeats if a held lease still needs one, else completes for every held
+  // task and claims for the free slots. Empty when nothing is held and nothing to claim.
+  void PlanWorkerCall(const WorkerState& state, WorkerCall* call) const;
+  // Applies a call's outcomes (sent at t0, answered at t1) to the state and the results.
+  // True if a command was refused as Busy (retried in a later call).
+  bool ApplyWorkerOutcomes(const WorkerCall& call, capnp::List<rpc::Outcome>::Reader outcomes, int64_t t0,
+                           int64_t t1, WorkerState* state);
   Command HolderCommand(const Held& held, CommandKind kind) const;
 
   const Config& config_;

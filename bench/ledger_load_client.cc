@@ -94,6 +94,15 @@ Command Client::CreateCommand() const {
   return create;
 }
 
+Command Client::ClaimNextCommand() const {
+  Command claim;
+  claim.kind = CommandKind::kClaim;
+  claim.next = true;
+  claim.queue = config_.queue;
+  claim.actor = worker_;
+  return claim;
+}
+
 std::optional<Outcome> Client::Fail(const std::string& what) {
   failed_ = true;
   if (result_->errors++ == 0) result_->first_error = what;

@@ -36,12 +36,7 @@ kj::Promise<bool> Client::Cycle(rpc::Ledger::Client ledger) {
                                                       [](std::optional<Outcome>&& o) { return o.has_value(); });
   return created.then([this, ledger](bool ok) mutable -> kj::Promise<bool> {
     if (!ok) return false;
-    Command claim;
-    claim.kind = CommandKind::kClaim;
-    claim.next = true;
-    claim.queue = config_.queue;
-    claim.actor = worker_;
-    return Submit(ledger, std::move(claim), kClaim)
+    return Submit(ledger, ClaimNextCommand(), kClaim)
         .then([this, ledger](std::optional<Outcome>&& claimed) mutable -> kj::Promise<bool> {
           if (!claimed) return false;
           Command holder;

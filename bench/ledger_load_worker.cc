@@ -5,7 +5,6 @@
 #include <capnp/ez-rpc.h>
 
 #include <algorithm>
-#include <cstdint>
 #include <string>
 #include <thread>
 #include <utility>
@@ -16,110 +15,117 @@
 namespace taskledger::bench {
 
 void Client::RunWorker(rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
-  const size_t slots = static_cast<size_t>(config_.inflight);
-  std::vector<Held> held;
-  held.reserve(slots);
-  bool queue_empty = false;
-  std::vector<Command> commands;
-  std::vector<size_t> subject;  // per command: index into `held`, or SIZE_MAX for a claim
+  WorkerState state;
+  state.held.reserve(static_cast<size_t>(config_.inflight));
+  WorkerCall call;
   while (!failed_) {
-    commands.clear();
-    subject.clear();
-    bool renewing = false;
-    for (size_t i = 0; i < held.size(); ++i) {
-      if (held[i].heartbeats < config_.heartbeats) renewing = true;
-    }
-    if (renewing) {  // one call renews every held lease that needs it
-      for (size_t i = 0; i < held.size(); ++i) {
-        if (held[i].heartbeats >= config_.heartbeats) continue;
-        commands.push_back(HolderCommand(held[i], CommandKind::kHeartbeat));
-        subject.push_back(i);
-      }
-    } else {  // every held task is done: complete them all, claim for every free slot
-      for (size_t i = 0; i < held.size(); ++i) {
-        commands.push_back(HolderCommand(held[i], CommandKind::kComplete));
-        subject.push_back(i);
-      }
-      const bool claiming = !queue_empty && MonotonicNs() < deadline_ns_;
-      // Every slot frees in this call (a complete refused as Busy keeps its slot a call
-      // longer, beyond the F).
-      const size_t claims = claiming ? std::min(slots, remaining_) : 0;
-      for (size_t c = 0; c < claims; ++c) {
-        Command claim;
-        claim.kind = CommandKind::kClaim;
-        claim.next = true;
-        claim.queue = config_.queue;
-        claim.actor = worker_;
-        commands.push_back(std::move(claim));
-        subject.push_back(SIZE_MAX);
-      }
-    }
-    if (commands.empty()) break;  // nothing held, nothing more to claim
+    PlanWorkerCall(state, &call);
+    if (call.commands.empty()) break;  // nothing held, nothing more to claim
 
     auto request = ledger.submitRequest();
-    auto list = request.initCommands(static_cast<unsigned>(commands.size()));
-    for (size_t k = 0; k < commands.size(); ++k) wire::WriteCommand(commands[k], list[static_cast<unsigned>(k)]);
+    auto list = request.initCommands(static_cast<unsigned>(call.commands.size()));
+    for (size_t k = 0; k < call.commands.size(); ++k) {
+      wire::WriteCommand(call.commands[k], list[static_cast<unsigned>(k)]);
+    }
     const int64_t t0 = MonotonicNs();
     auto response = request.send().wait(wait);
     const int64_t t1 = MonotonicNs();
     result_->calls++;
-    result_->commands_sent += commands.size();
+    result_->commands_sent += call.commands.size();
     result_->calls_latency.Add(t1 - t0);
     auto outcomes = response.getOutcomes();
-    if (outcomes.size() != commands.size()) {
+    if (outcomes.size() != call.commands.size()) {
       Fail("the server answered a different count");
       break;
     }
-    bool busy = false;
-    std::vector<bool> released(held.size(), false);
-    std::vector<Held> claimed;
-    for (size_t k = 0; k < commands.size() && !failed_; ++k) {
-      Result<Outcome> outcome = wire::ReadOutcome(outcomes[static_cast<unsigned>(k)]);
-      if (!outcome.ok()) {
-        Fail(outcome.status().message());
-        break;
-      }
-      const CommandKind kind = commands[k].kind;
-      const Kind stat = kind == CommandKind::kClaim ? kClaim : kind == CommandKind::kHeartbeat ? kHeartbeat : kComplete;
-      if (outcome->status.code() == Code::kBusy) {  // retried in a later call
-        busy = true;
-        result_->busy_retries++;
-        continue;
-      }
-      if (kind == CommandKind::kClaim && outcome->status.IsNotFound()) {
-        queue_empty = true;
-        result_->claims_empty++;
-        continue;
-      }
-      if (!outcome->status.ok()) {
-        Fail(std::string(kKindNames[stat]) + ": " + outcome->status.message());
-        break;
-      }
-      result_->by_kind[stat].Add(t1 - t0);
-      result_->commands++;
-      if (kind == CommandKind::kClaim) {
-        --remaining_;
-        claimed.push_back(Held{outcome->reply.task_id, outcome->reply.token, t0, 0});
-      } else if (kind == CommandKind::kHeartbeat) {
-        held[subject[k]].heartbeats++;
-      } else {
-        result_->cycles.Add(t1 - held[subject[k]].claim_call_ns);
-        result_->tasks++;
-        result_->completed++;
-        released[subject[k]] = true;
-      }
-    }
+    const bool busy = ApplyWorkerOutcomes(call, outcomes, t0, t1, &state);
     if (failed_) break;
-    size_t kept = 0;
-    for (size_t i = 0; i < held.size(); ++i) {
-      if (released[i]) continue;
-      if (kept != i) held[kept] = std::move(held[i]);
-      ++kept;
-    }
-    held.resize(kept);
-    for (Held& h : claimed) held.push_back(std::move(h));
     if (busy) std::this_thread::sleep_for(kBusyPause);
   }
+}
+
+void Client::PlanWorkerCall(const WorkerState& state, WorkerCall* call) const {
+  call->commands.clear();
+  call->subject.clear();
+  const std::vector<Held>& held = state.held;
+  const bool renewing =
+      std::any_of(held.begin(), held.end(), [&](const Held& h) { return h.heartbeats < config_.heartbeats; });
+  if (renewing) {  // one call renews every held lease that needs it
+    for (size_t i = 0; i < held.size(); ++i) {
+      if (held[i].heartbeats >= config_.heartbeats) continue;
+      call->commands.push_back(HolderCommand(held[i], CommandKind::kHeartbeat));
+      call->subject.push_back(i);
+    }
+    return;
+  }
+  // Every held task is done: complete them all, claim for every free slot.
+  for (size_t i = 0; i < held.size(); ++i) {
+    call->commands.push_back(HolderCommand(held[i], CommandKind::kComplete));
+    call->subject.push_back(i);
+  }
+  const bool claiming = !state.queue_empty && MonotonicNs() < deadline_ns_;
+  // Every slot frees in this call (a complete refused as Busy keeps its slot a call
+  // longer, beyond the F).
+  const size_t claims = claiming ? std::min(static_cast<size_t>(config_.inflight), remaining_) : 0;
+  for (size_t c = 0; c < claims; ++c) {
+    call->commands.push_back(ClaimNextCommand());
+    call->subject.push_back(WorkerCall::kClaimSubject);
+  }
+}
+
+bool Client::ApplyWorkerOutcomes(const WorkerCall& call, capnp::List<rpc::Outcome>::Reader outcomes, int64_t t0,
+                                 int64_t t1, WorkerState* state) {
+  std::vector<Held>& held = state->held;
+  bool busy = false;
+  std::vector<bool> released(held.size(), false);
+  std::vector<Held> claimed;
+  for (size_t k = 0; k < call.commands.size() && !failed_; ++k) {
+    Result<Outcome> outcome = wire::ReadOutcome(outcomes[static_cast<unsigned>(k)]);
+    if (!outcome.ok()) {
+      Fail(outcome.status().message());
+      break;
+    }
+    const CommandKind kind = call.commands[k].kind;
+    const Kind stat = kind == CommandKind::kClaim ? kClaim : kind == CommandKind::kHeartbeat ? kHeartbeat : kComplete;
+    if (outcome->status.code() == Code::kBusy) {  // retried in a later call
+      busy = true;
+      result_->busy_retries++;
+      continue;
+    }
+    if (kind == CommandKind::kClaim && outcome->status.IsNotFound()) {
+      state->queue_empty = true;
+      result_->claims_empty++;
+      continue;
+    }
+    if (!outcome->status.ok()) {
+      Fail(std::string(kKindNames[stat]) + ": " + outcome->status.message());
+      break;
+    }
+    result_->by_kind[stat].Add(t1 - t0);
+    result_->commands++;
+    if (kind == CommandKind::kClaim) {
+      --remaining_;
+      claimed.push_back(Held{outcome->reply.task_id, outcome->reply.token, t0, 0});
+    } else if (kind == CommandKind::kHeartbeat) {
+      held[call.subject[k]].heartbeats++;
+    } else {
+      result_->cycles.Add(t1 - held[call.subject[k]].claim_call_ns);
+      result_->tasks++;
+      result_->completed++;
+      released[call.subject[k]] = true;
+    }
+  }
+  if (failed_) return busy;
+  // The completed leases leave (the others keep their order); the claimed ones join.
+  size_t kept = 0;
+  for (size_t i = 0; i < held.size(); ++i) {
+    if (released[i]) continue;
+    if (kept != i) held[kept] = std::move(held[i]);
+    ++kept;
+  }
+  held.resize(kept);
+  for (Held& h : claimed) held.push_back(std::move(h));
+  return busy;
 }
 
 Command Client::HolderCommand(const Held& held, CommandKind kind) const {
