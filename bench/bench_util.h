@@ -1,6 +1,7 @@
-// Shared pieces of the benchmarks (bench/ledger_bench.cc, bench/ledger_fill.cc,
-// bench/ledger_load.cc): run sizes, scratch directories, percentiles, memory readings, and
-// the fast population of big ledgers (SubmitGroup with large groups).
+// Shared pieces of the benchmarks (taskledger_bench: bench/ledger_bench*.cc; ledger_fill:
+// bench/ledger_fill.cc; ledger_load: bench/ledger_load*.cc): run sizes, scratch directories,
+// percentiles, memory readings, and the fast population of big ledgers (SubmitGroup with
+// large groups).
 //
 // Not thread-safe unless a function says so. Benchmark code only: nothing here is part of
 // the library.
