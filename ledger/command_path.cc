@@ -49,7 +49,7 @@ bool IsRuleRefusal(const Status& status) {
 
 }  // namespace
 
-std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& commands) {
+std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& commands, bool sync) {
   std::vector<Outcome> outcomes;
   outcomes.reserve(commands.size());
   if (options_.read_only) {
@@ -84,7 +84,7 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
   for (const auto& [id, live] : index_.LivenessChanges()) group.PutLiveMarker(id, live);
   if (group.batch().Count() > 0) {
     rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync;
+    write_options.sync = options_.sync && sync;
     const Status written = FromRocks(db_->Write(write_options, &group.batch()), "commit");
     if (!written.ok()) {
       for (Outcome& outcome : outcomes) {
@@ -100,6 +100,13 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
   last_seq_ = next_seq - 1;
   last_ns_ = last_ns;
   return outcomes;
+}
+
+Status LedgerImpl::SyncWrites() {
+  if (options_.read_only) return Status::IOError("ledger " + options_.path + " is open read-only");
+  if (!options_.sync) return Status::Ok();
+  // Syncs every WAL file written so far; RocksDB allows it beside a concurrent Write.
+  return FromRocks(db_->SyncWAL(), "sync");
 }
 
 Outcome LedgerImpl::Execute(CommitGroup& group, const Command& given, int64_t now_ns, uint64_t next_seq) {

@@ -1,9 +1,12 @@
 #include "ledger/group_commit.h"
 
+#include <iterator>
+#include <utility>
+
 namespace taskledger {
 
 GroupCommitter::GroupCommitter(Ledger* ledger, GroupCommitOptions options)
-    : ledger_(ledger), options_(options), writer_([this] { Run(); }) {}
+    : ledger_(ledger), options_(options), writer_([this] { RunWriter(); }), syncer_([this] { RunSyncer(); }) {}
 
 GroupCommitter::~GroupCommitter() { Stop(); }
 
@@ -32,11 +35,11 @@ Status GroupCommitter::Enqueue(std::vector<Command> commands, Completion done) {
 void GroupCommitter::Stop() {
   {
     MutexLock lock(&mutex_);
-    if (stopping_ && !writer_.joinable()) return;
     stopping_ = true;
   }
   wake_.NotifyOne();
   if (writer_.joinable()) writer_.join();
+  if (syncer_.joinable()) syncer_.join();
 }
 
 uint64_t GroupCommitter::groups_committed() const {
@@ -49,39 +52,75 @@ uint64_t GroupCommitter::commands_committed() const {
   return commands_;
 }
 
-void GroupCommitter::Run() {
+uint64_t GroupCommitter::syncs() const {
+  MutexLock lock(&mutex_);
+  return syncs_;
+}
+
+void GroupCommitter::RunWriter() {
   for (;;) {
-    std::vector<Batch> group;
+    Written group;
     size_t group_commands = 0;
     {
       MutexLock lock(&mutex_);
       while (!stopping_ && queue_.empty()) wake_.Wait(&mutex_);
-      if (queue_.empty()) return;  // stopping, and everything queued is committed
+      if (queue_.empty()) {  // stopping, and everything queued is written
+        writer_done_ = true;
+        written_.NotifyOne();
+        return;
+      }
       while (!queue_.empty() && group_commands + queue_.front().commands.size() <= options_.max_group_commands) {
         group_commands += queue_.front().commands.size();
-        group.push_back(std::move(queue_.front()));
+        group.batches.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      queued_commands_ -= group_commands;
     }
     std::vector<Command> commands;
     commands.reserve(group_commands);
-    for (Batch& batch : group) {
+    for (Batch& batch : group.batches) {
       for (Command& command : batch.commands) commands.push_back(std::move(command));
     }
-    std::vector<Outcome> outcomes = ledger_->SubmitGroup(commands);
+    group.outcomes = ledger_->SubmitGroupUnsynced(commands);
     {
       MutexLock lock(&mutex_);
       groups_++;
       commands_ += commands.size();
+      unsynced_.push_back(std::move(group));
     }
-    size_t next = 0;
-    for (Batch& batch : group) {
-      std::vector<Outcome> mine(std::make_move_iterator(outcomes.begin() + next),
-                                std::make_move_iterator(outcomes.begin() + next + batch.commands.size()));
-      next += batch.commands.size();
-      batch.done(std::move(mine));
+    written_.NotifyOne();
+  }
+}
+
+void GroupCommitter::RunSyncer() {
+  for (;;) {
+    std::deque<Written> groups;
+    {
+      MutexLock lock(&mutex_);
+      while (!writer_done_ && unsynced_.empty()) written_.Wait(&mutex_);
+      if (unsynced_.empty()) return;  // the writer is done and every group is completed
+      groups.swap(unsynced_);
     }
+    // One fsync for every group written so far: each was written before this call began.
+    const Status synced = ledger_->SyncWrites();
+    size_t completed = 0;
+    for (Written& group : groups) {
+      size_t next = 0;
+      for (Batch& batch : group.batches) {
+        const size_t n = batch.commands.size();
+        std::vector<Outcome> mine(std::make_move_iterator(group.outcomes.begin() + next),
+                                  std::make_move_iterator(group.outcomes.begin() + next + n));
+        next += n;
+        if (!synced.ok()) {
+          // Written but maybe not durable: acknowledged as failed, like a failed write.
+          for (Outcome& outcome : mine) outcome = {synced, {}};
+        }
+        batch.done(std::move(mine));
+        completed += n;
+      }
+    }
+    MutexLock lock(&mutex_);
+    syncs_++;
+    queued_commands_ -= completed;
   }
 }
 

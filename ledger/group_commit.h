@@ -1,11 +1,18 @@
-// GroupCommitter: many submitters, one writer thread, one durable write per group.
+// GroupCommitter: many submitters, one writer thread, one fsync per group or fewer.
 //
 // Submitters enqueue batches of commands; the writer takes everything queued (up to a
-// group limit), validates it in arrival order and commits it with one sync write
-// (Ledger::SubmitGroup), then calls each batch's completion with its outcomes. The queue is
-// bounded: when full, Enqueue refuses (Busy) instead of growing.
+// group limit), validates it in arrival order and writes it in one batch
+// (Ledger::SubmitGroupUnsynced), then hands the group to the syncer and takes the next.
+// The syncer makes everything written so far durable with one fsync (Ledger::SyncWrites)
+// and only then calls each batch's completion with its outcomes, in order. So the fsync
+// of one group overlaps the validation and writing of the next (on two cores the writer
+// no longer waits ~0.4 ms per group), and one fsync may cover several groups. Nothing is
+// acknowledged before it is durable; a failed sync fails every outcome it covered.
 //
-// Thread-safe. Completions run on the writer thread and must not block.
+// The queue is bounded (commands queued, being written or waiting for their sync): when
+// full, Enqueue refuses (Busy) instead of growing.
+//
+// Thread-safe. Completions run on the syncer thread and must not block.
 #pragma once
 
 #include <cstddef>
@@ -39,32 +46,46 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   // Busy if the queue is full or the committer is stopping; otherwise `done` will be called
-  // exactly once, from the writer thread, after the group holding these commands is durable.
+  // exactly once, from the syncer thread, after the group holding these commands is durable.
   Status Enqueue(std::vector<Command> commands, Completion done) EXCLUDES(mutex_);
 
-  // Refuses new work, commits everything already queued, and joins the writer.
+  // Refuses new work, commits everything already queued, and joins both threads.
   void Stop() EXCLUDES(mutex_);
 
   uint64_t groups_committed() const EXCLUDES(mutex_);
   uint64_t commands_committed() const EXCLUDES(mutex_);
+  // fsyncs so far: at most groups_committed().
+  uint64_t syncs() const EXCLUDES(mutex_);
 
  private:
   struct Batch {
     std::vector<Command> commands;
     Completion done;
   };
-  void Run() EXCLUDES(mutex_);
+  // A group written, waiting for a sync before its batches are completed.
+  struct Written {
+    std::vector<Batch> batches;
+    std::vector<Outcome> outcomes;  // in the order of the batches' commands
+  };
+  void RunWriter() EXCLUDES(mutex_);
+  void RunSyncer() EXCLUDES(mutex_);
 
   Ledger* const ledger_;
   const GroupCommitOptions options_;
   mutable Mutex mutex_;
   CondVar wake_;
+  CondVar written_;  // the syncer waits for groups to sync
   std::deque<Batch> queue_ GUARDED_BY(mutex_);
+  std::deque<Written> unsynced_ GUARDED_BY(mutex_);
+  // Commands accepted and not yet completed: queued, being written, or waiting to sync.
   size_t queued_commands_ GUARDED_BY(mutex_) = 0;
   bool stopping_ GUARDED_BY(mutex_) = false;
+  bool writer_done_ GUARDED_BY(mutex_) = false;  // the writer has written its last group
   uint64_t groups_ GUARDED_BY(mutex_) = 0;
   uint64_t commands_ GUARDED_BY(mutex_) = 0;
+  uint64_t syncs_ GUARDED_BY(mutex_) = 0;
   std::thread writer_;
+  std::thread syncer_;
 };
 
 }  // namespace taskledger

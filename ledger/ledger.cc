@@ -19,8 +19,12 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options, Clock
 
 Outcome Ledger::Submit(const Command& command) { return std::move(SubmitGroup({command}).front()); }
 std::vector<Outcome> Ledger::SubmitGroup(const std::vector<Command>& commands) {
-  return impl_->SubmitGroup(commands);
+  return impl_->SubmitGroup(commands, /*sync=*/true);
 }
+std::vector<Outcome> Ledger::SubmitGroupUnsynced(const std::vector<Command>& commands) {
+  return impl_->SubmitGroup(commands, /*sync=*/false);
+}
+Status Ledger::SyncWrites() { return impl_->SyncWrites(); }
 
 int64_t Ledger::Now() { return impl_->Now(); }
 uint64_t Ledger::last_seq() const { return impl_->last_seq(); }

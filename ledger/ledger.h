@@ -136,6 +136,15 @@ class Ledger {
   // committed by one durable write. A write failure fails every outcome of the group.
   std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands);
 
+  // For a committer that overlaps one group's fsync with the next group's work
+  // (GroupCommitter): as SubmitGroup, but the write is not synced. The group is visible
+  // to later groups and to reads at once, and durable only once a SyncWrites() that began
+  // after this call returned Ok. REQUIRES: no outcome is acknowledged before that.
+  std::vector<Outcome> SubmitGroupUnsynced(const std::vector<Command>& commands);
+  // Makes every write submitted so far durable: one fsync of the write-ahead log. Ok at
+  // once when the ledger was opened with sync = false. Thread-safe with submits.
+  Status SyncWrites();
+
   // The ledger's current time: the clock, but never before the last event.
   int64_t Now();
   uint64_t last_seq() const;

@@ -53,7 +53,9 @@ class LedgerImpl {
   const LedgerOptions& options() const { return options_; }
 
   // ---- command_path.cc ----
-  std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands) EXCLUDES(mutex_);
+  // sync: fsync the group's write (if options_.sync); false: SyncWrites() will.
+  std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands, bool sync) EXCLUDES(mutex_);
+  Status SyncWrites();
 
   // ---- reads.cc ----
   Result<std::optional<TaskRecord>> GetTask(const std::string& id);
