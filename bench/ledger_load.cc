@@ -2,7 +2,7 @@
 //
 //   ledger_load --connect ADDR --clients N --tasks N --heartbeats K [--queue Q] [--ping-calls P]
 //               [--max-seconds S] [--inflight F] [--no-create] [--pattern percommand|worker]
-//               [--no-verify] [--json]
+//               [--lanes L] [--no-verify] [--json]
 //
 // Each client is a thread with its own Cap'n Proto connection (capnp::EzRpcClient) that
 // drives full task cycles, one command per call, as a dispatcher and its workers do:
@@ -23,7 +23,11 @@
 //   free slot], then, while a held task still needs a renewal, [heartbeat for every held
 //   task that needs one]
 // so with F tasks held a task cycle costs 1 + K calls shared by F tasks instead of 2 + K
-// calls each. Every command's outcome is checked: a refused complete or heartbeat is an
+// calls each. --lanes L splits a worker's F leases into L lanes that each run that cycle
+// with their own call in flight, so one connection carries up to L calls at once (as one
+// BullMQ Worker process with concurrency F multiplexes its jobs on one connection): the
+// client, the server's RPC thread and its writer then work at the same time instead of in
+// turn. Every command's outcome is checked: a refused complete or heartbeat is an
 // error; NotFound on a claim --next means the queue is empty (the worker stops claiming);
 // Busy is retried in the next call. Per-task-cycle latency: from the call that claimed the
 // task to the reply of the call that completed it; per-command latency: its call's round

@@ -52,6 +52,7 @@ struct Config {
   int inflight = 1;        // task cycles in flight per connection
   bool no_create = false;  // tasks created before the load, not timed
   bool worker = false;     // --pattern worker: batched calls, F leases held per connection
+  int lanes = 1;           // --pattern worker: the F leases split into this many lanes, a call each in flight
   bool verify = true;      // worker pattern: read the ledger back and check the counts
   bool json = false;       // --json: one JSON object instead of the table
 };
@@ -165,6 +166,7 @@ class Client {
   };
   // What the worker holds between calls.
   struct WorkerState {
+    size_t slots = 0;  // leases this lane holds at most
     std::vector<Held> held;
     bool queue_empty = false;  // a claim --next found nothing: claim no more
   };
@@ -176,9 +178,12 @@ class Client {
     std::vector<size_t> subject;
   };
 
-  // --pattern worker: this connection is one worker with config_.inflight slots; one call at
-  // a time, many commands per call (see bench/ledger_load.cc).
+  // --pattern worker: this connection is one worker with config_.inflight slots in
+  // config_.lanes lanes; a lane makes one call at a time, many commands per call (see
+  // bench/ledger_load.cc), so up to `lanes` calls are in flight on the connection.
   void RunWorker(rpc::Ledger::Client& ledger, kj::WaitScope& wait);
+  // One lane's calls, each planned when the previous one is answered, until it is done.
+  kj::Promise<void> WorkerLane(rpc::Ledger::Client ledger, WorkerState* state);
   // The next call: heartbeats if a held lease still needs one, else completes for every held
   // task and claims for the free slots. Empty when nothing is held and nothing to claim.
   void PlanWorkerCall(const WorkerState& state, WorkerCall* call) const;

@@ -38,6 +38,10 @@ std::optional<int> ParseOptions(int argc, char** argv, Config* options) {
                "create the tasks before the load (not timed); cycles are claim --next, heartbeats, complete");
   app.add_option("--slots", config.inflight, "--pattern worker: leases held per connection (the same as --inflight)")
       ->check(CLI::Range(1, 1000));
+  app.add_option("--lanes", config.lanes,
+                 "--pattern worker: split each connection's leases into this many lanes, each with its own call "
+                 "in flight (default 1: one call at a time)")
+      ->check(CLI::Range(1, 1000));
   std::string pattern = "percommand";
   app.add_option("--pattern", pattern,
                  "percommand (default): one command per call, F cycles in flight per connection; worker: one "

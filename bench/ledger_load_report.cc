@@ -74,6 +74,7 @@ nlohmann::json ReportJson(const Config& config, ClientResult& total, Latencies& 
   out["commands_per_call"] = total.calls > 0 ? static_cast<double>(total.commands_sent) / total.calls : 0.0;
   if (config.worker) {
     out["slots"] = config.inflight;
+    out["lanes"] = std::min(config.lanes, config.inflight);
     out["call_latency"] = Percentiles(total.calls_latency);
     out["completed"] = total.completed;
     out["claims_empty"] = total.claims_empty;

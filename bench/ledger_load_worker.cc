@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,33 +14,49 @@
 namespace taskledger::bench {
 
 void Client::RunWorker(rpc::Ledger::Client& ledger, kj::WaitScope& wait) {
-  WorkerState state;
-  state.held.reserve(static_cast<size_t>(config_.inflight));
-  WorkerCall call;
-  while (!failed_) {
-    PlanWorkerCall(state, &call);
-    if (call.commands.empty()) break;  // nothing held, nothing more to claim
-
-    auto request = ledger.submitRequest();
-    auto list = request.initCommands(static_cast<unsigned>(call.commands.size()));
-    for (size_t k = 0; k < call.commands.size(); ++k) {
-      wire::WriteCommand(call.commands[k], list[static_cast<unsigned>(k)]);
-    }
-    const int64_t t0 = MonotonicNs();
-    auto response = request.send().wait(wait);
-    const int64_t t1 = MonotonicNs();
-    result_->calls++;
-    result_->commands_sent += call.commands.size();
-    result_->calls_latency.Add(t1 - t0);
-    auto outcomes = response.getOutcomes();
-    if (outcomes.size() != call.commands.size()) {
-      Fail("the server answered a different count");
-      break;
-    }
-    const bool busy = ApplyWorkerOutcomes(call, outcomes, t0, t1, &state);
-    if (failed_) break;
-    if (busy) std::this_thread::sleep_for(kBusyPause);
+  const size_t slots = static_cast<size_t>(config_.inflight);
+  const size_t lanes = std::min(static_cast<size_t>(config_.lanes), slots);
+  std::vector<WorkerState> states(lanes);
+  kj::Vector<kj::Promise<void>> running;
+  for (size_t l = 0; l < lanes; ++l) {
+    states[l].slots = slots / lanes + (l < slots % lanes ? 1 : 0);
+    states[l].held.reserve(states[l].slots);
+    running.add(WorkerLane(ledger, &states[l]));
   }
+  kj::joinPromises(running.releaseAsArray()).wait(wait);
+}
+
+kj::Promise<void> Client::WorkerLane(rpc::Ledger::Client ledger, WorkerState* state) {
+  if (failed_) return kj::READY_NOW;
+  auto call = kj::heap<WorkerCall>();
+  PlanWorkerCall(*state, call.get());
+  if (call->commands.empty()) return kj::READY_NOW;  // nothing held, nothing more to claim
+
+  auto request = ledger.submitRequest();
+  auto list = request.initCommands(static_cast<unsigned>(call->commands.size()));
+  for (size_t k = 0; k < call->commands.size(); ++k) {
+    wire::WriteCommand(call->commands[k], list[static_cast<unsigned>(k)]);
+  }
+  const int64_t t0 = MonotonicNs();
+  return request.send().then(
+      [this, ledger, state, call = kj::mv(call), t0](capnp::Response<rpc::Ledger::SubmitResults>&& response) mutable
+      -> kj::Promise<void> {
+        const int64_t t1 = MonotonicNs();
+        result_->calls++;
+        result_->commands_sent += call->commands.size();
+        result_->calls_latency.Add(t1 - t0);
+        auto outcomes = response.getOutcomes();
+        if (outcomes.size() != call->commands.size()) {
+          Fail("the server answered a different count");
+          return kj::READY_NOW;
+        }
+        const bool busy = ApplyWorkerOutcomes(*call, outcomes, t0, t1, state);
+        if (failed_) return kj::READY_NOW;
+        if (!busy) return WorkerLane(ledger, state);
+        return timer_->afterDelay(kBusyPause.count() * kj::MILLISECONDS).then([this, ledger, state]() mutable {
+          return WorkerLane(ledger, state);
+        });
+      });
 }
 
 void Client::PlanWorkerCall(const WorkerState& state, WorkerCall* call) const {
@@ -66,7 +81,7 @@ void Client::PlanWorkerCall(const WorkerState& state, WorkerCall* call) const {
   const bool claiming = !state.queue_empty && MonotonicNs() < deadline_ns_;
   // Every slot frees in this call (a complete refused as Busy keeps its slot a call
   // longer, beyond the F).
-  const size_t claims = claiming ? std::min(static_cast<size_t>(config_.inflight), remaining_) : 0;
+  const size_t claims = claiming ? std::min(state.slots, remaining_) : 0;
   for (size_t c = 0; c < claims; ++c) {
     call->commands.push_back(ClaimNextCommand());
     call->subject.push_back(WorkerCall::kClaimSubject);
