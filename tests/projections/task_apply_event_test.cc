@@ -20,10 +20,8 @@ using namespace test;
 
 TEST(ApplyEventTest, RefusesAHeartbeatWithAStaleToken) {
   Fold f;
-  TL_ASSERT_OK(f.Claim(kT0));
-  const uint64_t stale = f.token();
-  TL_ASSERT_OK(f.Release(kT0 + kSec, stale));
-  TL_ASSERT_OK(f.Claim(kT0 + kSec, 10 * kSec, "w2"));
+  const uint64_t stale = f.ClaimReleaseAndReclaim(kT0);
+  ASSERT_NE(stale, 0u);
   const Status s = f.Heartbeat(kT0 + 2 * kSec, stale);
   EXPECT_EQ(s.code(), Code::kDataLoss);
   EXPECT_NE(s.message().find("seq " + std::to_string(f.next_seq())), std::string::npos) << s.message();
@@ -131,11 +129,7 @@ TEST(ApplyEventTest, RefusesEventsAfterATerminalStateOtherThanTheAllowedOnes) {
     TL_EXPECT_OK(f.ExitCode(kT0 + 2 * kSec, token, 0));
   }
   {
-    TaskSpec spec = TestSpec();  // dead: only revive (or cancel) by an operator
-    spec.max_attempts = 1;
-    Fold f(spec);
-    TL_ASSERT_OK(f.Claim(kT0));
-    TL_ASSERT_OK(f.Fail(kT0 + kSec, f.token()));
+    Fold f = DeadAfterOneFailure();  // dead: only revive (or cancel) by an operator
     ASSERT_TRUE(f.record().dead());
     TL_EXPECT_DATALOSS(f.Claim(kT0 + kMin));
     TL_EXPECT_DATALOSS(f.Block(kT0 + kMin));
