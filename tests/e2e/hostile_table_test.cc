@@ -6,7 +6,6 @@
 #include <capnp/rpc.capnp.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -14,7 +13,7 @@
 #include <fstream>
 
 #include "ledger/wire.h"
-#include "tests/support/server.h"
+#include "tests/support/rpc_server.h"
 
 namespace taskledger {
 namespace {
@@ -28,40 +27,9 @@ struct CliCase {
   const char* error_mentions;     // a word the one-line error must contain
 };
 
-class HostileTableTest : public ServerTest {
+class HostileTableTest : public RpcServerTest {
  protected:
-  void SetUp() override {
-    ServerTest::SetUp();
-    if (HasFatalFailure()) return;
-    Ok({"create", "good", "--title", "a task to aim at", "--ttl", "1h"});
-    token_ = std::to_string(Json({"claim", "good", "--worker", "w1"})["token"].get<uint64_t>());
-    client_ = std::make_unique<capnp::EzRpcClient>(address_);
-  }
-  void TearDown() override {
-    client_.reset();
-    ServerTest::TearDown();
-  }
-
-  uint64_t LastSeq() {
-    auto ledger = client_->getMain<rpc::Ledger>();
-    return ledger.nowRequest().send().wait(client_->getWaitScope()).getLastSeq();
-  }
-  rpc::Ledger::Client Ledger() { return client_->getMain<rpc::Ledger>(); }
-  kj::WaitScope& Wait() { return client_->getWaitScope(); }
-
-  // One command over RPC; its outcome's status.
-  Status SubmitOne(const Command& command) {
-    auto request = Ledger().submitRequest();
-    wire::WriteCommand(command, request.initCommands(1)[0]);
-    auto response = request.send().wait(Wait());
-    EXPECT_EQ(response.getOutcomes().size(), 1u);
-    Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
-    EXPECT_TRUE(outcome.ok());
-    return outcome.ok() ? outcome->status : Status::Internal("unreadable outcome");
-  }
-
-  std::string token_;
-  std::unique_ptr<capnp::EzRpcClient> client_;
+  HostileTableTest() : RpcServerTest("good") {}
 };
 
 Command Create(const std::string& id) {
@@ -79,7 +47,7 @@ TEST_F(HostileTableTest, EveryBadCliInputGetsOneClearErrorAndWritesNothing) {
     std::ofstream out(big_payload_file);
     out << '"' << std::string((1 << 20) + 10, 'p') << '"';
   }
-  const std::string T = token_;
+  const std::string T = std::to_string(token_);
   const std::vector<CliCase> cases = {
       {"id over 128 bytes", {"create", std::string(200, 'i'), "--title", "x"}, 2, "task id"},
       {"id with a space", {"create", "a b", "--title", "x"}, 2, "task id"},
@@ -150,7 +118,7 @@ TEST_F(HostileTableTest, EveryBadCliInputGetsOneClearErrorAndWritesNothing) {
 }
 
 TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) {
-  const uint64_t token = std::stoull(token_);
+  const uint64_t token = token_;
   struct RpcCase {
     const char* name;
     Command command;
@@ -322,11 +290,8 @@ TEST_F(HostileTableTest, MalformedMessagesEndTheirCallOrConnectionNotTheServer) 
 }
 
 TEST_F(HostileTableTest, ThousandsOfIdleConnectionsDoNotStopService) {
-  rlimit files{};
-  ::getrlimit(RLIMIT_NOFILE, &files);
-  files.rlim_cur = files.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &files);
-  if (files.rlim_cur < 3200) GTEST_SKIP() << "needs 3200 open files; the hard limit is " << files.rlim_max;
+  const uint64_t files = RaiseOpenFileLimit();
+  if (files < 3200) GTEST_SKIP() << "needs 3200 open files; the limit is " << files;
   const uint64_t before = LastSeq();
   std::vector<int> fds;
   for (int i = 0; i < 3000; ++i) {
