@@ -291,20 +291,9 @@ std::vector<Ack> ReadAcks(const Options& o) {
   return acks;
 }
 
-int Main(const Options& o) {
-  std::filesystem::remove_all(o.work);
-  std::filesystem::create_directories(o.work);
-  std::mt19937_64 random(o.seed);
-  const auto started = Clock::now();
-  std::printf("crash loop: seed %llu, %d kills, %d clients, work dir %s\n", static_cast<unsigned long long>(o.seed),
-              o.kills, o.clients, o.work.c_str());
-
-  int generation = 0;
-  pid_t server = StartServer(o, generation);
-  if (!WaitListening(o, server)) {
-    std::fprintf(stderr, "crash loop: the server did not start (see %s/server-0.log)\n", o.work.c_str());
-    return 1;
-  }
+// One client process per index, alternating the CLI and raw RPC; each appends to its own
+// acknowledgement file until the driver stops it.
+std::vector<pid_t> StartClients(const Options& o) {
   std::vector<pid_t> clients;
   for (int i = 0; i < o.clients; ++i) {
     const pid_t pid = ::fork();
@@ -316,32 +305,11 @@ int Main(const Options& o) {
     }
     clients.push_back(pid);
   }
+  return clients;
+}
 
-  int crashes = 0, verify_failures = 0;
-  for (int k = 0; k < o.kills; ++k) {
-    if (Clock::now() - started > std::chrono::seconds(o.max_seconds)) {
-      std::printf("crash loop: time limit reached after %d kills\n", crashes);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 800));  // load, then a random moment
-    Kill9(server);
-    ++crashes;
-    // The ledger exactly as the crash left it: verify before anything recovers it.
-    const test::ProcessResult verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
-    if (verify.exit_code != 0) {
-      ++verify_failures;
-      std::fprintf(stderr, "crash loop: verify after crash %d failed: %s%s\n", crashes, verify.out.c_str(),
-                   verify.err.c_str());
-    }
-    server = StartServer(o, ++generation);
-    if (!WaitListening(o, server)) {
-      std::fprintf(stderr, "crash loop: the server did not restart after crash %d (see %s/server-%d.log)\n", crashes,
-                   o.work.c_str(), generation);
-      for (pid_t c : clients) Kill9(c);
-      return 1;
-    }
-  }
-  // Stop the clients (each finishes the command it is in), then one last crash.
+// Each client finishes the command it is in and exits (killed if it takes over a minute).
+void StopClients(const Options& o, const std::vector<pid_t>& clients) {
   std::ofstream(StopFile(o)).put('\n');
   for (pid_t c : clients) {
     const auto give_up = Clock::now() + 60s;
@@ -351,10 +319,57 @@ int Main(const Options& o) {
       std::this_thread::sleep_for(10ms);
     }
   }
-  Kill9(server);
-  ++crashes;
+}
 
-  // Every acknowledged event is in the log, at its seq, with its kind and task.
+// The server of the moment, and what its crashes showed.
+struct Server {
+  pid_t pid = -1;
+  int generation = 0;
+  int crashes = 0;
+  int verify_failures = 0;  // `taskledger verify` on the ledger exactly as a crash left it
+};
+
+// Up to o.kills times (within the time limit): load for a random while, SIGKILL, verify
+// before anything recovers the ledger, restart. False if the server did not come back.
+bool CrashRepeatedly(const Options& o, Clock::time_point started, std::mt19937_64& random, Server& server) {
+  for (int k = 0; k < o.kills; ++k) {
+    if (Clock::now() - started > std::chrono::seconds(o.max_seconds)) {
+      std::printf("crash loop: time limit reached after %d kills\n", server.crashes);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + random() % 800));  // load, then a random moment
+    Kill9(server.pid);
+    ++server.crashes;
+    const test::ProcessResult verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
+    if (verify.exit_code != 0) {
+      ++server.verify_failures;
+      std::fprintf(stderr, "crash loop: verify after crash %d failed: %s%s\n", server.crashes, verify.out.c_str(),
+                   verify.err.c_str());
+    }
+    server.pid = StartServer(o, ++server.generation);
+    if (!WaitListening(o, server.pid)) {
+      std::fprintf(stderr, "crash loop: the server did not restart after crash %d (see %s/server-%d.log)\n",
+                   server.crashes, o.work.c_str(), server.generation);
+      return false;
+    }
+  }
+  return true;
+}
+
+// The ledger after the last crash against what the clients were told.
+struct Findings {
+  std::vector<Ack> acks;
+  std::map<std::string, uint64_t> by_kind;  // acknowledged commands by event kind
+  size_t events = 0;
+  uint64_t lost = 0;
+  bool dense = true;
+  bool verified = false;      // the library's verify
+  bool cli_verified = false;  // `taskledger verify`
+};
+
+// Every acknowledged event is in the log, at its seq, with its kind and task. Nothing if
+// the ledger cannot be read (said on stderr).
+std::optional<Findings> CheckTheLedger(const Options& o) {
   SystemClock clock;
   LedgerOptions options;
   options.path = Db(o);
@@ -362,26 +377,25 @@ int Main(const Options& o) {
   if (!ledger.ok()) {
     std::fprintf(stderr, "crash loop: cannot open the ledger after the last crash: %s\n",
                  ledger.status().ToString().c_str());
-    return 1;
+    return std::nullopt;
   }
+  Findings f;
   std::vector<std::pair<std::string, std::string>> log(1);  // by seq: kind, task
-  bool dense = true;
   const Status read = (*ledger)->ForEachEvent(1, [&](const Event& e) {
-    if (e.seq != log.size()) dense = false;
+    if (e.seq != log.size()) f.dense = false;
     log.emplace_back(std::string(EventKindName(e.kind)), e.task_id);
     return true;
   });
   if (!read.ok()) {
     std::fprintf(stderr, "crash loop: reading the log failed: %s\n", read.ToString().c_str());
-    return 1;
+    return std::nullopt;
   }
-  const std::vector<Ack> acks = ReadAcks(o);
-  std::map<std::string, uint64_t> by_kind;
-  uint64_t lost = 0;
-  for (const Ack& a : acks) {
-    by_kind[a.kind]++;
+  f.events = log.size() - 1;
+  f.acks = ReadAcks(o);
+  for (const Ack& a : f.acks) {
+    f.by_kind[a.kind]++;
     if (a.seq >= log.size() || log[a.seq].first != a.kind || log[a.seq].second != a.task) {
-      if (++lost <= 10) {
+      if (++f.lost <= 10) {
         std::fprintf(stderr, "crash loop: LOST: %s %s at seq %llu (acknowledged in %s); the log has %s\n",
                      a.kind.c_str(), a.task.c_str(), static_cast<unsigned long long>(a.seq), a.file.c_str(),
                      a.seq < log.size() ? (log[a.seq].first + " " + log[a.seq].second).c_str() : "no such seq");
@@ -389,28 +403,60 @@ int Main(const Options& o) {
     }
   }
   Result<VerifyReport> report = (*ledger)->Verify();
-  const bool verified = report.ok() && report->problems.empty();
-  if (!verified) {
+  f.verified = report.ok() && report->problems.empty();
+  if (!f.verified) {
     std::fprintf(stderr, "crash loop: final verify: %s\n",
                  report.ok() ? report->problems.front().c_str() : report.status().ToString().c_str());
   }
   ledger->reset();
   const test::ProcessResult cli_verify = test::RunProcess({o.bin, "--db", Db(o), "verify"});
-  if (cli_verify.exit_code != 0) std::fprintf(stderr, "crash loop: taskledger verify: %s\n", cli_verify.err.c_str());
+  f.cli_verified = cli_verify.exit_code == 0;
+  if (!f.cli_verified) std::fprintf(stderr, "crash loop: taskledger verify: %s\n", cli_verify.err.c_str());
+  return f;
+}
 
-  const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  std::printf("crash loop: crashes %d, acknowledged commands %zu (", crashes, acks.size());
+void PrintSummary(const Server& server, const Findings& f, double seconds) {
+  std::printf("crash loop: crashes %d, acknowledged commands %zu (", server.crashes, f.acks.size());
   bool first = true;
-  for (const auto& [kind, count] : by_kind) {
+  for (const auto& [kind, count] : f.by_kind) {
     std::printf("%s%s %llu", first ? "" : ", ", kind.c_str(), static_cast<unsigned long long>(count));
     first = false;
   }
   std::printf("), events in the log %zu, lost %llu, verify failures after a crash %d, seq dense %s, final verify %s, "
               "%.1f s\n",
-              log.size() - 1, static_cast<unsigned long long>(lost), verify_failures, dense ? "yes" : "NO",
-              verified && cli_verify.exit_code == 0 ? "clean" : "FAILED", seconds);
-  const bool ok = lost == 0 && dense && verified && cli_verify.exit_code == 0 && verify_failures == 0 &&
-                  acks.size() > 0 && crashes > o.kills / 2;
+              f.events, static_cast<unsigned long long>(f.lost), server.verify_failures, f.dense ? "yes" : "NO",
+              f.verified && f.cli_verified ? "clean" : "FAILED", seconds);
+}
+
+int Main(const Options& o) {
+  std::filesystem::remove_all(o.work);
+  std::filesystem::create_directories(o.work);
+  std::mt19937_64 random(o.seed);
+  const auto started = Clock::now();
+  std::printf("crash loop: seed %llu, %d kills, %d clients, work dir %s\n", static_cast<unsigned long long>(o.seed),
+              o.kills, o.clients, o.work.c_str());
+
+  Server server;
+  server.pid = StartServer(o, server.generation);
+  if (!WaitListening(o, server.pid)) {
+    std::fprintf(stderr, "crash loop: the server did not start (see %s/server-0.log)\n", o.work.c_str());
+    return 1;
+  }
+  const std::vector<pid_t> clients = StartClients(o);
+  if (!CrashRepeatedly(o, started, random, server)) {
+    for (pid_t c : clients) Kill9(c);
+    return 1;
+  }
+  // Stop the clients, then one last crash.
+  StopClients(o, clients);
+  Kill9(server.pid);
+  ++server.crashes;
+
+  const std::optional<Findings> f = CheckTheLedger(o);
+  if (!f) return 1;
+  PrintSummary(server, *f, std::chrono::duration<double>(Clock::now() - started).count());
+  const bool ok = f->lost == 0 && f->dense && f->verified && f->cli_verified && server.verify_failures == 0 &&
+                  f->acks.size() > 0 && server.crashes > o.kills / 2;
   if (ok) std::filesystem::remove_all(o.work);
   return ok ? 0 : 1;
 }

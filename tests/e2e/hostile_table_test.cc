@@ -6,7 +6,6 @@
 #include <capnp/rpc.capnp.h>
 #include <capnp/serialize.h>
 #include <gtest/gtest.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -14,7 +13,8 @@
 #include <fstream>
 
 #include "ledger/wire.h"
-#include "tests/support/server.h"
+#include "tests/support/commands.h"
+#include "tests/support/rpc_server.h"
 
 namespace taskledger {
 namespace {
@@ -28,40 +28,14 @@ struct CliCase {
   const char* error_mentions;     // a word the one-line error must contain
 };
 
-class HostileTableTest : public ServerTest {
+class HostileTableTest : public RpcServerTest {
  protected:
-  void SetUp() override {
-    ServerTest::SetUp();
-    if (HasFatalFailure()) return;
-    Ok({"create", "good", "--title", "a task to aim at", "--ttl", "1h"});
-    token_ = std::to_string(Json({"claim", "good", "--worker", "w1"})["token"].get<uint64_t>());
-    client_ = std::make_unique<capnp::EzRpcClient>(address_);
-  }
-  void TearDown() override {
-    client_.reset();
-    ServerTest::TearDown();
-  }
+  HostileTableTest() : RpcServerTest("good") {}
 
-  uint64_t LastSeq() {
-    auto ledger = client_->getMain<rpc::Ledger>();
-    return ledger.nowRequest().send().wait(client_->getWaitScope()).getLastSeq();
-  }
-  rpc::Ledger::Client Ledger() { return client_->getMain<rpc::Ledger>(); }
-  kj::WaitScope& Wait() { return client_->getWaitScope(); }
-
-  // One command over RPC; its outcome's status.
-  Status SubmitOne(const Command& command) {
-    auto request = Ledger().submitRequest();
-    wire::WriteCommand(command, request.initCommands(1)[0]);
-    auto response = request.send().wait(Wait());
-    EXPECT_EQ(response.getOutcomes().size(), 1u);
-    Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
-    EXPECT_TRUE(outcome.ok());
-    return outcome.ok() ? outcome->status : Status::Internal("unreadable outcome");
-  }
-
-  std::string token_;
-  std::unique_ptr<capnp::EzRpcClient> client_;
+  // The raw-wire cases of the RPC catalogue: what no Command struct can express.
+  void ExpectTextsWithANulRefused();
+  void ExpectUnknownEnumValuesRefused();
+  void ExpectTooManyCommandsInOneCallRefused();
 };
 
 Command Create(const std::string& id) {
@@ -79,7 +53,7 @@ TEST_F(HostileTableTest, EveryBadCliInputGetsOneClearErrorAndWritesNothing) {
     std::ofstream out(big_payload_file);
     out << '"' << std::string((1 << 20) + 10, 'p') << '"';
   }
-  const std::string T = token_;
+  const std::string T = std::to_string(token_);
   const std::vector<CliCase> cases = {
       {"id over 128 bytes", {"create", std::string(200, 'i'), "--title", "x"}, 2, "task id"},
       {"id with a space", {"create", "a b", "--title", "x"}, 2, "task id"},
@@ -149,12 +123,14 @@ TEST_F(HostileTableTest, EveryBadCliInputGetsOneClearErrorAndWritesNothing) {
   ExpectStillServing();
 }
 
-TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) {
-  const uint64_t token = std::stoull(token_);
-  struct RpcCase {
-    const char* name;
-    Command command;
-  };
+struct RpcCase {
+  const char* name;
+  Command command;
+};
+
+// Commands no client may get written, each a create of "r1" or a command on `task` (claimed
+// by w1 with `token`) with one thing wrong.
+std::vector<RpcCase> BadRpcCommands(const std::string& task, uint64_t token) {
   std::vector<RpcCase> cases;
   const auto add = [&](const char* name, const std::function<void(Command&)>& edit) {
     Command c = Create("r1");
@@ -176,48 +152,29 @@ TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) 
     c.spec.backoff_max_ns = 1 * kNanosPerSecond;
   });
   add("payload over 1 MiB", [](Command& c) { c.spec.payload = "\"" + std::string((1 << 20) + 1, 'p') + "\""; });
-  add("2000 dependencies", [](Command& c) { c.spec.after.assign(2000, "good"); });
+  add("2000 dependencies", [&](Command& c) { c.spec.after.assign(2000, task); });
   add("actor with a space", [](Command& c) { c.actor = "evil actor"; });
   add("text over 64 KiB", [](Command& c) { c.text = std::string(65 * 1024, 'n'); });
-  add("claim ttl negative", [&](Command& c) {
-    c = Command{};
-    c.kind = CommandKind::kClaim;
-    c.task_id = "good";
-    c.actor = "w2";
-    c.ttl_ns = -1;
-  });
-  add("claim --next in a queue with a space", [&](Command& c) {
-    c = Command{};
-    c.kind = CommandKind::kClaim;
-    c.next = true;
-    c.queue = "q x";
-    c.actor = "w2";
-  });
+  add("claim ttl negative", [&](Command& c) { c = ClaimCmd(task, "w2", -1); });
+  add("claim --next in a queue with a space", [](Command& c) { c = ClaimNextCmd("w2", "q x"); });
   add("signal with grace int64 min", [&](Command& c) {
-    c = Command{};
-    c.kind = CommandKind::kSignal;
-    c.task_id = "good";
-    c.token = token;
-    c.actor = "w1";
-    c.signal = "SIGTERM";
+    c = HolderCmd(CommandKind::kSignal, task, token, "w1");  // SIGTERM
     c.grace_ns = INT64_MIN;
   });
   add("signal without a name", [&](Command& c) {
-    c = Command{};
-    c.kind = CommandKind::kSignal;
-    c.task_id = "good";
-    c.token = token;
-    c.actor = "w1";
+    c = HolderCmd(CommandKind::kSignal, task, token, "w1");
+    c.signal.clear();
   });
   add("exit with neither code nor signal", [&](Command& c) {
-    c = Command{};
-    c.kind = CommandKind::kExit;
-    c.task_id = "good";
-    c.token = token;
-    c.actor = "w1";
+    c = HolderCmd(CommandKind::kExit, task, token, "w1");
+    c.exit_code.reset();
   });
+  return cases;
+}
+
+TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) {
   const uint64_t before = LastSeq();
-  for (const RpcCase& c : cases) {
+  for (const RpcCase& c : BadRpcCommands(task_, token_)) {
     SCOPED_TRACE(c.name);
     const uint64_t before_case = LastSeq();
     const Status s = SubmitOne(c.command);
@@ -225,7 +182,15 @@ TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) 
     EXPECT_FALSE(s.message().empty());
     EXPECT_EQ(LastSeq(), before_case) << "a bad command wrote something";
   }
-  // Texts with a NUL inside (Cap'n Proto Text carries its length; an id must not).
+  ASSERT_NO_FATAL_FAILURE(ExpectTextsWithANulRefused());
+  ASSERT_NO_FATAL_FAILURE(ExpectUnknownEnumValuesRefused());
+  ASSERT_NO_FATAL_FAILURE(ExpectTooManyCommandsInOneCallRefused());
+  EXPECT_EQ(LastSeq(), before);
+  ExpectStillServing();
+}
+
+// Texts with a NUL inside (Cap'n Proto Text carries its length; an id must not).
+void HostileTableTest::ExpectTextsWithANulRefused() {
   for (const char* field : {"taskId", "actor", "queue"}) {
     SCOPED_TRACE(field);
     auto request = Ledger().submitRequest();
@@ -241,7 +206,10 @@ TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) 
     ASSERT_TRUE(outcome.ok());
     EXPECT_EQ(outcome->status.code(), Code::kInvalidArgument) << outcome->status.ToString();
   }
-  // Unknown enum values in commands and queries.
+}
+
+// Unknown enum values in commands and queries, and an id no query may name.
+void HostileTableTest::ExpectUnknownEnumValuesRefused() {
   {
     auto request = Ledger().submitRequest();
     request.initCommands(1)[0].setKind(255);
@@ -266,18 +234,17 @@ TEST_F(HostileTableTest, EveryBadRpcCommandIsAnInvalidArgumentAndWritesNothing) 
     request.setLimit(UINT32_MAX);
     EXPECT_EQ(wire::ReadError(request.send().wait(Wait()).getError()).code(), Code::kInvalidArgument);
   }
-  {
-    // More commands in one call than the server takes.
-    auto request = Ledger().submitRequest();
-    auto commands = request.initCommands(1025);
-    for (unsigned i = 0; i < 1025; ++i) wire::WriteCommand(Create("many" + std::to_string(i)), commands[i]);
-    auto response = request.send().wait(Wait());
-    auto outcomes = response.getOutcomes();
-    ASSERT_EQ(outcomes.size(), 1025u);
-    EXPECT_EQ(wire::ReadError(outcomes[0].getError()).code(), Code::kInvalidArgument);
-  }
-  EXPECT_EQ(LastSeq(), before);
-  ExpectStillServing();
+}
+
+// More commands in one call than the server takes.
+void HostileTableTest::ExpectTooManyCommandsInOneCallRefused() {
+  auto request = Ledger().submitRequest();
+  auto commands = request.initCommands(1025);
+  for (unsigned i = 0; i < 1025; ++i) wire::WriteCommand(Create("many" + std::to_string(i)), commands[i]);
+  auto response = request.send().wait(Wait());
+  auto outcomes = response.getOutcomes();
+  ASSERT_EQ(outcomes.size(), 1025u);
+  EXPECT_EQ(wire::ReadError(outcomes[0].getError()).code(), Code::kInvalidArgument);
 }
 
 TEST_F(HostileTableTest, MalformedMessagesEndTheirCallOrConnectionNotTheServer) {
@@ -322,11 +289,8 @@ TEST_F(HostileTableTest, MalformedMessagesEndTheirCallOrConnectionNotTheServer) 
 }
 
 TEST_F(HostileTableTest, ThousandsOfIdleConnectionsDoNotStopService) {
-  rlimit files{};
-  ::getrlimit(RLIMIT_NOFILE, &files);
-  files.rlim_cur = files.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &files);
-  if (files.rlim_cur < 3200) GTEST_SKIP() << "needs 3200 open files; the hard limit is " << files.rlim_max;
+  const uint64_t files = RaiseOpenFileLimit();
+  if (files < 3200) GTEST_SKIP() << "needs 3200 open files; the limit is " << files;
   const uint64_t before = LastSeq();
   std::vector<int> fds;
   for (int i = 0; i < 3000; ++i) {

@@ -15,6 +15,8 @@
 #include "ledger/wire.h"
 #include "projections/limits.h"
 #include "schemas/rpc.capnp.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgers.h"
 #include "tests/support/server.h"
 
 namespace taskledger::test {
@@ -74,12 +76,9 @@ Command Create(size_t i) {
 // (running) and every 200th completed; `big` more carry a payload near the 1 MiB limit.
 void Fill(const std::string& db_path, size_t tasks, size_t big) {
   ManualClock clock(kT0);
-  LedgerOptions options;
-  options.path = db_path;
-  options.sync = false;
-  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
-  ASSERT_TRUE(ledger.ok()) << ledger.status().message();
-  Filler fill(ledger->get());
+  const std::unique_ptr<Ledger> ledger = OpenLedgerAt(db_path, &clock);
+  ASSERT_NE(ledger, nullptr);
+  Filler fill(ledger.get());
   for (size_t i = 0; i < tasks / 2; ++i) fill.Add(Create(i));
   fill.Flush();
   clock.Set(kT0 + 10 * kSecond);
@@ -92,19 +91,11 @@ void Fill(const std::string& db_path, size_t tasks, size_t big) {
   fill.Flush();
   for (size_t i = tasks / 2; i < tasks; i += 100) {
     if (i % 10 == 9) continue;  // waits for its dependency
-    Command claim;
-    claim.kind = CommandKind::kClaim;
-    claim.task_id = TaskId(i);
-    claim.actor = "w" + std::to_string(i % 4);
-    claim.ttl_ns = 60 * kSecond;
+    const Command claim = ClaimCmd(TaskId(i), "w" + std::to_string(i % 4), 60 * kSecond);
     std::vector<Outcome> claimed = fill.SubmitNow({claim});
     ASSERT_TRUE(claimed[0].status.ok()) << claim.task_id << ": " << claimed[0].status.message();
     if (i % 200 != 0) continue;
-    Command complete;
-    complete.kind = CommandKind::kComplete;
-    complete.task_id = claim.task_id;
-    complete.actor = claim.actor;
-    complete.token = claimed[0].reply.token;
+    Command complete = HolderCmd(CommandKind::kComplete, claim.task_id, claimed[0].reply.token, claim.actor);
     complete.text = "ok";
     ASSERT_TRUE(fill.SubmitNow({complete})[0].status.ok());
   }
@@ -273,12 +264,9 @@ class ListOutOfIdOrderTest : public ListTest {
   static constexpr size_t kTasks = 4500;
   void Prepare(const std::string& db_path) override {
     ManualClock clock(kT0);
-    LedgerOptions options;
-    options.path = db_path;
-    options.sync = false;
-    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
-    ASSERT_TRUE(ledger.ok()) << ledger.status().message();
-    Filler fill(ledger->get());
+    const std::unique_ptr<Ledger> ledger = OpenLedgerAt(db_path, &clock);
+    ASSERT_NE(ledger, nullptr);
+    Filler fill(ledger.get());
     for (size_t i = 0; i < kTasks; ++i) {
       Command c = Create(i);
       c.task_id = TaskId(kTasks - i);
@@ -289,18 +277,10 @@ class ListOutOfIdOrderTest : public ListTest {
     fill.Flush();
     clock.Set(kT0 + 10 * kSecond);
     for (size_t i = 0; i < kTasks; i += 97) {
-      Command claim;
-      claim.kind = CommandKind::kClaim;
-      claim.task_id = TaskId(kTasks - i);
-      claim.actor = "w1";
-      claim.ttl_ns = 60 * kSecond;
+      const Command claim = ClaimCmd(TaskId(kTasks - i), "w1", 60 * kSecond);
       const std::vector<Outcome> claimed = fill.SubmitNow({claim});
       if (!claimed[0].status.ok()) continue;  // waits for a dependency
-      Command complete;
-      complete.kind = CommandKind::kComplete;
-      complete.task_id = claim.task_id;
-      complete.actor = claim.actor;
-      complete.token = claimed[0].reply.token;
+      const Command complete = HolderCmd(CommandKind::kComplete, claim.task_id, claimed[0].reply.token, claim.actor);
       ASSERT_TRUE(fill.SubmitNow({complete})[0].status.ok());
     }
   }

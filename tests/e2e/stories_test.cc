@@ -22,14 +22,7 @@ using namespace test;
 TEST_F(ServerTest, SigtermedWorkerThatHangsLosesTheTaskWithinTheGrace) {
   Ok({"create", "etl", "--title", "ETL"});
   Ok({"create", "report", "--title", "Report", "--after", "etl"});
-  auto zombie = Supervise("etl", "w1", "30s", "1s", "trap '' TERM; echo $$ > \"$MARKER\"; while :; do sleep 0.05; done");
-  const pid_t child = WaitForChild();
-  ASSERT_GT(child, 0);
-  zombie->Signal(SIGTERM);
-
-  // The supervisor forwards TERM, waits the grace, kills the group, reaps it.
-  EXPECT_EQ(zombie->WaitExit(10s), 128 + SIGKILL) << zombie->output();
-  EXPECT_TRUE(GroupIsGone(child));
+  ASSERT_NO_FATAL_FAILURE(SigtermASupervisorWhoseChildIgnoresIt("etl", "w1", "1s"));
 
   const auto events = Events("etl");
   const nlohmann::json& signaled = First(events, "signaled");
@@ -42,12 +35,7 @@ TEST_F(ServerTest, SigtermedWorkerThatHangsLosesTheTaskWithinTheGrace) {
   EXPECT_EQ(before["deadline_ns"].get<int64_t>(), free_at);
 
   // Another worker takes it at once, and the dependent task runs after it.
-  auto second = Supervise("etl", "w2", "30s", "1s", "exit 0");
-  EXPECT_EQ(second->WaitExit(10s), 0) << second->output();
-  const nlohmann::json etl = Json({"show", "etl"});
-  EXPECT_EQ(etl["status"], "done");
-  EXPECT_EQ(etl["failures"], 0);  // the interrupted attempt is not a failure
-  EXPECT_EQ(etl["interruptions"], 1);
+  ExpectDoneByAnotherWorkerAfterOneInterruption("etl", "w2");
   auto third = std::make_unique<Background>(
       std::vector<std::string>{TaskledgerBinary(), "run", "--next", "--worker", "w3", "--", "/bin/true"}, Env(),
       root_ + "/w3.out");
@@ -63,12 +51,7 @@ TEST_F(ServerTest, SigtermedWorkerThatHangsLosesTheTaskWithinTheGrace) {
 // ends at the signal, and the supervisor kills the group at once.
 TEST_F(ServerTest, RunWithZeroGraceEndsTheLeaseAtTheSignal) {
   Ok({"create", "etl", "--title", "ETL"});
-  auto zombie = Supervise("etl", "w1", "30s", "0s", "trap '' TERM; echo $$ > \"$MARKER\"; while :; do sleep 0.05; done");
-  const pid_t child = WaitForChild();
-  ASSERT_GT(child, 0);
-  zombie->Signal(SIGTERM);
-  EXPECT_EQ(zombie->WaitExit(10s), 128 + SIGKILL) << zombie->output();
-  EXPECT_TRUE(GroupIsGone(child));
+  ASSERT_NO_FATAL_FAILURE(SigtermASupervisorWhoseChildIgnoresIt("etl", "w1", "0s"));
 
   const auto events = Events("etl");
   const nlohmann::json& signaled = First(events, "signaled");
@@ -77,12 +60,7 @@ TEST_F(ServerTest, RunWithZeroGraceEndsTheLeaseAtTheSignal) {
   const nlohmann::json at_signal =
       Json({"show", "etl", "--at-seq", std::to_string(signaled["seq"].get<uint64_t>())});
   EXPECT_EQ(at_signal["status"], "ready") << at_signal;
-  auto second = Supervise("etl", "w2", "30s", "1s", "exit 0");
-  EXPECT_EQ(second->WaitExit(10s), 0) << second->output();
-  const nlohmann::json etl = Json({"show", "etl"});
-  EXPECT_EQ(etl["status"], "done");
-  EXPECT_EQ(etl["failures"], 0);
-  EXPECT_EQ(etl["interruptions"], 1);
+  ExpectDoneByAnotherWorkerAfterOneInterruption("etl", "w2");
   EXPECT_EQ(Json({"verify"})["ok"], true);
 }
 

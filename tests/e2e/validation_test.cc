@@ -4,51 +4,23 @@
 #include <capnp/ez-rpc.h>
 #include <gtest/gtest.h>
 
-#include "ledger/wire.h"
-#include "tests/support/server.h"
+#include "tests/support/commands.h"
+#include "tests/support/rpc_server.h"
 
 namespace taskledger {
 namespace {
 
 using namespace test;
 
-class ValidationTest : public ServerTest {
+class ValidationTest : public RpcServerTest {
  protected:
-  void SetUp() override {
-    ServerTest::SetUp();
-    if (HasFatalFailure()) return;
-    Ok({"create", "a", "--title", "A", "--ttl", "1h"});
-    token_ = Json({"claim", "a", "--worker", "w1"})["token"].get<uint64_t>();
-    client_ = std::make_unique<capnp::EzRpcClient>(address_);
-  }
-  void TearDown() override {
-    client_.reset();
-    ServerTest::TearDown();
-  }
+  ValidationTest() : RpcServerTest("a") {}
 
-  rpc::Ledger::Client Ledger() { return client_->getMain<rpc::Ledger>(); }
-  uint64_t LastSeq() { return Ledger().nowRequest().send().wait(client_->getWaitScope()).getLastSeq(); }
-  Status SubmitOne(const Command& command) {
-    auto request = Ledger().submitRequest();
-    wire::WriteCommand(command, request.initCommands(1)[0]);
-    auto response = request.send().wait(client_->getWaitScope());
-    EXPECT_EQ(response.getOutcomes().size(), 1u);
-    Result<Outcome> outcome = wire::ReadOutcome(response.getOutcomes()[0]);
-    EXPECT_TRUE(outcome.ok());
-    return outcome.ok() ? outcome->status : Status::Internal("unreadable outcome");
-  }
   Command Exit(int32_t code) const {
-    Command c;
-    c.kind = CommandKind::kExit;
-    c.task_id = "a";
-    c.actor = "w1";
-    c.token = token_;
+    Command c = HolderCmd(CommandKind::kExit, task_, token_, "w1");
     c.exit_code = code;
     return c;
   }
-
-  uint64_t token_ = 0;
-  std::unique_ptr<capnp::EzRpcClient> client_;
 };
 
 TEST_F(ValidationTest, AnRpcClientCannotRecordExitCode1000) {

@@ -7,12 +7,19 @@
 #include <rocksdb/db.h>
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "ledger/clock.h"
 #include "ledger/ledger.h"
+#include "tests/support/commands.h"
+#include "tests/support/ledgers.h"
 #include "tests/support/process.h"
 #include "tests/support/raw_db.h"
 #include "tests/support/temp_dir.h"
@@ -39,6 +46,41 @@ const char* Name(Verdict v) {
   return "?";
 }
 
+// A few hundred events' worth of tasks `from`..`to` (create, claim, complete or fail),
+// a second of ledger time each.
+void Workload(Ledger& ledger, ManualClock* clock, int from, int to) {
+  for (int i = from; i < to; ++i) {
+    Command create = test::CreateCmd("t" + std::to_string(i), "task " + std::to_string(i));
+    create.actor = "dispatcher";
+    create.spec.payload = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(200, 'p') + "\"}";
+    ASSERT_TRUE(ledger.Submit(create).status.ok());
+    const Command claim = test::ClaimCmd(create.task_id, "w" + std::to_string(i % 3));
+    const Outcome claimed = ledger.Submit(claim);
+    ASSERT_TRUE(claimed.status.ok());
+    clock->Advance(kNanosPerSecond);
+    const CommandKind end = i % 4 == 0 ? CommandKind::kFail : CommandKind::kComplete;
+    ASSERT_TRUE(ledger.Submit(test::HolderCmd(end, create.task_id, claimed.reply.token, claim.actor)).status.ok());
+  }
+}
+
+std::vector<std::string> Files(const std::string& path, const std::string& extension) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(path)) {
+    if (entry.path().extension() == extension) out.push_back(entry.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void FlipByte(const std::string& file, uint64_t offset) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.put(static_cast<char>(c ^ 0x5a));
+}
+
 class DiskFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,52 +93,18 @@ class DiskFaultTest : public ::testing::Test {
   void Populate(const std::string& path) {
     ManualClock clock(kStartNs);
     {
-      std::unique_ptr<Ledger> ledger = OpenOrDie(path, &clock);
+      std::unique_ptr<Ledger> ledger = test::OpenLedgerAt(path, &clock);
+      ASSERT_NE(ledger, nullptr);
       Workload(*ledger, &clock, 0, 60);
     }
     test::FlushEverything(path);
     {
-      std::unique_ptr<Ledger> ledger = OpenOrDie(path, &clock);
+      std::unique_ptr<Ledger> ledger = test::OpenLedgerAt(path, &clock);
+      ASSERT_NE(ledger, nullptr);
       Workload(*ledger, &clock, 60, 80);
-      ASSERT_TRUE(ledger->ForEachEvent(1, [&](const Event& e) {
-                           original_.push_back(e);
-                           return true;
-                         }).ok());
+      original_ = test::EventsOf(*ledger);
     }
     ASSERT_GT(original_.size(), 200u);
-  }
-
-  static std::unique_ptr<Ledger> OpenOrDie(const std::string& path, Clock* clock) {
-    LedgerOptions options;
-    options.path = path;
-    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, clock);
-    EXPECT_TRUE(ledger.ok()) << ledger.status().ToString();
-    return ledger.ok() ? std::move(*ledger) : nullptr;
-  }
-
-  static void Workload(Ledger& ledger, ManualClock* clock, int from, int to) {
-    for (int i = from; i < to; ++i) {
-      Command create;
-      create.kind = CommandKind::kCreate;
-      create.task_id = "t" + std::to_string(i);
-      create.actor = "dispatcher";
-      create.spec.title = "task " + std::to_string(i);
-      create.spec.payload = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(200, 'p') + "\"}";
-      ASSERT_TRUE(ledger.Submit(create).status.ok());
-      Command claim;
-      claim.kind = CommandKind::kClaim;
-      claim.task_id = create.task_id;
-      claim.actor = "w" + std::to_string(i % 3);
-      const Outcome claimed = ledger.Submit(claim);
-      ASSERT_TRUE(claimed.status.ok());
-      clock->Advance(kNanosPerSecond);
-      Command end;
-      end.kind = i % 4 == 0 ? CommandKind::kFail : CommandKind::kComplete;
-      end.task_id = create.task_id;
-      end.actor = claim.actor;
-      end.token = claimed.reply.token;
-      ASSERT_TRUE(ledger.Submit(end).status.ok());
-    }
   }
 
   std::string Copy(const std::string& name) {
@@ -104,22 +112,6 @@ class DiskFaultTest : public ::testing::Test {
     fs::remove_all(path);
     fs::copy(pristine_, path, fs::copy_options::recursive);
     return path;
-  }
-  static std::vector<std::string> Files(const std::string& path, const std::string& extension) {
-    std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(path)) {
-      if (entry.path().extension() == extension) out.push_back(entry.path().string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  static void FlipByte(const std::string& file, uint64_t offset) {
-    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(static_cast<std::streamoff>(offset));
-    char c = 0;
-    f.get(c);
-    f.seekp(static_cast<std::streamoff>(offset));
-    f.put(static_cast<char>(c ^ 0x5a));
   }
 
   // Opens, verifies and reads back a damaged ledger; also runs `taskledger verify` on it,
@@ -131,35 +123,7 @@ class DiskFaultTest : public ::testing::Test {
     if (cli.exit_code != 0) {
       EXPECT_EQ(cli.err.rfind("taskledger: ", 0), 0u) << cli.err;
     }
-
-    ManualClock clock(kStartNs + 1000 * kNanosPerSecond);
-    LedgerOptions options;
-    options.path = path;
-    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
-    Verdict verdict;
-    if (!ledger.ok()) {
-      *detail = ledger.status().ToString();
-      EXPECT_TRUE(ledger.status().code() == Code::kDataLoss || ledger.status().code() == Code::kIOError) << *detail;
-      verdict = Verdict::kRefusedToOpen;
-    } else {
-      Result<VerifyReport> report = (*ledger)->Verify();
-      if (!report.ok()) {
-        *detail = report.status().ToString();
-        EXPECT_TRUE(report.status().code() == Code::kDataLoss || report.status().code() == Code::kIOError) << *detail;
-        verdict = Verdict::kVerifyFailed;
-      } else if (!report->problems.empty()) {
-        *detail = report->problems.front();
-        verdict = Verdict::kVerifyReported;
-      } else {
-        std::vector<Event> events;
-        const Status read = (*ledger)->ForEachEvent(1, [&](const Event& e) {
-          events.push_back(e);
-          return true;
-        });
-        *detail = read.ok() ? std::to_string(events.size()) + " events" : read.ToString();
-        verdict = read.ok() && events == original_ ? Verdict::kIntact : Verdict::kSilentlyDifferent;
-      }
-    }
+    const Verdict verdict = OpenAndVerify(path, detail);
     // The CLI opens read-only (a RocksDB secondary) and may refuse what a writable open
     // repairs (a dropped index family is recreated empty); it must never vouch for a ledger
     // that is not intact.
@@ -171,6 +135,61 @@ class DiskFaultTest : public ::testing::Test {
       }
     }
     return verdict;
+  }
+
+  // What a writable open of the damaged ledger, its verify and a read of the whole log make
+  // of it.
+  Verdict OpenAndVerify(const std::string& path, std::string* detail) {
+    ManualClock clock(kStartNs + 1000 * kNanosPerSecond);
+    LedgerOptions options;
+    options.path = path;
+    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
+    if (!ledger.ok()) {
+      *detail = ledger.status().ToString();
+      EXPECT_TRUE(ledger.status().code() == Code::kDataLoss || ledger.status().code() == Code::kIOError) << *detail;
+      return Verdict::kRefusedToOpen;
+    }
+    Result<VerifyReport> report = (*ledger)->Verify();
+    if (!report.ok()) {
+      *detail = report.status().ToString();
+      EXPECT_TRUE(report.status().code() == Code::kDataLoss || report.status().code() == Code::kIOError) << *detail;
+      return Verdict::kVerifyFailed;
+    }
+    if (!report->problems.empty()) {
+      *detail = report->problems.front();
+      return Verdict::kVerifyReported;
+    }
+    std::vector<Event> events;
+    const Status read = (*ledger)->ForEachEvent(1, [&](const Event& e) {
+      events.push_back(e);
+      return true;
+    });
+    *detail = read.ok() ? std::to_string(events.size()) + " events" : read.ToString();
+    return read.ok() && events == original_ ? Verdict::kIntact : Verdict::kSilentlyDifferent;
+  }
+
+  // Flips one byte at k/7 of each file (k = 1..6), each time in a fresh copy of the pristine
+  // ledger, and examines the copy: never silently different. How often each verdict came.
+  std::map<Verdict, int> FlipBytesIn(const std::vector<std::string>& pristine_files, const std::string& label) {
+    std::map<Verdict, int> seen;
+    int trial = 0;
+    for (const std::string& pristine_file : pristine_files) {
+      const uint64_t size = fs::file_size(pristine_file);
+      if (size == 0) continue;
+      for (int k = 1; k <= 6; ++k) {
+        const std::string path = Copy(label + "-" + std::to_string(trial++));
+        const std::string file = path + "/" + fs::path(pristine_file).filename().string();
+        const uint64_t offset = size * static_cast<uint64_t>(k) / 7;
+        FlipByte(file, offset);
+        std::string detail;
+        const Verdict v = Examine(path, &detail);
+        seen[v]++;
+        EXPECT_NE(v, Verdict::kSilentlyDifferent) << file << " byte " << offset << " of " << size << ": " << detail;
+        fs::remove_all(path);
+      }
+    }
+    for (const auto& [verdict, count] : seen) std::cout << "  " << label << " flips: " << Name(verdict) << " " << count << "\n";
+    return seen;
   }
 
   // The read-only open that `verify` uses (a RocksDB secondary) does not read every table
@@ -187,23 +206,7 @@ class DiskFaultTest : public ::testing::Test {
 TEST_F(DiskFaultTest, FlippedBytesInAnSstAreRefusedOrReportedNeverSilent) {
   const std::vector<std::string> ssts = Files(pristine_, ".sst");
   ASSERT_FALSE(ssts.empty());
-  std::map<Verdict, int> seen;
-  int trial = 0;
-  for (const std::string& pristine_sst : ssts) {
-    const uint64_t size = fs::file_size(pristine_sst);
-    for (int k = 1; k <= 6; ++k) {
-      const std::string path = Copy("sst-" + std::to_string(trial++));
-      const std::string sst = path + "/" + fs::path(pristine_sst).filename().string();
-      const uint64_t offset = size * static_cast<uint64_t>(k) / 7;
-      FlipByte(sst, offset);
-      std::string detail;
-      const Verdict v = Examine(path, &detail);
-      seen[v]++;
-      EXPECT_NE(v, Verdict::kSilentlyDifferent) << sst << " byte " << offset << ": " << detail;
-      fs::remove_all(path);
-    }
-  }
-  for (const auto& [verdict, count] : seen) std::cout << "  sst flips: " << Name(verdict) << " " << count << "\n";
+  std::map<Verdict, int> seen = FlipBytesIn(ssts, "sst");
   EXPECT_GT(seen[Verdict::kRefusedToOpen] + seen[Verdict::kVerifyFailed] + seen[Verdict::kVerifyReported], 0);
 }
 
@@ -222,22 +225,7 @@ TEST_F(DiskFaultTest, TruncatedSstIsRefusedOrReported) {
 TEST_F(DiskFaultTest, FlippedBytesInTheWalAreRefusedOrReportedNeverSilent) {
   const std::vector<std::string> wals = Files(pristine_, ".log");
   ASSERT_FALSE(wals.empty());
-  std::map<Verdict, int> seen;
-  for (const std::string& pristine_wal : wals) {
-    const uint64_t size = fs::file_size(pristine_wal);
-    if (size == 0) continue;
-    for (int k = 1; k <= 6; ++k) {
-      const std::string path = Copy("wal");
-      const std::string wal = path + "/" + fs::path(pristine_wal).filename().string();
-      const uint64_t offset = size * static_cast<uint64_t>(k) / 7;
-      FlipByte(wal, offset);
-      std::string detail;
-      const Verdict v = Examine(path, &detail);
-      seen[v]++;
-      EXPECT_NE(v, Verdict::kSilentlyDifferent) << wal << " byte " << offset << " of " << size << ": " << detail;
-    }
-  }
-  for (const auto& [verdict, count] : seen) std::cout << "  wal flips: " << Name(verdict) << " " << count << "\n";
+  FlipBytesIn(wals, "wal");
 }
 
 TEST_F(DiskFaultTest, MissingColumnFamilyIsRefusedOrReported) {

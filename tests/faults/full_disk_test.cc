@@ -11,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "ledger/clock.h"
 #include "ledger/ledger.h"
@@ -58,24 +60,17 @@ class FullDiskTest : public ::testing::Test {
     return ledger_->Submit(c);
   }
 
-  // The tmpfs is mounted inside it; the child's report is written beside it.
-  test::TempDir dir_{"taskledger-full"};
-  std::string mount_;
-  ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
-  std::unique_ptr<Ledger> ledger_;
-};
+  // What the filling child reported, one line per fact, written as it happened: "ack ID",
+  // "failed CODE EVENTS MESSAGE", "last_seq N", "again CODE", "closed".
+  struct Report {
+    std::vector<std::string> acknowledged;
+    std::string failed_line, again_line;
+    uint64_t last_seq = 0;
+    bool closed = false;
+  };
 
-// The fill runs in a child process: Debian's librocksdb 7.8 is built with assertions on,
-// and a write that hits ENOSPC can end in an assertion inside RocksDB
-// (WritableFileWriter::AssertFalseAndGetStatusForPrevError). Whatever the child does, the
-// ledger it leaves must hold every acknowledged command and go on once space is freed.
-TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFreed) {
-  const std::string filler = mount_ + "/filler";
-  std::ofstream(filler, std::ios::binary) << std::string(512 * 1024, 'x');
-  const std::string report_path = dir_ / "report";
-  const pid_t child = ::fork();
-  if (child == 0) {
-    // One line per fact, written as it happens: "ack ID", "failed CODE MESSAGE", "again CODE".
+  // In the child: fills the disk with creates until one fails, tries once more, closes.
+  [[noreturn]] void FillAndReport(const std::string& report_path) {
     std::ofstream report(report_path);
     if (!Open().ok()) ::_exit(10);
     for (int i = 0; i < 1000; ++i) {
@@ -94,44 +89,62 @@ TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFre
     report << "closed" << std::endl;
     ::_exit(0);
   }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  std::vector<std::string> acknowledged;
-  std::string failed_line, again_line;
-  uint64_t last_seq = 0;
-  bool closed = false;
-  {
+
+  static Report ReadReport(const std::string& report_path) {
+    Report r;
     std::ifstream in(report_path);
     std::string line;
     while (std::getline(in, line)) {
-      if (line.rfind("ack ", 0) == 0) acknowledged.push_back(line.substr(4));
-      if (line.rfind("failed ", 0) == 0) failed_line = line;
-      if (line.rfind("again ", 0) == 0) again_line = line;
-      if (line.rfind("last_seq ", 0) == 0) last_seq = std::stoull(line.substr(9));
-      if (line == "closed") closed = true;
+      if (line.rfind("ack ", 0) == 0) r.acknowledged.push_back(line.substr(4));
+      if (line.rfind("failed ", 0) == 0) r.failed_line = line;
+      if (line.rfind("again ", 0) == 0) r.again_line = line;
+      if (line.rfind("last_seq ", 0) == 0) r.last_seq = std::stoull(line.substr(9));
+      if (line == "closed") r.closed = true;
     }
+    return r;
   }
-  ASSERT_FALSE(acknowledged.empty());
+
+  // The tmpfs is mounted inside it; the child's report is written beside it.
+  test::TempDir dir_{"taskledger-full"};
+  std::string mount_;
+  ManualClock clock_{1'700'000'000LL * kNanosPerSecond};
+  std::unique_ptr<Ledger> ledger_;
+};
+
+// The fill runs in a child process: Debian's librocksdb 7.8 is built with assertions on,
+// and a write that hits ENOSPC can end in an assertion inside RocksDB
+// (WritableFileWriter::AssertFalseAndGetStatusForPrevError). Whatever the child does, the
+// ledger it leaves must hold every acknowledged command and go on once space is freed.
+TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFreed) {
+  const std::string filler = mount_ + "/filler";
+  std::ofstream(filler, std::ios::binary) << std::string(512 * 1024, 'x');
+  const std::string report_path = dir_ / "report";
+  const pid_t child = ::fork();
+  if (child == 0) FillAndReport(report_path);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const Report r = ReadReport(report_path);
+  ASSERT_FALSE(r.acknowledged.empty());
   const bool crashed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
   // Whatever happened after, the first failing command failed cleanly if it returned.
-  if (!failed_line.empty()) {
-    EXPECT_EQ(failed_line.rfind("failed I/O error 0 ", 0), 0u) << failed_line;
-    EXPECT_NE(failed_line.find("disk full"), std::string::npos) << failed_line;
+  if (!r.failed_line.empty()) {
+    EXPECT_EQ(r.failed_line.rfind("failed I/O error 0 ", 0), 0u) << r.failed_line;
+    EXPECT_NE(r.failed_line.find("disk full"), std::string::npos) << r.failed_line;
   }
-  if (!again_line.empty()) {
-    EXPECT_NE(again_line, "again ok") << "a write succeeded on a full disk";
+  if (!r.again_line.empty()) {
+    EXPECT_NE(r.again_line, "again ok") << "a write succeeded on a full disk";
   }
   if (crashed) {
     std::cout << "  KNOWN ISSUE: the process writing to the full disk died ("
               << (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status)) : "exit " + std::to_string(WEXITSTATUS(status)))
-              << ") after " << acknowledged.size() << " acknowledged commands; first failure: '" << failed_line
-              << "', retry: '" << again_line << "'. Debian's librocksdb (built with assertions) aborts in WritableFileWriter after a failed WAL append, during the failing write or at close.\n";
+              << ") after " << r.acknowledged.size() << " acknowledged commands; first failure: '" << r.failed_line
+              << "', retry: '" << r.again_line << "'. Debian's librocksdb (built with assertions) aborts in WritableFileWriter after a failed WAL append, during the failing write or at close.\n";
   } else {
     // It failed cleanly: an IO error naming the full disk, nothing appended, and the log
     // ends at the last acknowledged command.
-    EXPECT_FALSE(failed_line.empty());
-    EXPECT_EQ(last_seq, acknowledged.size());
-    EXPECT_TRUE(closed);
+    EXPECT_FALSE(r.failed_line.empty());
+    EXPECT_EQ(r.last_seq, r.acknowledged.size());
+    EXPECT_TRUE(r.closed);
   }
 
   // Space comes back; the ledger (reopened: a server restart) goes on, verify is clean,
@@ -144,12 +157,12 @@ TEST_F(FullDiskTest, CommandsFailCleanlyWhenFullAndTheLedgerGoesOnOnceSpaceIsFre
   Result<VerifyReport> report = ledger_->Verify();
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_TRUE(report->problems.empty()) << report->problems.front();
-  for (const std::string& id : acknowledged) {
+  for (const std::string& id : r.acknowledged) {
     Result<std::optional<TaskRecord>> task = ledger_->GetTask(id);
     ASSERT_TRUE(task.ok());
     EXPECT_TRUE(task->has_value()) << id << " was acknowledged and is gone";
   }
-  EXPECT_GE(report->events, acknowledged.size() + 1);
+  EXPECT_GE(report->events, r.acknowledged.size() + 1);
 }
 
 }  // namespace

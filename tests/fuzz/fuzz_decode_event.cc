@@ -8,18 +8,12 @@
 #include "ledger/codec.h"
 #include "projections/replay.h"
 #include "projections/task.h"
-
-namespace {
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace taskledger;
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  using fuzz::Check;
+  const std::string_view bytes = fuzz::AsText(data, size);
 
   Result<Event> event = DecodeEvent(bytes);
   if (event.ok()) {

@@ -16,14 +16,12 @@
 #include "ledger/clock.h"
 #include "ledger/ledger.h"
 #include "projections/event_json.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using namespace taskledger;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using fuzz::Check;
 
 // As tools/cli's import reads a line: one JSON object, one event.
 Status ImportLine(std::string_view line, const EventSink& sink) {
@@ -58,7 +56,7 @@ rocksdb::Env* MemEnv() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = fuzz::AsText(data, size);
   Result<ImportReport> checked = Ledger::CheckLog(Lines(text));
   if (!checked.ok()) return 0;
 

@@ -18,14 +18,12 @@
 #include "ledger/ledger.h"
 #include "ledger/wire.h"
 #include "schemas/rpc.capnp.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using namespace taskledger;
-
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using fuzz::Check;
 
 // The server's limit on one request is 64 MiB; a fuzz input is far smaller, so bound the
 // traversal by its own size, as the codec does for stored values.

@@ -8,12 +8,11 @@
 
 #include "projections/limits.h"
 #include "projections/time_text.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
-void Check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using taskledger::fuzz::Check;
 
 // 2023-11-14T22:13:20Z: "now" for relative times.
 constexpr int64_t kNowNs = 1'700'000'000LL * taskledger::kNanosPerSecond;
@@ -22,7 +21,7 @@ constexpr int64_t kNowNs = 1'700'000'000LL * taskledger::kNanosPerSecond;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace taskledger;
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const std::string_view text = fuzz::AsText(data, size);
 
   Result<int64_t> duration = ParseDuration(text);
   if (duration.ok()) {

@@ -111,68 +111,68 @@ std::vector<Command> SampleCommands() {
   return commands;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) return 2;
-  const std::string root = argv[1];
-  const std::vector<Event> events = SampleEvents();
+// fuzz_decode_event: every kind of event, and a running task's record (returned).
+TaskRecord WriteEventSeeds(const std::string& root, const std::vector<Event>& events) {
   for (const Event& e : events) Write(root + "/fuzz_decode_event", "event-" + std::string(EventKindName(e.kind)), EncodeEvent(e));
   TaskRecord record;
   for (const Event& e : events) {
     if (e.kind == EventKind::kCreated || e.kind == EventKind::kClaimed) (void)ApplyEvent(&record, e);
   }
   Write(root + "/fuzz_decode_event", "task-running", EncodeTask(record));
+  return record;
+}
 
+void WriteTimeTextSeeds(const std::string& root) {
   int n = 0;
   for (const char* text : {"1500ms", "30s", "5m", "2h", "1m30s", "7d", "250us", "10ns", "2026-11-28T10:02:00Z",
                            "2026-11-28T10:02:00.5+01:00", "2026-11-28", "-5m", "9999-12-31T23:59:59.999999999-23:59",
                            "1970-01-01T00:00:00Z"}) {
     Write(root + "/fuzz_time_text", "text-" + std::to_string(n++), text);
   }
+}
 
-  // An export of a small, valid log: what `import` reads.
-  {
-    std::string lines;
-    uint64_t seq = 1;
-    const int64_t t0 = 1'700'000'000LL * kNanosPerSecond;
-    const auto add = [&](Event e) {
-      e.seq = seq++;
-      e.time_ns = t0 + static_cast<int64_t>(e.seq) * kNanosPerSecond;
-      e.task_id = "a";
-      lines += EventToJson(e).dump() + "\n";
-    };
-    Event created;
-    created.kind = EventKind::kCreated;
-    created.actor = "dispatcher";
-    created.spec.title = "a";
-    created.spec.queue = "default";
-    created.spec.lease_ttl_ns = 30 * kNanosPerSecond;
-    created.spec.max_attempts = 3;
-    created.spec.backoff_initial_ns = kNanosPerSecond;
-    created.spec.backoff_max_ns = 300 * kNanosPerSecond;
-    add(created);
-    Event claimed;
-    claimed.kind = EventKind::kClaimed;
-    claimed.actor = "w1";
-    claimed.token = 2;
-    claimed.ttl_ns = 10 * kNanosPerSecond;
-    add(claimed);
-    Event heartbeat;
-    heartbeat.kind = EventKind::kHeartbeat;
-    heartbeat.actor = "w1";
-    heartbeat.token = 2;
-    heartbeat.text = "half way";
-    add(heartbeat);
-    Event completed;
-    completed.kind = EventKind::kCompleted;
-    completed.actor = "w1";
-    completed.token = 2;
-    completed.text = "done";
-    add(completed);
-    Write(root + "/fuzz_import_jsonl", "export-small", lines);
-  }
+// An event of the holder (w1, token 2) of task "a", for the export below.
+Event HolderEvent(EventKind kind, const std::string& text) {
+  Event e;
+  e.kind = kind;
+  e.actor = "w1";
+  e.token = 2;
+  e.text = text;
+  return e;
+}
 
+// fuzz_import_jsonl: an export of a small, valid log, what `import` reads.
+void WriteImportSeeds(const std::string& root) {
+  std::string lines;
+  uint64_t seq = 1;
+  const int64_t t0 = 1'700'000'000LL * kNanosPerSecond;
+  const auto add = [&](Event e) {
+    e.seq = seq++;
+    e.time_ns = t0 + static_cast<int64_t>(e.seq) * kNanosPerSecond;
+    e.task_id = "a";
+    lines += EventToJson(e).dump() + "\n";
+  };
+  Event created;
+  created.kind = EventKind::kCreated;
+  created.actor = "dispatcher";
+  created.spec.title = "a";
+  created.spec.queue = "default";
+  created.spec.lease_ttl_ns = 30 * kNanosPerSecond;
+  created.spec.max_attempts = 3;
+  created.spec.backoff_initial_ns = kNanosPerSecond;
+  created.spec.backoff_max_ns = 300 * kNanosPerSecond;
+  add(created);
+  Event claimed = HolderEvent(EventKind::kClaimed, "");
+  claimed.ttl_ns = 10 * kNanosPerSecond;
+  add(claimed);
+  add(HolderEvent(EventKind::kHeartbeat, "half way"));
+  add(HolderEvent(EventKind::kCompleted, "done"));
+  Write(root + "/fuzz_import_jsonl", "export-small", lines);
+}
+
+// fuzz_rpc_message: submits (all sample commands at once, and one by one), an outcome and
+// a task view.
+void WriteRpcSeeds(const std::string& root, const std::vector<Event>& events, const TaskRecord& record) {
   const std::vector<Command> commands = SampleCommands();
   {
     capnp::MallocMessageBuilder message;
@@ -204,5 +204,17 @@ int main(int argc, char** argv) {
     wire::WriteTaskView(view, message.initRoot<rpc::TaskView>());
     Write(root + "/fuzz_rpc_message", "taskview", Bytes(message));
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::string root = argv[1];
+  const std::vector<Event> events = SampleEvents();
+  const TaskRecord record = WriteEventSeeds(root, events);
+  WriteTimeTextSeeds(root);
+  WriteImportSeeds(root);
+  WriteRpcSeeds(root, events, record);
   return 0;
 }

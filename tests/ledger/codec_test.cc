@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -35,112 +36,75 @@ Event Envelope(EventKind kind, uint64_t seq) {
   return e;
 }
 
+// An event with a text (empty: none), as an operator's or the holder's.
+Event WithText(EventKind kind, uint64_t seq, const std::string& text) {
+  Event e = Envelope(kind, seq);
+  e.text = text;
+  return e;
+}
+// An event of the lease holder's: token 2.
+Event Holder(EventKind kind, uint64_t seq, const std::string& text = "") {
+  Event e = WithText(kind, seq, text);
+  e.token = 2;
+  return e;
+}
+Event Exited(uint64_t seq, std::optional<int32_t> code, const std::string& signal = "") {
+  Event e = Holder(EventKind::kExited, seq);
+  e.exit_code = code;
+  e.signal = signal;
+  return e;
+}
+
+Event Created(uint64_t seq) {
+  Event e = Envelope(EventKind::kCreated, seq);
+  e.spec.title = "build \xe2\x9c\x93";
+  e.spec.payload = R"({"cmd": ["make", "-j8"]})";
+  e.spec.after = {"dep-1", "dep-2", "dep-3"};
+  e.spec.queue = "gpu";
+  e.spec.priority = -17;
+  e.spec.lease_ttl_ns = 30 * kSec;
+  e.spec.max_attempts = 5;
+  e.spec.max_runtime_ns = 3600 * kSec;
+  e.spec.not_before_ns = kT0 + 99;
+  e.spec.idempotency_key = "req-77";
+  e.spec.backoff_initial_ns = 2 * kSec;
+  e.spec.backoff_max_ns = 60 * kSec;
+  return e;
+}
+
 // One event of every kind, with every field of its kind set to a non-default value.
 std::vector<Event> EveryKind() {
   std::vector<Event> out;
   uint64_t seq = 1;
-  {
-    Event e = Envelope(EventKind::kCreated, seq++);
-    e.spec.title = "build \xe2\x9c\x93";
-    e.spec.payload = R"({"cmd": ["make", "-j8"]})";
-    e.spec.after = {"dep-1", "dep-2", "dep-3"};
-    e.spec.queue = "gpu";
-    e.spec.priority = -17;
-    e.spec.lease_ttl_ns = 30 * kSec;
-    e.spec.max_attempts = 5;
-    e.spec.max_runtime_ns = 3600 * kSec;
-    e.spec.not_before_ns = kT0 + 99;
-    e.spec.idempotency_key = "req-77";
-    e.spec.backoff_initial_ns = 2 * kSec;
-    e.spec.backoff_max_ns = 60 * kSec;
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kClaimed, seq++);
-    e.token = e.seq;
-    e.ttl_ns = 15 * kSec;
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kHeartbeat, seq++);
-    e.token = 2;
-    e.text = "step 3 of 7";
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kSignaled, seq++);
-    e.token = 2;
-    e.signal = "SIGTERM";
-    e.grace_ns = 10 * kSec;
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kExited, seq++);
-    e.token = 2;
-    e.exit_code = 143;
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kExited, seq++);
-    e.token = 2;
-    e.exit_code = -1;
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kExited, seq++);
-    e.token = 2;
-    e.signal = "SIGKILL";
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kExited, seq++);
-    e.token = 2;
-    e.exit_code = 0;  // code 0 is a code, not an absent one
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kCompleted, seq++);
-    e.token = 2;
-    e.text = "{\"ok\": true}";
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kFailed, seq++);
-    e.token = 2;
-    e.text = "segfault";
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kReleased, seq++);
-    e.token = 2;
-    e.text = "shutting down";
-    out.push_back(e);
-  }
-  {
-    Event e = Envelope(EventKind::kBlocked, seq++);
-    e.text = "needs a human";
-    out.push_back(e);
-  }
+  out.push_back(Created(seq++));
+  Event claimed = Envelope(EventKind::kClaimed, seq++);
+  claimed.token = claimed.seq;
+  claimed.ttl_ns = 15 * kSec;
+  out.push_back(claimed);
+  out.push_back(Holder(EventKind::kHeartbeat, seq++, "step 3 of 7"));
+  Event signaled = Holder(EventKind::kSignaled, seq++);
+  signaled.signal = "SIGTERM";
+  signaled.grace_ns = 10 * kSec;
+  out.push_back(signaled);
+  out.push_back(Exited(seq++, 143));
+  out.push_back(Exited(seq++, -1));
+  out.push_back(Exited(seq++, std::nullopt, "SIGKILL"));
+  out.push_back(Exited(seq++, 0));  // code 0 is a code, not an absent one
+  out.push_back(Holder(EventKind::kCompleted, seq++, "{\"ok\": true}"));
+  out.push_back(Holder(EventKind::kFailed, seq++, "segfault"));
+  out.push_back(Holder(EventKind::kReleased, seq++, "shutting down"));
+  out.push_back(WithText(EventKind::kBlocked, seq++, "needs a human"));
   out.push_back(Envelope(EventKind::kUnblocked, seq++));
-  {
-    Event e = Envelope(EventKind::kCancelled, seq++);
-    e.text = "obsolete";
-    out.push_back(e);
-  }
+  out.push_back(WithText(EventKind::kCancelled, seq++, "obsolete"));
   out.push_back(Envelope(EventKind::kRevived, seq++));
-  {
-    Event e = Envelope(EventKind::kLeaseExpired, seq++);
-    e.token = 2;
-    e.deadline_ns = kT0 + 30 * kSec;
-    out.push_back(e);
-  }
+  Event expired = Holder(EventKind::kLeaseExpired, seq++);
+  expired.deadline_ns = kT0 + 30 * kSec;
+  out.push_back(expired);
   for (int c = 0; c <= static_cast<int>(HolderCommand::kExit); ++c) {
-    Event e = Envelope(EventKind::kRejected, seq++);
+    Event e = Holder(EventKind::kRejected, seq++, "late note");
     e.rejected_command = static_cast<HolderCommand>(c);
-    e.token = 2;
     e.current_token = 9;
     e.reason = "stale token (the current token is 9)";
-    e.text = "late note";
     out.push_back(e);
   }
   return out;

@@ -20,17 +20,7 @@
 namespace taskledger {
 namespace {
 
-using test::ClaimCmd;
-using test::ClaimNextCmd;
-using test::CreateCmd;
-using test::HolderCmd;
-using test::kMin;
-using test::kMs;
-using test::kSec;
-using test::kT0;
-using test::MemLedger;
-using test::OperatorCmd;
-using test::SweepCmd;
+using namespace test;
 
 TEST(LedgerOpenTest, AnEmptyPathIsRefused) {
   ManualClock clock(kT0);
@@ -49,8 +39,6 @@ TEST(LedgerOpenTest, AMissingLedgerIsNotCreatedWhenNotAllowed) {
   EXPECT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().message().find('\n'), std::string::npos);
 }
-
-using test::TempDir;
 
 // Unlike test::OpenLedgerAt, returns the Result: some tests expect the open to fail.
 Result<std::unique_ptr<Ledger>> OpenReal(const std::string& path, Clock* clock, bool read_only = false) {

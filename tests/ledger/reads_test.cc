@@ -14,18 +14,7 @@
 namespace taskledger {
 namespace {
 
-using test::ClaimCmd;
-using test::ClaimNextCmd;
-using test::CreateCmd;
-using test::HolderCmd;
-using test::kMin;
-using test::kMs;
-using test::kSec;
-using test::kT0;
-using test::MemLedger;
-using test::OperatorCmd;
-using test::SweepCmd;
-using test::LedgerTest;
+using namespace test;
 
 TEST_F(LedgerTest, TimeTravelReturnsTheStateAsItWas) {
   Create("a");                                   // seq 1 at T0

@@ -16,12 +16,7 @@
 namespace taskledger {
 namespace {
 
-using test::ClaimCmd;
-using test::CreateCmd;
-using test::HolderCmd;
-using test::kSec;
-using test::MemLedger;
-using test::OperatorCmd;
+using namespace test;
 
 void ExpectSameViews(const std::vector<TaskView>& got, const std::vector<TaskView>& want) {
   ASSERT_EQ(got.size(), want.size());

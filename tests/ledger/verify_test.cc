@@ -19,11 +19,7 @@
 namespace taskledger {
 namespace {
 
-using test::ClaimCmd;
-using test::CreateCmd;
-using test::HolderCmd;
-using test::kSec;
-using test::MemLedger;
+using namespace test;
 
 // docs/format.md "Keys": the column families, in handle order.
 const std::vector<std::string> kFamilies = {"default",  "events",     "task_events", "tasks",

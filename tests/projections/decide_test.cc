@@ -14,12 +14,7 @@
 namespace taskledger {
 namespace {
 
-using test::Deps;
-using test::Fold;
-using test::kMin;
-using test::kSec;
-using test::kT0;
-using test::TestSpec;
+using namespace test;
 
 constexpr CommandKind kHolderCommands[] = {CommandKind::kHeartbeat, CommandKind::kComplete, CommandKind::kFail,
                                            CommandKind::kRelease,   CommandKind::kSignal,   CommandKind::kExit};
@@ -71,10 +66,8 @@ void ExpectOneRejected(const Outcome& out, const Command& command, uint64_t curr
 
 TEST(DecideTest, StaleTokenHolderCommandsYieldExactlyOneRejectedEvent) {
   Fold f;
-  TL_ASSERT_OK(f.Claim(kT0));
-  const uint64_t stale = f.token();
-  TL_ASSERT_OK(f.Release(kT0 + kSec, stale));
-  TL_ASSERT_OK(f.Claim(kT0 + kSec, 10 * kSec, "w2"));
+  const uint64_t stale = f.ClaimReleaseAndReclaim(kT0);
+  ASSERT_NE(stale, 0u);
   const uint64_t current = f.token();
   for (CommandKind kind : kHolderCommands) {
     SCOPED_TRACE(std::string(HolderCommandName(HolderOf(kind))));
@@ -322,11 +315,8 @@ TEST(DecideTest, ClaimOfAWaitingTaskIsRefusedWithNoEvents) {
 }
 
 TEST(DecideTest, ClaimOfADeadOrCancelledTaskIsRefusedWithNoEvents) {
-  TaskSpec spec = TestSpec();
-  spec.max_attempts = 1;
-  Fold f(spec);
-  TL_ASSERT_OK(f.Claim(kT0));
-  TL_ASSERT_OK(f.Fail(kT0 + kSec, f.token()));
+  const Fold f = DeadAfterOneFailure();
+  ASSERT_TRUE(f.record().dead());
   ExpectClaimRefused(f.record(), kT0 + kMin, "dead");
   Fold g;
   TL_ASSERT_OK(g.Cancel(kT0));

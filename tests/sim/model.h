@@ -229,13 +229,16 @@ class Model {
     out->deadline_ns = DeadlineAt(id, now);
   }
 
+  // The fields of a spec that are checked on their own, before the defaults apply.
+  static bool SpecFieldsOk(const TaskSpec& s) {
+    return Duration(s.lease_ttl_ns) && Duration(s.max_runtime_ns) && Duration(s.backoff_initial_ns) &&
+           Duration(s.backoff_max_ns) && s.not_before_ns >= 0 && s.max_attempts <= 1'000'000 &&
+           (s.queue.empty() || Printable(s.queue)) && (s.idempotency_key.empty() || Printable(s.idempotency_key));
+  }
+
   Expected Create(const Command& c, int64_t now) {
     const TaskSpec& s = c.spec;
-    if (!Duration(s.lease_ttl_ns) || !Duration(s.max_runtime_ns) || !Duration(s.backoff_initial_ns) ||
-        !Duration(s.backoff_max_ns) || s.not_before_ns < 0 || s.max_attempts > 1'000'000 ||
-        (!s.queue.empty() && !Printable(s.queue)) || (!s.idempotency_key.empty() && !Printable(s.idempotency_key))) {
-      return Refuse(Code::kInvalidArgument);
-    }
+    if (!SpecFieldsOk(s)) return Refuse(Code::kInvalidArgument);
     const int64_t backoff = s.backoff_initial_ns > 0 ? s.backoff_initial_ns : kModelDefaultBackoff;
     const int64_t backoff_max = s.backoff_max_ns > 0 ? s.backoff_max_ns : std::max(kModelDefaultBackoffMax, backoff);
     if (backoff_max < backoff) return Refuse(Code::kInvalidArgument);
@@ -318,13 +321,16 @@ class Model {
     return ClaimTask(c, best->id, now);
   }
 
+  // The fields of a holder command that are checked before its task is looked at.
+  static bool HolderFieldsOk(const Command& c) {
+    if (!Printable(c.actor)) return false;
+    if (c.kind == CommandKind::kSignal && (!Printable(c.signal) || !Duration(c.grace_ns))) return false;
+    if (c.kind == CommandKind::kExit && !c.exit_code && !Printable(c.signal)) return false;
+    return Printable(c.task_id);
+  }
+
   Expected Holder(const Command& c, int64_t now) {
-    if (!Printable(c.actor)) return Refuse(Code::kInvalidArgument);
-    if (c.kind == CommandKind::kSignal && (!Printable(c.signal) || !Duration(c.grace_ns))) {
-      return Refuse(Code::kInvalidArgument);
-    }
-    if (c.kind == CommandKind::kExit && !c.exit_code && !Printable(c.signal)) return Refuse(Code::kInvalidArgument);
-    if (!Printable(c.task_id)) return Refuse(Code::kInvalidArgument);
+    if (!HolderFieldsOk(c)) return Refuse(Code::kInvalidArgument);
     if (tasks_.count(c.task_id) == 0) return Refuse(Code::kNotFound);
     Task& t = tasks_.at(c.task_id);
     t = Lapsed(t, now);  // any event for the task observes a lapse; refusals below append one
@@ -348,35 +354,43 @@ class Model {
       out.events.back().current_token = t.last_token;
       return out;
     }
+    ApplyHolder(c, now, t, &out);
+    out.events.back().token = c.token;
+    Reply(t.id, now, &out);
+    return out;
+  }
+
+  // A command of the holder of `t`'s live attempt: the event(s) it appends, what it changes.
+  void ApplyHolder(const Command& c, int64_t now, Task& t, Expected* out) {
     Attempt& a = *t.attempt;
     switch (c.kind) {
       case CommandKind::kHeartbeat:
-        out.events.push_back(NewEvent(EventKind::kHeartbeat, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kHeartbeat, t.id, now));
         a.deadline_ns = std::min({now + a.ttl_ns, a.runtime_cap_ns, a.signal_cap_ns});
         break;
       case CommandKind::kComplete:
-        out.events.push_back(NewEvent(EventKind::kCompleted, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kCompleted, t.id, now));
         t.attempt.reset();
         t.done = true;
         t.completed_token = c.token;
         t.completed_exit_recorded = false;
         if (c.with_exit) {
-          out.events.back().token = c.token;
-          out.events.push_back(NewEvent(EventKind::kExited, t.id, now));
+          out->events.back().token = c.token;
+          out->events.push_back(NewEvent(EventKind::kExited, t.id, now));
           t.completed_exit_recorded = true;
         }
         break;
       case CommandKind::kFail:
-        out.events.push_back(NewEvent(EventKind::kFailed, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kFailed, t.id, now));
         t.attempt.reset();
         Fail(&t, now);
         break;
       case CommandKind::kRelease:
-        out.events.push_back(NewEvent(EventKind::kReleased, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kReleased, t.id, now));
         t.attempt.reset();
         break;
       case CommandKind::kSignal: {
-        out.events.push_back(NewEvent(EventKind::kSignaled, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kSignaled, t.id, now));
         const int64_t grace = c.has_grace || c.grace_ns > 0 ? c.grace_ns : kModelDefaultGrace;
         a.signaled = true;
         a.signal_cap_ns = std::min(a.signal_cap_ns, now + grace);
@@ -387,7 +401,7 @@ class Model {
         break;
       }
       case CommandKind::kExit: {
-        out.events.push_back(NewEvent(EventKind::kExited, t.id, now));
+        out->events.push_back(NewEvent(EventKind::kExited, t.id, now));
         const bool interrupted = a.signaled;
         t.attempt.reset();
         if (!interrupted) Fail(&t, now);
@@ -396,9 +410,6 @@ class Model {
       default:
         break;
     }
-    out.events.back().token = c.token;
-    Reply(t.id, now, &out);
-    return out;
   }
 
   Expected Operator(const Command& c, int64_t now) {

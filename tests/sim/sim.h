@@ -9,6 +9,9 @@
 //
 // A failing action list is shrunk (delta debugging: retry with subsets of the actions)
 // before it is printed with its seed.
+//
+// The parts: sim.cc runs worlds, action lists, shrinking and reports; sim_checks.cc holds
+// World's checks; sim_generator.cc the Generator; model.h the reference model.
 #pragma once
 
 #include <cstdint>

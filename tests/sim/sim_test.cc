@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "tests/sim/sim.h"
+#include "tests/support/env.h"
 
 namespace taskledger::sim {
 namespace {
@@ -25,11 +26,7 @@ constexpr uint64_t kDefaultSeeds = 30;
 constexpr uint64_t kDefaultSeeds = 300;
 #endif
 
-uint64_t EnvNumber(const char* name, uint64_t fallback) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
-  return std::strtoull(text, nullptr, 10);
-}
+using test::EnvNumber;
 
 TEST(Simulation, EverySeedAgreesWithTheReferenceModelAndKeepsTheInvariants) {
   uint64_t first = EnvNumber("TASKLEDGER_SIM_FIRST_SEED", 1);

@@ -134,6 +134,15 @@ class Fold {
     return Apply(std::move(e));
   }
 
+  // A zombie in the making: w1 claims at `t` and releases a second later, and w2 claims at
+  // once. Returns w1's token, now stale (0 if the rules refused a step); token() is w2's.
+  uint64_t ClaimReleaseAndReclaim(int64_t t) {
+    if (!Claim(t).ok()) return 0;
+    const uint64_t stale = token();
+    if (!Release(t + kSec, stale).ok() || !Claim(t + kSec, 10 * kSec, "w2").ok()) return 0;
+    return stale;
+  }
+
   TaskView View(int64_t t, const DependencyLookup& deps = {}) const { return Evaluate(record_, t, deps); }
   TaskStatus Own(int64_t t) const { return OwnStatus(record_, t); }
   TaskRecord Settled(int64_t t) const {
@@ -158,6 +167,15 @@ class Fold {
   uint64_t next_seq_ = 1;
   Status created_;
 };
+
+// A task of one attempt, claimed at `t` and failed a second later: dead.
+inline Fold DeadAfterOneFailure(int64_t t = kT0) {
+  TaskSpec spec = TestSpec();
+  spec.max_attempts = 1;
+  Fold f(spec);
+  if (f.Claim(t).ok()) (void)f.Fail(t + kSec, f.token());
+  return f;
+}
 
 // A dependency lookup from a fixed map of statuses.
 inline DependencyLookup Deps(std::initializer_list<std::pair<const char*, TaskStatus>> statuses) {

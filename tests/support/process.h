@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -67,5 +68,8 @@ bool GroupIsGone(pid_t pgid);
 
 // True if the process is gone, or a zombie someone else must reap.
 bool ProcessIsGone(pid_t pid);
+
+// Raises this process's soft limit of open files to its hard limit; the limit now.
+uint64_t RaiseOpenFileLimit();
 
 }  // namespace taskledger::test

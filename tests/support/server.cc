@@ -138,6 +138,26 @@ pid_t ServerTest::WaitForChild() {
   return pid;
 }
 
+void ServerTest::SigtermASupervisorWhoseChildIgnoresIt(const std::string& task, const std::string& worker,
+                                                       const std::string& grace) {
+  auto zombie = Supervise(task, worker, "30s", grace, "trap '' TERM; echo $$ > \"$MARKER\"; while :; do sleep 0.05; done");
+  const pid_t child = WaitForChild();
+  ASSERT_GT(child, 0);
+  zombie->Signal(SIGTERM);
+  // The supervisor forwards TERM, waits the grace, kills the group, reaps it.
+  EXPECT_EQ(zombie->WaitExit(10s), 128 + SIGKILL) << zombie->output();
+  EXPECT_TRUE(GroupIsGone(child));
+}
+
+void ServerTest::ExpectDoneByAnotherWorkerAfterOneInterruption(const std::string& task, const std::string& worker) {
+  auto second = Supervise(task, worker, "30s", "1s", "exit 0");
+  EXPECT_EQ(second->WaitExit(10s), 0) << second->output();
+  const nlohmann::json shown = Json({"show", task});
+  EXPECT_EQ(shown["status"], "done");
+  EXPECT_EQ(shown["failures"], 0);  // the interrupted attempt is not a failure
+  EXPECT_EQ(shown["interruptions"], 1);
+}
+
 void ServerTest::ExpectStillServing() {
   const std::string id = "probe" + std::to_string(probes_++);
   EXPECT_EQ(Ok({"create", id, "--title", "still here"}), id + "\n");

@@ -75,6 +75,14 @@ class ServerTest : public ::testing::Test {
                                         const std::string& grace, const std::string& script);
   // The pid the supervised script wrote to $MARKER (polled, bounded); 0 if none came.
   pid_t WaitForChild();
+  // Supervises `task` as `worker` (ttl 30 s, `grace`) with a child that ignores SIGTERM,
+  // then SIGTERMs the supervisor: it must kill the child's whole group. Fatal failure if no
+  // child came.
+  void SigtermASupervisorWhoseChildIgnoresIt(const std::string& task, const std::string& worker,
+                                             const std::string& grace);
+  // Another supervisor (`worker`) runs `task` to completion after one interrupted attempt:
+  // done, no failure, one interruption.
+  void ExpectDoneByAnotherWorkerAfterOneInterruption(const std::string& task, const std::string& worker);
 
   int RawConnect() const { return test::RawConnect(socket_path_); }
   // A create through the server must still succeed.
