@@ -5,7 +5,7 @@
 #
 #   bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K]
 #                    [--bullmq-pattern worker|manual] [--tl-pattern worker|percommand]
-#                    [--tl-inflight F] [--out FILE]
+#                    [--tl-inflight F] [--tl-lanes L] [--out FILE]
 #
 # full (default): 20,000 tasks per side per concurrency, 2 rounds of
 #   BullMQ c8, taskledger c8, BullMQ c64, taskledger c64.
@@ -23,7 +23,9 @@
 #     ledger_load --pattern worker: concurrency C = one connection holding C leases (as
 #     BullMQ's one Worker with concurrency C), one call = [complete every finished task +
 #     claim --next for every free slot], one call = [heartbeat every held lease]; with
-#     --tl-inflight F, C/F connections holding F leases each.
+#     --tl-inflight F, C/F connections holding F leases each; with --tl-lanes L, each
+#     connection's leases split into L lanes, each lane its own chain of those calls (L calls
+#     in flight per connection, as a worker running L event loops would).
 #   --tl-pattern percommand: one command per call; concurrency C = C connections with one
 #     cycle in flight on each; with --tl-inflight F, C/F connections with F cycles in
 #     flight on each.
@@ -40,9 +42,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 
-mode=full tasks= rounds= renewals=2 pattern=worker tl_pattern=worker tl_inflight= out=
+mode=full tasks= rounds= renewals=2 pattern=worker tl_pattern=worker tl_inflight= tl_lanes=1 out=
 usage() {
-  echo "usage: bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K] [--bullmq-pattern worker|manual] [--tl-pattern worker|percommand] [--tl-inflight F] [--out FILE]" >&2
+  echo "usage: bench/compare.sh [--quick] [--tasks N] [--rounds R] [--renewals K] [--bullmq-pattern worker|manual] [--tl-pattern worker|percommand] [--tl-inflight F] [--tl-lanes L] [--out FILE]" >&2
   exit 2
 }
 while [[ $# -gt 0 ]]; do
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --bullmq-pattern) pattern=${2:?}; shift ;;
     --tl-pattern) tl_pattern=${2:?}; shift ;;
     --tl-inflight) tl_inflight=${2:?}; shift ;;
+    --tl-lanes) tl_lanes=${2:?}; shift ;;
     --out) out=${2:?}; shift ;;
     *) usage ;;
   esac
@@ -61,6 +64,8 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ $mode == full ]]; then tasks=${tasks:-20000} rounds=${rounds:-2}; else tasks=${tasks:-500} rounds=${rounds:-1}; fi
 [[ $tl_pattern == worker || $tl_pattern == percommand ]] || usage
+[[ $tl_lanes =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --tl-lanes must be a positive integer" >&2; exit 2; }
+[[ $tl_lanes == 1 || $tl_pattern == worker ]] || { echo "compare.sh: --tl-lanes needs --tl-pattern worker" >&2; exit 2; }
 concurrencies=(8 64)
 # Cycles in flight (percommand) or leases held (worker) per connection at concurrency C:
 # --tl-inflight F, or by default 1 (percommand: C connections) and C (worker: one worker).
@@ -70,6 +75,7 @@ for c in "${concurrencies[@]}"; do
 done
 tl_desc="pattern $tl_pattern, ledger_load --no-create --pattern $tl_pattern, $(for c in "${concurrencies[@]}"; do f=$(inflight_at "$c"); echo -n "c$c: $((c / f)) connection(s) x $f $([[ $tl_pattern == worker ]] && echo slots || echo 'in flight'); "; done)"
 tl_desc=${tl_desc%; }
+((tl_lanes == 1)) || tl_desc="$tl_desc; $tl_lanes lanes per connection"
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -162,7 +168,7 @@ for ((r = 1; r <= rounds; r++)); do
     log "round $r: taskledger c$c"
     cpu0=$(cpu_s "$server_pid")
     f=$(inflight_at "$c")
-    "$load" --connect "unix:$work/tl.sock" --pattern "$tl_pattern" --clients $((c / f)) --inflight "$f" --tasks "$tasks" \
+    "$load" --connect "unix:$work/tl.sock" --pattern "$tl_pattern" --clients $((c / f)) --inflight "$f" --lanes "$tl_lanes" --tasks "$tasks" \
       --heartbeats "$renewals" --no-create --queue "r$r-c$c" --ping-calls 50 --json >"$raw/taskledger-r$r-c$c.json"
     echo "{\"server_cpu_s\": $(awk -v a="$cpu0" -v b="$(cpu_s "$server_pid")" 'BEGIN {print b - a}')}" >"$raw/taskledger-r$r-c$c.cpu.json"
   done
