@@ -21,6 +21,9 @@ inline constexpr size_t kMaxDependencies = 1024;
 // Durations beyond a year are a typo (or an overflow attempt), not a lease.
 inline constexpr int64_t kMaxDurationNs = 366LL * 24 * 3600 * kNanosPerSecond;
 inline constexpr uint32_t kMaxAttemptsLimit = 1'000'000;
+// Commands in one call to the server: a batch is one commit group's worth, and a bound on
+// what one request makes the server decide and write at once. More is refused.
+inline constexpr size_t kMaxCommandsPerCall = 1024;
 
 // Defaults applied to a `create` that leaves a field unset.
 inline constexpr int64_t kDefaultLeaseTtlNs = 30 * kNanosPerSecond;

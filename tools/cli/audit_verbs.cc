@@ -41,21 +41,6 @@ struct AuditFlags {
   std::string backup_dir;
 };
 
-// The same status with `prefix` before its message: where in a file it happened.
-Status Prefixed(const Status& s, const std::string& prefix) {
-  switch (s.code()) {
-    case Code::kOk: return s;
-    case Code::kInvalidArgument: return Status::InvalidArgument(prefix + s.message());
-    case Code::kRefused: return Status::Refused(prefix + s.message());
-    case Code::kNotFound: return Status::NotFound(prefix + s.message());
-    case Code::kBusy: return Status::Busy(prefix + s.message());
-    case Code::kIOError: return Status::IOError(prefix + s.message());
-    case Code::kDataLoss: return Status::DataLoss(prefix + s.message());
-    case Code::kInternal: return Status::Internal(prefix + s.message());
-  }
-  return s;
-}
-
 // The ledger time of event `seq` (NotFound past the end of the log).
 Result<int64_t> TimeOfSeq(Backend& ledger, uint64_t seq) {
   std::optional<int64_t> time;
@@ -311,19 +296,6 @@ int RunExport(Cli& cli, const AuditFlags& flags) {
   return kExitOk;
 }
 
-// Reads one line of at most `max` bytes (without its newline). False at the end of input.
-bool ReadLine(std::streambuf& in, std::string* line, bool* too_long) {
-  line->clear();
-  *too_long = false;
-  int c = in.sbumpc();
-  if (c == std::char_traits<char>::eof()) return false;
-  for (; c != std::char_traits<char>::eof() && c != '\n'; c = in.sbumpc()) {
-    if (line->size() == kImportLineBytesMax) *too_long = true;
-    else line->push_back(static_cast<char>(c));
-  }
-  return true;
-}
-
 Status ImportLine(const std::string& line, const EventSink& sink) {
   if (line.empty()) return Status::InvalidArgument("empty line (one event per line)");
   const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
@@ -340,12 +312,12 @@ EventSource FileSource(const std::string& path) {
     if (!in) return Status::InvalidArgument("cannot open " + path);
     std::string line;
     bool too_long = false;
-    for (uint64_t number = 1; ReadLine(*in.rdbuf(), &line, &too_long); ++number) {
+    for (uint64_t number = 1; ReadBoundedLine(*in.rdbuf(), kImportLineBytesMax, &line, &too_long); ++number) {
       const std::string where = path + ": line " + std::to_string(number) + ": ";
       if (too_long) {
         return Status::InvalidArgument(where + "longer than " + std::to_string(kImportLineBytesMax) + " bytes");
       }
-      TL_RETURN_IF_ERROR(Prefixed(ImportLine(line, sink), where));
+      TL_RETURN_IF_ERROR(ImportLine(line, sink).Prefixed(where));
     }
     if (in.bad()) return Status::IOError("cannot read " + path);
     return Status::Ok();
@@ -401,7 +373,7 @@ int RunBackup(Cli& cli, const AuditFlags& flags) {
   options.path = flags.backup_dir;
   options.read_only = true;
   Result<std::unique_ptr<Ledger>> copy = Ledger::Open(options, &cli.clock());
-  if (!copy.ok()) return Fail(Prefixed(copy.status(), "the backup does not open: "));
+  if (!copy.ok()) return Fail(copy.status().Prefixed("the backup does not open: "));
   Result<VerifyReport> verified = (*copy)->Verify();
   if (!verified.ok()) return Fail(verified.status());
   if (!verified->problems.empty()) {

@@ -38,6 +38,18 @@ Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {
   return ns;
 }
 
+bool ReadBoundedLine(std::streambuf& in, size_t max, std::string* line, bool* too_long) {
+  line->clear();
+  *too_long = false;
+  int c = in.sbumpc();
+  if (c == std::char_traits<char>::eof()) return false;
+  for (; c != std::char_traits<char>::eof() && c != '\n'; c = in.sbumpc()) {
+    if (line->size() == max) *too_long = true;
+    else line->push_back(static_cast<char>(c));
+  }
+  return true;
+}
+
 bool IsSeq(const std::string& text) {
   // 19 digits always fit in a uint64; a longer number is read as a time (and refused).
   return !text.empty() && text.size() < 20 && text.find_first_not_of("0123456789") == std::string::npos;

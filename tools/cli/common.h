@@ -37,6 +37,9 @@ bool IsSeq(const std::string& text);
 // --since SEQ|TIME (log, export) as the first seq it names; 1 when not given.
 Result<uint64_t> SinceSeq(Backend& ledger, const std::string& since);
 Result<std::string> ReadPayloadFile(const std::string& path);
+// Reads one line (without its newline) into `line`, keeping at most `max` bytes; a longer
+// line sets too_long and is read to its end. False at the end of input.
+bool ReadBoundedLine(std::streambuf& in, size_t max, std::string* line, bool* too_long);
 
 class Cli {
  public:

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "projections/create_fields.h"
 #include "projections/limits.h"
 #include "projections/time_text.h"
 #include "projections/validate.h"
@@ -23,31 +24,29 @@ namespace {
 struct CreateFlags {
   Command command;
   std::string ttl, max_runtime, not_before, backoff, backoff_max, payload_file;
+  std::string from;  // create --from FILE: every field comes from the file's lines
   // Read wider than the spec's fields, so that an out-of-range value is refused, not cut.
   int64_t priority = 0;
   int64_t max_attempts = 0;
 };
 
 // The spec's numbers and durations from their flags; InvalidArgument naming the flag.
+// The rules are create_fields.h's, shared with `create --from`.
 Status ReadCreateFlags(const CLI::App& verb, Clock& clock, CreateFlags& flags) {
   TaskSpec& spec = flags.command.spec;
-  if (flags.priority < INT32_MIN || flags.priority > INT32_MAX) {
-    return Status::InvalidArgument("--priority is out of range");
-  }
-  if (flags.max_attempts < 0 || flags.max_attempts > kMaxAttemptsLimit) {
-    return Status::InvalidArgument("--max-attempts must be between 1 and " + std::to_string(kMaxAttemptsLimit));
-  }
-  // 0 in the spec means "the default": a 0 the user typed is a mistake, not that.
-  if (verb.count("--max-attempts") && flags.max_attempts == 0) {
-    return Status::InvalidArgument("--max-attempts must be at least 1");
+  Result<int32_t> priority = Priority("--priority", flags.priority);
+  if (!priority.ok()) return priority.status();
+  spec.priority = *priority;
+  if (verb.count("--max-attempts") != 0) {
+    Result<uint32_t> max_attempts = MaxAttempts("--max-attempts", flags.max_attempts);
+    if (!max_attempts.ok()) return max_attempts.status();
+    spec.max_attempts = *max_attempts;
   }
   if (!flags.payload_file.empty()) {
     Result<std::string> payload = ReadPayloadFile(flags.payload_file);
     if (!payload.ok()) return payload.status();
     spec.payload = std::move(*payload);
   }
-  spec.priority = static_cast<int32_t>(flags.priority);
-  spec.max_attempts = static_cast<uint32_t>(flags.max_attempts);
   const std::pair<const char*, std::pair<const std::string*, int64_t*>> durations[] = {
       {"--ttl", {&flags.ttl, &spec.lease_ttl_ns}},
       {"--max-runtime", {&flags.max_runtime, &spec.max_runtime_ns}},
@@ -55,10 +54,8 @@ Status ReadCreateFlags(const CLI::App& verb, Clock& clock, CreateFlags& flags) {
       {"--backoff-max", {&flags.backoff_max, &spec.backoff_max_ns}}};
   for (const auto& [flag, target] : durations) {
     if (verb.count(flag) == 0) continue;
-    Result<int64_t> ns = DurationFlag(flag, *target.first);
+    Result<int64_t> ns = PositiveDuration(flag, *target.first);
     if (!ns.ok()) return ns.status();
-    // As with --max-attempts: 0 would silently mean the default (or no limit).
-    if (*ns == 0) return Status::InvalidArgument(std::string(flag) + " must be positive");
     *target.second = *ns;
   }
   if (verb.count("--not-before") != 0) {
@@ -70,6 +67,16 @@ Status ReadCreateFlags(const CLI::App& verb, Clock& clock, CreateFlags& flags) {
 }
 
 int RunCreate(Cli& cli, const CLI::App& verb, CreateFlags& flags) {
+  if (verb.count("--from") != 0) {
+    // One source of fields: flags beside a file would leave unclear which one wins.
+    for (const CLI::Option* option : verb.get_options()) {
+      if (option->get_name() != "--from" && option->count() != 0 && option->get_name() != "--help") {
+        return Usage("create --from takes every field from the file: give no task id and no other create flag");
+      }
+    }
+    return RunCreateFrom(cli, flags.from);
+  }
+  if (verb.count("--title") == 0) return Usage("create: --title is required (or give --from FILE)");
   if (Status s = ReadCreateFlags(verb, cli.clock(), flags); !s.ok()) return Fail(s);
   // `create ''` names a task (badly); `create` alone asks for a generated id.
   flags.command.task_id_given = verb.count("id") != 0;
@@ -82,7 +89,7 @@ void AddCreate(CLI::App& app, Cli& cli, VerbAction& run) {
   TaskSpec& spec = flags->command.spec;
   auto* verb = app.add_subcommand("create", "create a task; prints its id");
   verb->add_option("id", flags->command.task_id, "task id (default: generated)");
-  verb->add_option("--title", spec.title, "what the task is")->required();
+  verb->add_option("--title", spec.title, "what the task is (required, unless --from)");
   auto* payload = verb->add_option("--payload", spec.payload, "JSON for the worker");
   verb->add_option("--payload-file", flags->payload_file, "read the payload JSON from a file (- for stdin)")
       ->excludes(payload);
@@ -96,6 +103,7 @@ void AddCreate(CLI::App& app, Cli& cli, VerbAction& run) {
   verb->add_option("--idempotency-key", spec.idempotency_key, "create once per key");
   verb->add_option("--backoff", flags->backoff, "retry backoff after the first failure (default 1s)");
   verb->add_option("--backoff-max", flags->backoff_max, "cap of the doubling backoff (default 5m)");
+  verb->add_option("--from", flags->from, "create one task per line of a JSON Lines file (- for stdin)");
   verb->callback([&run, &cli, verb, flags] { run = [&cli, verb, flags] { return RunCreate(cli, *verb, *flags); }; });
 }
 

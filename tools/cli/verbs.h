@@ -21,6 +21,8 @@ using VerbAction = std::function<int()>;
 // task_verbs.cc: create, claim, heartbeat, complete, fail, release, signal, exit (the
 // holder's), block, unblock, cancel, revive (the operator's).
 void AddTaskVerbs(CLI::App& app, Cli& cli, VerbAction& run);
+// create_from.cc: create --from FILE, many creates from JSON Lines (docs/create-from.md).
+int RunCreateFrom(Cli& cli, const std::string& path);
 
 // read_verbs.cc: ls, show, log.
 void AddReadVerbs(CLI::App& app, Cli& cli, VerbAction& run);

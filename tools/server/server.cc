@@ -20,14 +20,14 @@
 #include "ledger/codec.h"
 #include "ledger/group_commit.h"
 #include "ledger/wire.h"
+#include "projections/limits.h"
 #include "tools/common/address.h"
 #include "tools/common/follow.h"
 
 namespace taskledger::server {
 namespace {
 
-// Limits of what one client may send or hold.
-constexpr size_t kMaxCommandsPerCall = 1024;
+// Limits of what one client may send or hold (and kMaxCommandsPerCall, limits.h).
 // One request: a thousand commands or a few payloads at their 1 MiB limit.
 constexpr uint64_t kMaxRequestWords = (64u << 20) / sizeof(capnp::word);
 constexpr size_t kMaxConnections = 4096;
