@@ -5,6 +5,7 @@
 
 #include "projections/validate.h"
 #include "tools/cli/verbs.h"
+#include "tools/common/supervision_signals.h"
 #include "tools/supervisor/supervisor.h"
 
 namespace taskledger::cli {
@@ -33,6 +34,8 @@ int RunSupervised(Cli& cli, const CLI::App& verb, RunFlags& flags) {
   }
   if (Status s = ValidateName("--worker", options.worker); !s.ok()) return Fail(s);
   options.json = cli.json();
+  sigset_t original;
+  tools::BlockSupervisionSignals(&original);  // before an embedded ledger starts threads
   Result<Backend*> backend = cli.Open(false);
   if (!backend.ok()) return Fail(backend.status());
   return supervisor::Run(**backend, options);

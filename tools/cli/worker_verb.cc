@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "projections/decide.h"
+#include "tools/common/supervision_signals.h"
 #include "tools/worker/worker.h"
 
 namespace taskledger::cli {
@@ -95,6 +96,8 @@ void AddWorkerVerb(CLI::App& app, Cli& cli, VerbAction& run, std::vector<std::st
     run = [&cli, flags, verb]() -> int {
       if (const int code = ReadFlags(*verb, *flags); code != 0) return code;
       flags->options.json = cli.json();
+      sigset_t original;
+      tools::BlockSupervisionSignals(&original);  // before an embedded ledger starts threads
       Result<Backend*> backend = cli.Open(false);
       if (!backend.ok()) return Fail(backend.status());
       worker::WorkerSummary summary;

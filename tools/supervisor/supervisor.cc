@@ -16,6 +16,7 @@
 
 #include "projections/time_text.h"
 #include "tools/common/signal_names.h"
+#include "tools/common/supervision_signals.h"
 
 namespace taskledger::supervisor {
 namespace {
@@ -32,10 +33,7 @@ class Supervisor {
   Supervisor(cli::Backend& backend, const RunOptions& options) : backend_(backend), options_(options) {}
 
   int Run() {
-    sigset_t handled;
-    sigemptyset(&handled);
-    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&handled, s);
-    sigprocmask(SIG_BLOCK, &handled, &original_mask_);
+    const sigset_t handled = tools::BlockSupervisionSignals(&original_mask_);
     signal_fd_ = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
     // Orphaned grandchildren are re-parented to us, so we can reap them: no zombies.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tools/common/signal_names.h"
+#include "tools/common/supervision_signals.h"
 
 
 namespace taskledger::worker {
@@ -59,10 +60,7 @@ class Worker {
       : backend_(backend), options_(options), summary_(*summary) {}
 
   int Run() {
-    sigset_t handled;
-    sigemptyset(&handled);
-    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&handled, s);
-    sigprocmask(SIG_BLOCK, &handled, &original_mask_);
+    const sigset_t handled = tools::BlockSupervisionSignals(&original_mask_);
     signal_fd_ = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned grandchildren come to us: no zombies
 
