@@ -22,6 +22,7 @@ struct Globals {
   std::string connect;
   bool json = false;
   std::string log_level = "warn";
+  std::string log_format = "text";
 };
 
 // Prints one error line on stderr and returns its exit code.

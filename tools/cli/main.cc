@@ -4,15 +4,19 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
 
 #include "tools/cli/common.h"
+#include "tools/cli/logging.h"
 #include "tools/cli/verbs.h"
 
 namespace taskledger::cli {
+
+// The generated taskledger_version.cc (tools/cli/version.cmake).
+extern const char kVersion[];
+extern const char kRevision[];
+
 namespace {
 
 void AddGlobalFlags(CLI::App& app, Globals& globals) {
@@ -22,6 +26,10 @@ void AddGlobalFlags(CLI::App& app, Globals& globals) {
       ->envname("TASKLEDGER_ADDR");
   app.add_option("--log-level", globals.log_level, "trace, debug, info, warn, error or off")
       ->envname("TASKLEDGER_LOG_LEVEL");
+  app.add_option("--log-format", globals.log_format, "text (default) or json: one JSON object per log line")
+      ->envname("TASKLEDGER_LOG_FORMAT");
+  app.set_version_flag("--version", std::string("taskledger ") + kVersion + " (" + kRevision + ")",
+                       "print the version and the git revision it was built from");
 }
 
 // `run|worker ... -- CMD ARGS...`: what follows `--` is the worker command, verbatim.
@@ -79,13 +87,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return ReportParseError(app, error);
   }
-  const auto level = spdlog::level::from_str(globals.log_level);
-  if (level == spdlog::level::off && globals.log_level != "off") {
-    return Usage("--log-level: unknown level '" + globals.log_level + "'");
-  }
-  // Logs are for operators and go to stderr; stdout is the verbs' output.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("taskledger"));
-  spdlog::set_level(level);
+  if (Status s = SetUpLogging(globals.log_level, globals.log_format); !s.ok()) return Fail(s);
   if (!run) return Usage("no verb given (see taskledger --help)");
   return run();
 }
