@@ -15,7 +15,9 @@
 
 namespace taskledger {
 
-// A positive duration ("30s"); `name` ("--ttl", "\"ttl\"") starts every message.
+// A positive duration ("30s"); `name` ("--ttl", "\"ttl\"") starts every message. For
+// every flag where 0 would silently mean "the default" or "no limit" (create's, and the
+// ttls of claim, run and worker).
 Result<int64_t> PositiveDuration(std::string_view name, std::string_view text);
 // 1..kMaxAttemptsLimit.
 Result<uint32_t> MaxAttempts(std::string_view name, int64_t n);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/create_fields.h"
 #include "projections/validate.h"
 #include "tools/cli/verbs.h"
 #include "tools/common/supervision_signals.h"
@@ -22,9 +23,8 @@ int RunSupervised(Cli& cli, const CLI::App& verb, RunFlags& flags) {
   if (options.task_id.empty() && !flags.next) return Usage("run: give a task id or --next");
   if (options.command.empty()) return Usage("run: give the worker command after --");
   if (verb.count("--ttl")) {
-    Result<int64_t> ns = DurationFlag("--ttl", flags.ttl);
+    Result<int64_t> ns = PositiveDuration("--ttl", flags.ttl);  // 0 would mean "the task's ttl"
     if (!ns.ok()) return Fail(ns.status());
-    if (*ns == 0) return Usage("--ttl must be positive");  // 0 would mean "the task's ttl"
     options.ttl_ns = *ns;
   }
   if (verb.count("--grace")) {

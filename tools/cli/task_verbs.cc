@@ -119,9 +119,8 @@ int RunClaim(Cli& cli, const CLI::App& verb, ClaimFlags& flags) {
   if (command.task_id.empty() && !command.next) return Usage("claim: give a task id or --next");
   if (!command.next && !command.queue.empty()) return Usage("claim: --queue goes with --next");
   if (verb.count("--ttl") != 0) {
-    Result<int64_t> ns = DurationFlag("--ttl", flags.ttl);
+    Result<int64_t> ns = PositiveDuration("--ttl", flags.ttl);  // 0 would mean "the task's ttl"
     if (!ns.ok()) return Fail(ns.status());
-    if (*ns == 0) return Usage("--ttl must be positive");  // 0 would mean "the task's ttl"
     command.ttl_ns = *ns;
   }
   return cli.Submit(command, [](const CommandReply& r) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "projections/create_fields.h"
 #include "projections/decide.h"
 #include "tools/common/supervision_signals.h"
 #include "tools/worker/worker.h"
@@ -54,9 +55,8 @@ int ReadFlags(CLI::App& verb, WorkerFlags& flags) {
   if (flags.max_tasks < 0) return Usage("--max-tasks must not be negative");
   options.max_tasks = static_cast<uint64_t>(flags.max_tasks);
   if (verb.count("--ttl")) {
-    Result<int64_t> ns = DurationFlag("--ttl", flags.ttl);
+    Result<int64_t> ns = PositiveDuration("--ttl", flags.ttl);
     if (!ns.ok()) return Fail(ns.status());
-    if (*ns == 0) return Usage("--ttl must be positive");
     options.ttl_ns = *ns;
   }
   if (verb.count("--grace")) {
@@ -65,9 +65,8 @@ int ReadFlags(CLI::App& verb, WorkerFlags& flags) {
     options.grace_ns = *ns;
   }
   if (verb.count("--idle-poll")) {
-    Result<int64_t> ns = DurationFlag("--idle-poll", flags.idle_poll);
+    Result<int64_t> ns = PositiveDuration("--idle-poll", flags.idle_poll);
     if (!ns.ok()) return Fail(ns.status());
-    if (*ns == 0) return Usage("--idle-poll must be positive");
     options.idle_poll_ns = *ns;
   }
   if (options.worker.empty()) options.worker = DefaultWorkerId();
