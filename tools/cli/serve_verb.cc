@@ -26,6 +26,7 @@ int RunServe(const Cli& cli, const CLI::App& verb, ServeFlags& flags) {
       flags.options.idle_timeout_ns = *ns;
     }
   }
+  flags.options.listen_given = verb.count("--listen") != 0;
   flags.options.db_path = globals.db;
   flags.options.sync = !flags.no_sync;
   return server::Serve(flags.options);
@@ -36,7 +37,8 @@ int RunServe(const Cli& cli, const CLI::App& verb, ServeFlags& flags) {
 void AddServeVerb(CLI::App& app, Cli& cli, VerbAction& run) {
   auto flags = std::make_shared<ServeFlags>();
   auto* verb = app.add_subcommand("serve", "own the ledger and serve clients over Cap'n Proto RPC");
-  verb->add_option("--listen", flags->options.listen, "unix:/path (default unix:./taskledger.sock) or tcp:HOST:PORT");
+  verb->add_option("--listen", flags->options.listen, "unix:/path (default unix:./taskledger.sock) or tcp:HOST:PORT; "
+                   "not with a socket from systemd (socket activation)");
   verb->add_flag("--allow-remote", flags->options.allow_remote, "let tcp bind a non-loopback address");
   verb->add_flag("--no-sync", flags->no_sync, "acknowledge before fsync (benchmarks only: loses data on power cut)");
   verb->add_option("--idle-timeout", flags->idle_timeout,

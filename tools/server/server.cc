@@ -23,6 +23,7 @@
 #include "projections/limits.h"
 #include "tools/common/address.h"
 #include "tools/common/follow.h"
+#include "tools/server/systemd_support.h"
 
 namespace taskledger::server {
 namespace {
@@ -465,6 +466,65 @@ Result<tools::ServerAddress> ListenAddress(const ServeOptions& options) {
   return address;
 }
 
+// Where the RPC listener comes from, decided before the ledger opens so that a busy socket
+// or a bad unit fails fast: a socket systemd passed (socket activation), or --listen.
+struct ListenPlan {
+  int activated_fd = -1;         // >= 0: systemd's listening socket, adopted as it is
+  tools::ServerAddress address;  // otherwise: bound by this server
+};
+
+Result<ListenPlan> PlanListener(const ServeOptions& options) {
+  Result<std::vector<PassedSocket>> passed = TakePassedSockets();
+  if (!passed.ok()) return passed.status();
+  if (passed->empty()) {
+    Result<tools::ServerAddress> address = ListenAddress(options);
+    if (!address.ok()) return address.status();
+    return ListenPlan{-1, std::move(*address)};
+  }
+  if (options.listen_given) {
+    return Status::InvalidArgument("serve: systemd passed a listening socket (LISTEN_FDS); drop --listen, "
+                                   "the .socket unit says where to listen");
+  }
+  Result<int> fd = ChooseRpcSocket(*passed);
+  if (!fd.ok()) return fd.status();
+  return ListenPlan{*fd, {}};
+}
+
+struct Listener {
+  kj::Own<kj::ConnectionReceiver> receiver;
+  std::string shown;              // where it listens, as --listen spells it
+  std::string created_unix_path;  // a socket file this server made, removed when it stops
+};
+
+Result<Listener> Listen(const ListenPlan& plan, kj::AsyncIoContext& io) {
+  Listener listener;
+  const tools::ServerAddress& address = plan.address;
+  try {
+    if (plan.activated_fd >= 0) {
+      // systemd made this socket (its path and mode are the .socket unit's) and keeps it open
+      // across our restarts: adopt it and never unlink it. libsystemd set FD_CLOEXEC; kj sets
+      // O_NONBLOCK itself (systemd passes the socket as it made it).
+      listener.shown = DescribeListeningSocket(plan.activated_fd);
+      listener.receiver = io.lowLevelProvider->wrapListenSocketFd(
+          plan.activated_fd,
+          kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
+      spdlog::info("socket activation: serving the socket systemd passed, {}", listener.shown);
+      return listener;
+    }
+    const mode_t old_umask = ::umask(0077);  // the socket is created owner-only
+    listener.receiver = io.provider->getNetwork().parseAddress(address.endpoint).wait(io.waitScope)->listen();
+    ::umask(old_umask);
+    if (address.is_unix()) ::chmod(address.unix_path.c_str(), 0600);
+  } catch (const kj::Exception& e) {
+    const std::string where = plan.activated_fd >= 0 ? "the socket systemd passed" : address.text;
+    return Status::IOError("cannot listen on " + where + ": " + e.getDescription().cStr());
+  }
+  listener.created_unix_path = address.unix_path;
+  listener.shown = address.text;
+  if (!address.is_unix()) listener.shown = "tcp:" + address.host + ":" + std::to_string(listener.receiver->getPort());
+  return listener;
+}
+
 // Each client is a file descriptor: allow as many as the hard limit does.
 void RaiseOpenFilesLimit() {
   rlimit files{};
@@ -484,9 +544,8 @@ int Serve(const ServeOptions& options) {
     std::fprintf(stderr, "taskledger: %s\n", s.message().c_str());
     return s.ExitCode();
   };
-  Result<tools::ServerAddress> address = ListenAddress(options);
-  if (!address.ok()) return fail(address.status());
-  const std::string& unix_path = address->unix_path;
+  Result<ListenPlan> listen_plan = PlanListener(options);
+  if (!listen_plan.ok()) return fail(listen_plan.status());
 
   // Before any thread exists (RocksDB's, the writer's): every thread must block these, so
   // that they reach the event loop instead of killing the process.
@@ -508,17 +567,8 @@ int Serve(const ServeOptions& options) {
   auto stop_paf = kj::newPromiseAndFulfiller<void>();
   kj::ForkedPromise<void> stopping = stop_paf.promise.fork();
 
-  kj::Own<kj::ConnectionReceiver> listener;
-  try {
-    const mode_t old_umask = ::umask(0077);  // the socket is created owner-only
-    listener = io.provider->getNetwork().parseAddress(address->endpoint).wait(io.waitScope)->listen();
-    ::umask(old_umask);
-    if (!unix_path.empty()) ::chmod(unix_path.c_str(), 0600);
-  } catch (const kj::Exception& e) {
-    return fail(Status::IOError("cannot listen on " + options.listen + ": " + e.getDescription().cStr()));
-  }
-  std::string shown = options.listen;
-  if (unix_path.empty()) shown = "tcp:" + address->host + ":" + std::to_string(listener->getPort());
+  Result<Listener> listener = Listen(*listen_plan, io);
+  if (!listener.ok()) return fail(listener.status());
   kj::Timer& timer = io.provider->getTimer();
   capnp::ReaderOptions reader_options;
   reader_options.traversalLimitInWords = kMaxRequestWords;
@@ -527,7 +577,7 @@ int Serve(const ServeOptions& options) {
   size_t open_connections = 0;
 
   std::function<kj::Promise<void>()> accept_loop = [&]() -> kj::Promise<void> {
-    return listener->accept().then([&](kj::Own<kj::AsyncIoStream>&& stream) {
+    return listener->receiver->accept().then([&](kj::Own<kj::AsyncIoStream>&& stream) {
       if (open_connections >= kMaxConnections) {
         spdlog::warn("refusing a connection: {} open", open_connections);
       } else {
@@ -547,8 +597,9 @@ int Serve(const ServeOptions& options) {
       return accept_loop();
     });
   };
-  spdlog::info("serving ledger {} on {}", options.db_path, shown);
-  std::cout << "listening on " << shown << std::endl;
+  spdlog::info("serving ledger {} on {}", options.db_path, listener->shown);
+  std::cout << "listening on " << listener->shown << std::endl;
+  NotifyReady("serving ledger " + options.db_path + " on " + listener->shown);
 
   auto accepting = accept_loop().exclusiveJoin(io.unixEventPort.onSignal(SIGTERM).ignoreResult())
                        .exclusiveJoin(io.unixEventPort.onSignal(SIGINT).ignoreResult());
@@ -559,8 +610,9 @@ int Serve(const ServeOptions& options) {
   }
   // Stop: no new connections, no new commands; commit and acknowledge what is queued.
   spdlog::info("stopping: finishing {} call(s) in flight", in_flight);
-  listener = nullptr;
-  if (!unix_path.empty()) ::unlink(unix_path.c_str());
+  NotifyStopping("stopping: finishing " + std::to_string(in_flight) + " call(s) in flight");
+  listener->receiver = nullptr;
+  if (!listener->created_unix_path.empty()) ::unlink(listener->created_unix_path.c_str());
   committer.Stop();
   stop_paf.fulfiller->fulfill();
   auto give_up = io.provider->getTimer().afterDelay(kDrainReplies);

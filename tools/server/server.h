@@ -16,6 +16,9 @@ inline constexpr int64_t kDefaultIdleTimeoutNs = 300 * kNanosPerSecond;
 struct ServeOptions {
   std::string db_path;
   std::string listen = "unix:./taskledger.sock";  // or tcp:HOST:PORT
+  // --listen was given. Under socket activation (systemd passed the listening socket) that
+  // is refused: the .socket unit says where to listen.
+  bool listen_given = false;
   // TCP on a non-loopback address only when this is set (--allow-remote).
   bool allow_remote = false;
   bool sync = true;
@@ -24,6 +27,9 @@ struct ServeOptions {
   int64_t idle_timeout_ns = kDefaultIdleTimeoutNs;
 };
 
+// Serves the socket systemd passed when socket-activated (the one named `rpc`), otherwise
+// `listen`; tells systemd READY=1 once serving and STOPPING=1 when it stops
+// (systemd_support.h; both no-ops outside systemd).
 // Runs until SIGTERM or SIGINT, then stops accepting, commits and acknowledges what is in
 // flight and closes the ledger. Returns the process exit code.
 int Serve(const ServeOptions& options);
