@@ -2,6 +2,9 @@
 # Installs what taskledger needs to build and test on Debian 12 (all Debian packages).
 set -euo pipefail
 # clang-14 and libclang-rt-14-dev: the libFuzzer targets (tests/fuzz/run.sh).
+# libsystemd-dev: serve's socket activation and readiness (tools/server/systemd_support).
+# help2man, lintian, dpkg-dev, file, systemd: the man page, the Debian packages and their
+# check (scripts/package.sh), systemd-analyze for the units (scripts/check-units.sh).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -10,6 +13,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  procps chromium \
+  libsystemd-dev procps chromium \
+  help2man lintian dpkg-dev file systemd \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"
