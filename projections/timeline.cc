@@ -325,7 +325,56 @@ void DependencyArrows(std::string& out, const std::vector<TimelineLane>& lanes, 
   out += "</g>\n";
 }
 
+// The margin either side of a fitted range, as a share of its span.
+constexpr int64_t kFitMarginPerMille = 20;
+// A fitted range is never narrower than this (one event alone, or all at one instant).
+constexpr int64_t kFitSpanMinNs = kNanosPerSecond;
+
+// The last moment a lane shows: its last event, an attempt's end (a lapse is derived at
+// its deadline, after the last event), a mark.
+int64_t LastMoment(const TaskHistory& h) {
+  int64_t last = std::max({h.created_ns, h.record.last_ns, h.record.last_end_ns});
+  for (const AttemptStory& a : h.attempts) {
+    last = std::max({last, a.claimed_ns, a.open ? 0 : a.end_ns, a.exited_ns});
+    if (!a.heartbeat_ns.empty()) last = std::max(last, a.heartbeat_ns.back());
+    for (const ExplainMark& m : a.marks) last = std::max(last, m.time_ns);
+  }
+  for (const ExplainMark& m : h.marks) last = std::max(last, m.time_ns);
+  return last;
+}
+
 }  // namespace
+
+TimelineRange FitTimelineRange(const std::vector<TimelineLane>& lanes, int64_t now_ns, int64_t given_from_ns,
+                               int64_t given_to_ns) {
+  if (lanes.empty()) {
+    const int64_t to = given_to_ns != 0 ? given_to_ns : now_ns;
+    return {given_from_ns != 0 ? given_from_ns : to - kFitSpanMinNs, to};
+  }
+  int64_t first = INT64_MAX, last = INT64_MIN;
+  bool running = false;
+  for (const TimelineLane& lane : lanes) {
+    first = std::min(first, lane.history.created_ns);
+    last = std::max(last, LastMoment(lane.history));
+    running = running || std::any_of(lane.history.attempts.begin(), lane.history.attempts.end(),
+                                     [](const AttemptStory& a) { return a.open; });
+  }
+  if (running) last = std::max(last, now_ns);
+  const int64_t margin = std::max<int64_t>((last - first) * kFitMarginPerMille / 1000, kNanosPerMilli);
+  TimelineRange range{given_from_ns != 0 ? given_from_ns : first - margin,
+                      given_to_ns != 0 ? given_to_ns : (running ? now_ns : last + margin)};
+  if (range.to_ns - range.from_ns < kFitSpanMinNs) {  // widen around the middle, keeping a given edge
+    if (given_from_ns != 0) {
+      range.to_ns = given_to_ns != 0 ? range.to_ns : range.from_ns + kFitSpanMinNs;
+    } else if (given_to_ns != 0 || running) {
+      range.from_ns = range.to_ns - kFitSpanMinNs;
+    } else {
+      const int64_t middle = range.from_ns + (range.to_ns - range.from_ns) / 2;
+      range = {middle - kFitSpanMinNs / 2, middle + kFitSpanMinNs / 2};
+    }
+  }
+  return range;
+}
 
 std::string RenderTimelineHtml(const std::vector<TimelineLane>& lanes, const TimelineOptions& options) {
   TL_DCHECK(lanes.size() <= kTimelineLanesMax);

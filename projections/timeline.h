@@ -31,6 +31,18 @@ struct TimelineOptions {
   std::string title;    // shown above the picture (e.g. the ledger's path)
 };
 
+// The default range when the caller gives no edge: from the first task's creation to the
+// last thing that happened in the lanes, with a small margin on each side, so the bars
+// fill the page. The right edge is `now_ns` only while an attempt is running (its bar
+// grows until now); `timeline` drawn an hour after the work ended still fits the work.
+// Each edge given (non-zero) is kept as it is.
+struct TimelineRange {
+  int64_t from_ns = 0;
+  int64_t to_ns = 0;
+};
+TimelineRange FitTimelineRange(const std::vector<TimelineLane>& lanes, int64_t now_ns, int64_t given_from_ns = 0,
+                               int64_t given_to_ns = 0);
+
 // REQUIRES: lanes.size() <= kTimelineLanesMax, from_ns < to_ns.
 std::string RenderTimelineHtml(const std::vector<TimelineLane>& lanes, const TimelineOptions& options);
 

@@ -318,6 +318,19 @@ TEST_F(AuditCliTest, TimelineSelectsTasksAndAWindow) {
   ExpectFailure(Run({"timeline", "--out", dir_ / "no/such/dir/x.html"}), 1, "cannot write");
 }
 
+// Drawn years after the work (the stories are from 2023) with no edge given, the page
+// fits the work: the right edge is the last thing that happened, not now.
+TEST_F(AuditCliTest, TimelineFitsItsDefaultRangeToTheWork) {
+  Import(AllStories());
+  const std::string page = dir_ / "fit.html";
+  const nlohmann::json reply = JsonOutput({"timeline", "--out", page}).at(0);
+  EXPECT_EQ(reply["tasks"], 4);
+  const int64_t from_ns = reply["from_ns"], to_ns = reply["to_ns"];
+  EXPECT_LT(from_ns, kT0);
+  EXPECT_GT(to_ns, kT0);
+  EXPECT_LT(to_ns - from_ns, 3600 * kSec) << reply.dump();  // minutes of work, not three years
+}
+
 // ---- backup, and every read-only verb on a copy and through a server ----
 
 TEST_F(AuditCliTest, BackupMakesACopyThatVerifiesAndRefusesAUsedDirectory) {

@@ -205,8 +205,10 @@ int RunTimeline(Cli& cli, const AuditFlags& flags) {
   Result<int64_t> until = TimeFlag(ledger, "--until", flags.timeline_until, *now);
   Result<int64_t> since = until.ok() ? TimeFlag(ledger, "--since", flags.timeline_since, *now) : until;
   if (!since.ok()) return Fail(since.status());
-  const int64_t to_ns = *until != 0 ? *until : *now;
-  if (*since != 0 && *since >= to_ns) return Usage("timeline: --since must be before --until (or now)");
+  // The lanes are settled at --until, or now; the picture's edges are fitted to them
+  // unless given (FitTimelineRange).
+  const int64_t at_ns = *until != 0 ? *until : *now;
+  if (*since != 0 && *since >= at_ns) return Usage("timeline: --since must be before --until (or now)");
   for (const std::string& id : flags.timeline_tasks) {
     if (Result<TaskView> found = ledger.TaskAt(id, PointInTime::Now()); !found.ok()) return Fail(found.status());
   }
@@ -214,16 +216,11 @@ int RunTimeline(Cli& cli, const AuditFlags& flags) {
   for (const std::string& id : flags.timeline_tasks) {
     if (std::find(tasks.begin(), tasks.end(), id) == tasks.end()) tasks.push_back(id);
   }
-  Result<Histories> histories = ReadHistories(ledger, UINT64_MAX, to_ns, 0, tasks);
+  Result<Histories> histories = ReadHistories(ledger, UINT64_MAX, at_ns, 0, tasks);
   if (!histories.ok()) return Fail(histories.status());
-  int64_t from_ns = *since;
-  if (from_ns == 0) {
-    from_ns = to_ns - kNanosPerSecond;
-    for (const TaskHistory& h : histories->tasks) from_ns = std::min(from_ns, h.created_ns);
-  }
   std::vector<TimelineLane> lanes;
   for (size_t i = 0; i < histories->tasks.size(); ++i) {
-    if (InWindow(histories->tasks[i], from_ns, to_ns)) {
+    if (InWindow(histories->tasks[i], *since, at_ns)) {
       lanes.push_back({std::move(histories->tasks[i]), histories->statuses[i]});
     }
   }
@@ -231,6 +228,7 @@ int RunTimeline(Cli& cli, const AuditFlags& flags) {
     return Usage("timeline: " + std::to_string(lanes.size()) + " tasks in the window; one page draws at most " +
                  std::to_string(kTimelineLanesMax) + ": narrow it with --task, --since or --until");
   }
+  const auto [from_ns, to_ns] = FitTimelineRange(lanes, at_ns, *since, *until);
   const std::string title = cli.globals().connect.empty() ? cli.globals().db : cli.globals().connect;
   if (Status s = WriteFileWhole(flags.timeline_out, RenderTimelineHtml(lanes, {from_ns, to_ns, title})); !s.ok()) {
     return Fail(s);
