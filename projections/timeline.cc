@@ -78,6 +78,15 @@ std::string Escape(const std::string& text) {
   return out;
 }
 
+// A time as milliseconds since the epoch with a fraction, for the page's script (a
+// JavaScript number holds nanoseconds since 1970 only approximately).
+std::string Millis(int64_t ns) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%lld.%06lld", static_cast<long long>(ns / kNanosPerMilli),
+                static_cast<long long>(ns % kNanosPerMilli));
+  return buf;
+}
+
 std::string Title(const std::string& text) { return "<title>" + Escape(text) + "</title>"; }
 
 // The bar colours: one per way an attempt ends (and blue while it runs).
@@ -108,6 +117,89 @@ svg.timeline text { dominant-baseline: middle; }
 .dep { fill: none; stroke: #1565c0; stroke-opacity: 0.45; stroke-width: 1.2; }
 .status.done { fill: #2e7d32; } .status.dead { fill: #c62828; } .status.running { fill: #1565c0; }
 .status.waiting, .status.ready { fill: #555; } .status.blocked { fill: #8d6e63; } .status.cancelled { fill: #9e9e9e; }
+div.zoom { font-size: 12px; margin-bottom: 6px; color: #555; }
+div.zoom button { font-size: 12px; min-width: 28px; margin-right: 4px; }
+g.plot { cursor: grab; } g.plot.panning { cursor: grabbing; }
+.mark { transform: scale(var(--unzoom, 1), 1); }
+.life, .attempt, .heartbeat, .dep { vector-effect: non-scaling-stroke; }
+)";
+
+// Zoom and pan, for a page whose bars are too close to read: the wheel zooms around the
+// pointer, a drag pans, a double click (or "fit") shows the whole range again, and the
+// address keeps the window (#zoom=FROM_MS,TO_MS) to share or reload it. The plot is one
+// group stretched sideways (marks are scaled back by CSS); the axis is redrawn for the
+// window shown. Without script the page is the same picture at its full range.
+const char* const kZoomScript = R"(
+(function () {
+  const svg = document.querySelector('svg.timeline');
+  const zoom = document.getElementById('zoom');
+  if (!svg || !zoom) return;
+  const L = +svg.dataset.plotX, W = +svg.dataset.plotWidth;
+  const fromMs = +svg.dataset.fromMs, toMs = +svg.dataset.toMs, full = toMs - fromMs;
+  const axisTop = +svg.dataset.axisHeight, axisBottom = +svg.dataset.axisBottom;
+  const axis = svg.querySelector('g.axis'), shown = document.querySelector('div.zoom span.shown');
+  const plot = svg.querySelector('g.plot');
+  const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5,
+                 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5];
+  let a = fromMs, b = toMs;
+  const label = (t, step) => {
+    const text = new Date(t).toISOString();
+    return step >= 864e5 ? text.slice(0, 10) : step >= 1e3 ? text.slice(11, 19) : text.slice(11, 23);
+  };
+  function clamp() {
+    let span = Math.min(Math.max(b - a, Math.min(1, full)), full);
+    if (a < fromMs) a = fromMs;
+    if (a + span > toMs) a = toMs - span;
+    b = a + span;
+  }
+  function render() {
+    clamp();
+    const k = full / (b - a), off = (a - fromMs) / full * W;
+    zoom.setAttribute('transform', 'translate(' + (L - (L + off) * k) + ' 0) scale(' + k + ' 1)');
+    svg.style.setProperty('--unzoom', String(1 / k));
+    const span = b - a, step = steps.find((s) => span / s <= 10) || Math.ceil(span / 10);
+    let html = '';
+    for (let t = Math.ceil(a / step) * step; t <= b; t += step) {
+      const x = (L + (t - a) / span * W).toFixed(1);
+      html += '<line x1="' + x + '" y1="' + (axisTop - 6) + '" x2="' + x + '" y2="' + axisBottom + '"/>' +
+              '<text x="' + x + '" y="' + axisTop / 2 + '">' + label(t, step) + '</text>';
+    }
+    axis.innerHTML = html;
+    shown.textContent = k === 1 ? 'the whole range' :
+        new Date(a).toISOString() + ' to ' + new Date(b).toISOString() + ' (' + k.toFixed(1) + '×)';
+    try { history.replaceState(null, '', k === 1 ? location.pathname : '#zoom=' + a.toFixed(3) + ',' + b.toFixed(3)); } catch (e) {}
+  }
+  const plotX = (event) => {
+    const point = svg.createSVGPoint();
+    point.x = event.clientX; point.y = event.clientY;
+    return point.matrixTransform(svg.getScreenCTM().inverse()).x;
+  };
+  function zoomAround(x, factor) {
+    const f = Math.min(Math.max((x - L) / W, 0), 1), t = a + f * (b - a), span = (b - a) * factor;
+    a = t - f * span; b = a + span; render();
+  }
+  window.timelineZoom = function (fromShownMs, toShownMs) { a = fromShownMs; b = toShownMs; render(); };
+  plot.addEventListener('wheel', (event) => {
+    event.preventDefault();
+    zoomAround(plotX(event), Math.exp(event.deltaY * 0.002));
+  }, {passive: false});
+  let drag = null;
+  plot.addEventListener('pointerdown', (event) => {
+    drag = {x: plotX(event), a: a, b: b}; plot.classList.add('panning'); plot.setPointerCapture(event.pointerId);
+  });
+  plot.addEventListener('pointermove', (event) => {
+    if (!drag) return;
+    const dt = (plotX(event) - drag.x) / W * (drag.b - drag.a);
+    a = drag.a - dt; b = drag.b - dt; render();
+  });
+  plot.addEventListener('pointerup', () => { drag = null; plot.classList.remove('panning'); });
+  plot.addEventListener('dblclick', () => { a = fromMs; b = toMs; render(); });
+  document.getElementById('zoom-in').onclick = () => zoomAround(L + W / 2, 0.5);
+  document.getElementById('zoom-out').onclick = () => zoomAround(L + W / 2, 2);
+  document.getElementById('zoom-fit').onclick = () => { a = fromMs; b = toMs; render(); };
+  const wanted = /#zoom=([0-9.]+),([0-9.]+)/.exec(location.hash);
+  if (wanted) { a = +wanted[1]; b = +wanted[2]; render(); }
+})();
 )";
 
 const char* const kEndClasses[] = {"completed", "failed",   "exited",  "expired",  "interrupted",
@@ -130,6 +222,10 @@ void Header(std::string& out, size_t lanes, const TimelineOptions& options) {
   }
   out += " &nbsp; marks: &#9660; signal, &#9675; exit, &#9670; lease expired, &#9671; lapse observed by a sweep, "
          "&#10005; refused command (zombie), &#9632; operator, &#9650; late heartbeat</div>\n";
+  out += "<div class=\"zoom\"><button id=\"zoom-in\" title=\"zoom in\">+</button><button id=\"zoom-out\" "
+         "title=\"zoom out\">&#8722;</button><button id=\"zoom-fit\" title=\"the whole range\">fit</button> "
+         "showing <span class=\"shown\">the whole range</span>; the wheel zooms, a drag pans, a double click "
+         "fits</div>\n";
 }
 
 // A tick step from 1 ms to a week: the smallest that keeps the ticks at most kTicksMax.
@@ -186,33 +282,32 @@ void Heartbeats(std::string& out, const AttemptStory& a, const Geometry& g, doub
   }
 }
 
-// A mark: a small shape centred at (x, y) with its details as a <title>.
+// A mark: a small shape drawn around the origin of a group placed at (x, y), with its
+// details as a <title>. The page's zoom stretches the plot sideways; the shape itself is
+// scaled back (.mark in kStyle), so marks keep their form at any zoom.
 std::string Mark(const std::string& kind, double x, double y, double r, const std::string& title) {
   const std::string t = Title(title);
-  if (kind == "exit") {
-    return "<circle class=\"mark exit\" cx=\"" + Num(x) + "\" cy=\"" + Num(y) + "\" r=\"" + Num(r * 0.6) + "\">" +
-           t + "</circle>";
-  }
-  if (kind == "rejected") {
-    const std::string a = Num(x - r), b = Num(x + r), c = Num(y - r), d = Num(y + r);
-    return "<path class=\"mark rejected\" d=\"M" + a + " " + c + "L" + b + " " + d + "M" + b + " " + c + "L" + a +
-           " " + d + "\">" + t + "</path>";
-  }
   std::string shape;
-  if (kind == "signal") {  // a triangle pointing down onto the bar
-    shape = "M" + Num(x - r) + " " + Num(y - r) + "L" + Num(x + r) + " " + Num(y - r) + "L" + Num(x) + " " +
-            Num(y + r * 0.4) + "Z";
-  } else if (kind == "gap") {  // a small triangle pointing up under the bar
-    shape = "M" + Num(x - r * 0.6) + " " + Num(y + r) + "L" + Num(x + r * 0.6) + " " + Num(y + r) + "L" + Num(x) +
-            " " + Num(y) + "Z";
-  } else if (kind == "operator") {
-    shape = "M" + Num(x - r * 0.6) + " " + Num(y - r * 0.6) + "h" + Num(r * 1.2) + "v" + Num(r * 1.2) + "h" +
-            Num(-r * 1.2) + "Z";
-  } else {  // lapse, swept: a diamond
-    shape = "M" + Num(x) + " " + Num(y - r) + "L" + Num(x + r) + " " + Num(y) + "L" + Num(x) + " " + Num(y + r) +
-            "L" + Num(x - r) + " " + Num(y) + "Z";
+  if (kind == "exit") {
+    shape = "<circle class=\"mark exit\" r=\"" + Num(r * 0.6) + "\">" + t + "</circle>";
+  } else {
+    std::string d;
+    if (kind == "rejected") {  // a cross
+      d = "M" + Num(-r) + " " + Num(-r) + "L" + Num(r) + " " + Num(r) + "M" + Num(r) + " " + Num(-r) + "L" + Num(-r) +
+          " " + Num(r);
+    } else if (kind == "signal") {  // a triangle pointing down onto the bar
+      d = "M" + Num(-r) + " " + Num(-r) + "L" + Num(r) + " " + Num(-r) + "L0 " + Num(r * 0.4) + "Z";
+    } else if (kind == "gap") {  // a small triangle pointing up under the bar
+      d = "M" + Num(-r * 0.6) + " " + Num(r) + "L" + Num(r * 0.6) + " " + Num(r) + "L0 0Z";
+    } else if (kind == "operator") {
+      d = "M" + Num(-r * 0.6) + " " + Num(-r * 0.6) + "h" + Num(r * 1.2) + "v" + Num(r * 1.2) + "h" + Num(-r * 1.2) +
+          "Z";
+    } else {  // lapse, swept: a diamond
+      d = "M0 " + Num(-r) + "L" + Num(r) + " 0L0 " + Num(r) + "L" + Num(-r) + " 0Z";
+    }
+    shape = "<path class=\"mark " + kind + "\" d=\"" + d + "\">" + t + "</path>";
   }
-  return "<path class=\"mark " + kind + "\" d=\"" + shape + "\">" + t + "</path>";
+  return "<g transform=\"translate(" + Num(x) + " " + Num(y) + ")\">" + shape + "</g>";
 }
 
 // The shape each kind of moment is drawn with, and where on the lane.
@@ -277,6 +372,7 @@ std::string Label(const std::string& id) {
   return id.substr(0, kLabelCharsMax - 3) + "...";
 }
 
+// A lane's fixed part: its band, its label and its status, which the zoom leaves alone.
 void Lane(std::string& out, const TimelineLane& lane, size_t index, const Geometry& g) {
   const TaskHistory& h = lane.history;
   const double top = g.LaneTop(index), middle = g.LaneMiddle(index);
@@ -287,6 +383,15 @@ void Lane(std::string& out, const TimelineLane& lane, size_t index, const Geomet
          "\" height=\"" + Num(g.lane_height) + "\"/>";
   out += "<text class=\"label\" x=\"6\" y=\"" + Num(middle) + "\">" + Escape(Label(h.task_id)) +
          Title(LaneTitle(lane)) + "</text>";
+  out += "<text class=\"status " + status + "\" x=\"" + Num(kLabelWidth + kPlotWidth + 8) + "\" y=\"" + Num(middle) +
+         "\">" + status + "</text></g>\n";
+}
+
+// A lane's picture in time: its life line, its attempts' bars and every mark.
+void LanePlot(std::string& out, const TimelineLane& lane, size_t index, const Geometry& g) {
+  const TaskHistory& h = lane.history;
+  const double middle = g.LaneMiddle(index);
+  out += "<g class=\"lane-plot\" data-task=\"" + Escape(h.task_id) + "\">";
   const int64_t life_end = h.record.terminal() ? std::max(h.record.last_ns, h.record.last_end_ns) : g.to_ns;
   if (life_end >= g.from_ns && h.created_ns <= g.to_ns) {
     out += "<line class=\"life\" x1=\"" + Num(g.X(h.created_ns)) + "\" y1=\"" + Num(middle) + "\" x2=\"" +
@@ -295,8 +400,7 @@ void Lane(std::string& out, const TimelineLane& lane, size_t index, const Geomet
   for (const AttemptStory& a : h.attempts) Bar(out, a, g, middle);
   for (const AttemptStory& a : h.attempts) AttemptMarks(out, a, g, middle);
   Marks(out, h.marks, g, middle);
-  out += "<text class=\"status " + status + "\" x=\"" + Num(kLabelWidth + kPlotWidth + 8) + "\" y=\"" + Num(middle) +
-         "\">" + status + "</text></g>\n";
+  out += "</g>\n";
 }
 
 // When a dependency stopped holding its dependents back (its completion), or the right edge.
@@ -385,15 +489,26 @@ std::string RenderTimelineHtml(const std::vector<TimelineLane>& lanes, const Tim
   std::string out;
   Header(out, lanes.size(), options);
   out += "<svg class=\"timeline\" width=\"" + Num(width) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " +
-         Num(width) + " " + Num(height) + "\" font-size=\"" + Num(g.font_px) + "\">\n";
+         Num(width) + " " + Num(height) + "\" font-size=\"" + Num(g.font_px) + "\" data-plot-x=\"" + Num(kLabelWidth) +
+         "\" data-plot-width=\"" + Num(kPlotWidth) + "\" data-axis-height=\"" + Num(kAxisHeight) +
+         "\" data-axis-bottom=\"" + Num(height - kBottomMargin) + "\" data-from-ms=\"" + Millis(options.from_ns) +
+         "\" data-to-ms=\"" + Millis(options.to_ns) + "\">\n";
   out += "<defs><marker id=\"arrow\" viewBox=\"0 0 6 6\" refX=\"6\" refY=\"3\" markerWidth=\"6\" markerHeight=\"6\" "
-         "orient=\"auto\"><path d=\"M0 0L6 3L0 6Z\" fill=\"#1565c0\"/></marker></defs>\n";
+         "orient=\"auto\"><path d=\"M0 0L6 3L0 6Z\" fill=\"#1565c0\"/></marker>"
+         "<clipPath id=\"plot-clip\"><rect x=\"" + Num(kLabelWidth) + "\" y=\"0\" width=\"" + Num(kPlotWidth) +
+         "\" height=\"" + Num(height) + "\"/></clipPath></defs>\n";
   Axis(out, g, height - kBottomMargin);
   out += "<g class=\"lanes\">\n";
   for (size_t i = 0; i < lanes.size(); ++i) Lane(out, lanes[i], i, g);
   out += "</g>\n";
+  // The plot: what the zoom stretches, clipped to its own columns.
+  out += "<g class=\"plot\" clip-path=\"url(#plot-clip)\"><rect x=\"" + Num(kLabelWidth) + "\" y=\"0\" width=\"" +
+         Num(kPlotWidth) + "\" height=\"" + Num(height) + "\" fill=\"transparent\"/><g id=\"zoom\">\n";
+  for (size_t i = 0; i < lanes.size(); ++i) LanePlot(out, lanes[i], i, g);
   DependencyArrows(out, lanes, g);
-  out += "</svg>\n</body></html>\n";
+  out += "</g></g>\n</svg>\n<script>";
+  out += kZoomScript;
+  out += "</script>\n</body></html>\n";
   return out;
 }
 

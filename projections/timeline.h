@@ -1,5 +1,6 @@
-// `timeline`: the picture of tasks' lives as one self-contained HTML page (inline SVG and
-// CSS; no script, nothing fetched). A lane per task; each attempt a bar coloured by how it
+// `timeline`: the picture of tasks' lives as one self-contained HTML page (inline SVG, CSS
+// and a small script for zoom and pan; nothing fetched; without script it is the same
+// picture at its full range). A lane per task; each attempt a bar coloured by how it
 // ended; heartbeats as ticks; signals, exits, lease expiries, rejected commands and
 // operator acts as marks; arrows from each dependency to its dependent. Every bar and mark
 // carries an SVG <title>: hovering shows the event's details.

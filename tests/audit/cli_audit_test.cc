@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "ledger/codec.h"
+#include "projections/time_text.h"
 #include "projections/event_json.h"
 #include "tests/audit/ledger_dir.h"
 #include "tests/audit/story.h"
@@ -329,6 +330,26 @@ TEST_F(AuditCliTest, TimelineFitsItsDefaultRangeToTheWork) {
   EXPECT_LT(from_ns, kT0);
   EXPECT_GT(to_ns, kT0);
   EXPECT_LT(to_ns - from_ns, 3600 * kSec) << reply.dump();  // minutes of work, not three years
+}
+
+// The page's zoom, as the browser runs it: the window in the address (#zoom=FROM,TO in ms)
+// stretches the plot, keeps marks their shape, and redraws the axis for that window.
+TEST_F(AuditCliTest, TimelineZoomsToTheWindowInItsAddress) {
+  if (!HaveChromium()) GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh installs it)";
+  Import(AllStories());
+  const std::string page = dir_ / "zoom.html";
+  const nlohmann::json reply = JsonOutput({"timeline", "--out", page}).at(0);
+  const int64_t from_ns = reply["from_ns"], to_ns = reply["to_ns"];
+  const int64_t quarter_ms = (to_ns - from_ns) / 4 / kNanosPerMilli;
+  const int64_t a_ms = from_ns / kNanosPerMilli + quarter_ms;
+  const std::string window = std::to_string(a_ms) + "," + std::to_string(a_ms + quarter_ms);
+  const std::string dom = DumpDom(dir_, page + "#zoom=" + window);
+  EXPECT_THAT(dom, HasSubstr("scale(" + std::to_string((to_ns - from_ns) / kNanosPerMilli / quarter_ms)));
+  EXPECT_THAT(dom, HasSubstr("class=\"shown\">" + FormatTime(a_ms * kNanosPerMilli)));
+  EXPECT_THAT(dom, HasSubstr("--unzoom"));
+  EXPECT_EQ(Count(dom, "<g class=\"lane\""), 4u);  // the lanes' fixed parts stay
+  // Without a window the page is drawn at its full range.
+  EXPECT_THAT(DumpDom(dir_, page), HasSubstr("class=\"shown\">the whole range"));
 }
 
 // ---- backup, and every read-only verb on a copy and through a server ----
