@@ -85,7 +85,13 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
   if (group.batch().Count() > 0) {
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync && sync;
+    if (!write_options.sync) BeginUnsyncedWrite();
     const Status written = FromRocks(db_->Write(write_options, &group.batch()), "commit");
+    if (!write_options.sync) {
+      EndUnsyncedWrite(written.ok(), next_seq - 1, last_ns);
+    } else if (written.ok()) {
+      AfterSyncedWrite();
+    }
     if (!written.ok()) {
       for (Outcome& outcome : outcomes) {
         outcome.status = written;
@@ -105,8 +111,62 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
 Status LedgerImpl::SyncWrites() {
   if (options_.read_only) return Status::IOError("ledger " + options_.path + " is open read-only");
   if (!options_.sync) return Status::Ok();
+  // The writes this sync covers: those whose Write had returned before it began.
+  std::optional<ReadView> covered;
+  {
+    MutexLock lock(&view_mutex_);
+    for (const ReadView& view : unsynced_) {
+      if (view.snapshot == nullptr) break;  // still being written
+      covered = view;
+    }
+  }
   // Syncs every WAL file written so far; RocksDB allows it beside a concurrent Write.
-  return FromRocks(db_->SyncWAL(), "sync");
+  TL_RETURN_IF_ERROR(FromRocks(db_->SyncWAL(), "sync"));
+  if (covered) {
+    MutexLock lock(&view_mutex_);
+    while (!unsynced_.empty() && unsynced_.front().snapshot != nullptr && unsynced_.front().seq <= covered->seq) {
+      unsynced_.pop_front();
+    }
+    if (unsynced_.empty()) {
+      durable_.reset();  // nothing pending: the latest state is durable
+    } else if (!durable_ || durable_->seq < covered->seq) {
+      durable_ = std::move(covered);
+    }
+  }
+  return Status::Ok();
+}
+
+std::shared_ptr<const rocksdb::Snapshot> LedgerImpl::TakeSnapshot() {
+  rocksdb::DB* db = db_.get();
+  return std::shared_ptr<const rocksdb::Snapshot>(db->GetSnapshot(),
+                                                  [db](const rocksdb::Snapshot* s) { db->ReleaseSnapshot(s); });
+}
+
+void LedgerImpl::BeginUnsyncedWrite() {
+  if (!durable_reads_) return;
+  MutexLock lock(&view_mutex_);
+  // The first pending write: the state before it, all durable, is what reads keep.
+  if (!durable_) durable_ = ReadView{TakeSnapshot(), last_seq_, last_ns_};
+  unsynced_.push_back(ReadView{});  // being written: no sync covers it yet
+}
+
+void LedgerImpl::EndUnsyncedWrite(bool written, uint64_t seq, int64_t ns) {
+  if (!durable_reads_) return;
+  MutexLock lock(&view_mutex_);
+  if (!written) {
+    unsynced_.pop_back();
+    if (unsynced_.empty()) durable_.reset();
+    return;
+  }
+  unsynced_.back() = ReadView{TakeSnapshot(), seq, ns};  // writes are serialized by mutex_
+}
+
+void LedgerImpl::AfterSyncedWrite() {
+  if (!durable_reads_) return;
+  MutexLock lock(&view_mutex_);
+  // Its fsync covered the log up to it, every earlier unsynced write included.
+  unsynced_.clear();
+  durable_.reset();
 }
 
 Outcome LedgerImpl::Execute(CommitGroup& group, const Command& given, int64_t now_ns, uint64_t next_seq) {

@@ -138,8 +138,10 @@ class Ledger {
 
   // For a committer that overlaps one group's fsync with the next group's work
   // (GroupCommitter): as SubmitGroup, but the write is not synced. The group is visible
-  // to later groups and to reads at once, and durable only once a SyncWrites() that began
-  // after this call returned Ok. REQUIRES: no outcome is acknowledged before that.
+  // to later groups at once, and durable only once a SyncWrites() that began after this
+  // call returned Ok. Reads (GetTask, TaskAt, TasksAt, TaskPagesNow, ForEachEvent,
+  // last_seq, ...) see it only then: they never show what a power cut could take back.
+  // REQUIRES: no outcome is acknowledged before that sync.
   std::vector<Outcome> SubmitGroupUnsynced(const std::vector<Command>& commands);
   // Makes every write submitted so far durable: one fsync of the write-ahead log. Ok at
   // once when the ledger was opened with sync = false. Thread-safe with submits.
@@ -147,6 +149,7 @@ class Ledger {
 
   // The ledger's current time: the clock, but never before the last event.
   int64_t Now();
+  // The last event reads see (durable; see SubmitGroupUnsynced).
   uint64_t last_seq() const;
   bool read_only() const;
   const std::string& path() const;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -33,6 +34,8 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Snapshot;
+struct ReadOptions;
 }  // namespace rocksdb
 
 namespace taskledger {
@@ -49,7 +52,7 @@ class LedgerImpl {
 
   Status Refresh() EXCLUDES(mutex_);
   int64_t Now() EXCLUDES(mutex_);
-  uint64_t last_seq() const EXCLUDES(mutex_);
+  uint64_t last_seq() EXCLUDES(mutex_, view_mutex_);  // of the durable view (DurableView)
   const LedgerOptions& options() const { return options_; }
 
   // ---- command_path.cc ----
@@ -58,6 +61,20 @@ class LedgerImpl {
   Status SyncWrites();
 
   // ---- reads.cc ----
+  // What reads see: only what is durable. A group the server's committer wrote without
+  // sync (SubmitGroup(sync = false)) is visible to later groups at once, but to reads only
+  // once a SyncWrites() that began after its write returned Ok: until then they read the
+  // snapshot of the last synced state, so a power cut can never take back something a
+  // reader was shown. Synced writes (the embedded CLI) are read at once.
+  struct ReadView {
+    std::shared_ptr<const rocksdb::Snapshot> snapshot;  // null: the latest state (read-only ledgers)
+    uint64_t seq = 0;                                   // the last event it holds
+    int64_t ns = 0;                                     // and that event's ledger time
+    rocksdb::ReadOptions Options() const;
+    rocksdb::ReadOptions ScanOptions() const;  // for whole-log scans (log_scan.h)
+  };
+  ReadView DurableView() EXCLUDES(mutex_, view_mutex_);
+
   Result<std::optional<TaskRecord>> GetTask(const std::string& id);
   Result<TaskView> TaskAt(const std::string& id, const PointInTime& at) EXCLUDES(mutex_);
   Result<TasksSnapshot> TasksAt(const PointInTime& at) EXCLUDES(mutex_);
@@ -105,7 +122,20 @@ class LedgerImpl {
 
   // ---- reads.cc ----
   // The log folded up to `at`; *eval_ns: the time to evaluate it at.
-  Result<Replay> ReplayTo(const PointInTime& at, int64_t* eval_ns) EXCLUDES(mutex_);
+  Result<Replay> ReplayTo(const ReadView& view, const PointInTime& at, int64_t* eval_ns);
+  Result<std::optional<TaskRecord>> GetTaskIn(const ReadView& view, const std::string& id);
+  Status ForEachEventIn(const ReadView& view, uint64_t from_seq, const std::function<bool(const Event&)>& fn);
+  Status ForEachTaskEventIn(const ReadView& view, const std::string& id, uint64_t from_seq,
+                            const std::function<bool(const Event&)>& fn);
+  // ---- command_path.cc: the durable view's bookkeeping ----
+  std::shared_ptr<const rocksdb::Snapshot> TakeSnapshot();
+  // Before an unsynced write: reads keep the state before it until a sync covers it.
+  void BeginUnsyncedWrite() REQUIRES(mutex_) EXCLUDES(view_mutex_);
+  // After it: whether it was written, and the last seq and time it holds; its view is
+  // pending until a sync covers it.
+  void EndUnsyncedWrite(bool written, uint64_t seq, int64_t ns) REQUIRES(mutex_) EXCLUDES(view_mutex_);
+  // After a synced write (which syncs every write before it too): reads see the latest.
+  void AfterSyncedWrite() REQUIRES(mutex_) EXCLUDES(view_mutex_);
 
   // ---- maintenance.cc ----
   // Writes the records and indexes of every replayed task, then LoadIndex.
@@ -131,6 +161,15 @@ class LedgerImpl {
   uint64_t last_seq_ GUARDED_BY(mutex_) = 0;
   int64_t last_ns_ GUARDED_BY(mutex_) = 0;
   ScheduleIndex index_ GUARDED_BY(mutex_);  // writable ledgers only
+
+  // The durable view (DurableView). Taken after mutex_ when both are held.
+  mutable Mutex view_mutex_;
+  // The last synced state while writes are pending a sync; empty: the latest is durable.
+  std::optional<ReadView> durable_ GUARDED_BY(view_mutex_);
+  // Unsynced writes in order, each the view right after it (snapshot null while written).
+  std::deque<ReadView> unsynced_ GUARDED_BY(view_mutex_);
+  // Whether reads must wait for syncs at all: writable, and acknowledging only after fsync.
+  bool durable_reads_ = false;
 };
 
 }  // namespace taskledger

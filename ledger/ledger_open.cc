@@ -66,6 +66,11 @@ void LedgerImpl::FlushIfLogGrew() {
 }
 
 LedgerImpl::~LedgerImpl() {
+  {
+    MutexLock lock(&view_mutex_);  // the snapshots go before the database
+    durable_.reset();
+    unsynced_.clear();
+  }
   if (db_ && !options_.read_only) FlushIfLogGrew();
   owned_path_.reset();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
@@ -87,6 +92,8 @@ Result<std::unique_ptr<LedgerImpl>> LedgerImpl::Open(const LedgerOptions& option
   if (!options.read_only && options.env == nullptr) ledger->owned_path_.emplace(options.path);
   TL_RETURN_IF_ERROR(ledger->Refresh());
   if (!options.read_only) TL_RETURN_IF_ERROR(ledger->LoadWritableState());
+  // Without sync nothing is ever durable before the OS writes it: reads see the latest.
+  ledger->durable_reads_ = !options.read_only && options.sync;
   return ledger;
 }
 
@@ -185,9 +192,9 @@ int64_t LedgerImpl::Now() {
   return std::max(clock_->NowNs(), last_ns_);
 }
 
-uint64_t LedgerImpl::last_seq() const {
-  MutexLock lock(&mutex_);
-  return last_seq_;
+uint64_t LedgerImpl::last_seq() {
+  // The last event a reader may see (reads.cc, DurableView): what the `now` RPC reports.
+  return DurableView().seq;
 }
 
 }  // namespace taskledger

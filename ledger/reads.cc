@@ -23,9 +23,37 @@ constexpr size_t kTasksAtPageRecordBytes = 16 << 20;
 
 }  // namespace
 
-Result<std::optional<TaskRecord>> LedgerImpl::GetTask(const std::string& id) {
+rocksdb::ReadOptions LedgerImpl::ReadView::Options() const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.get();
+  return options;
+}
+
+rocksdb::ReadOptions LedgerImpl::ReadView::ScanOptions() const {
+  rocksdb::ReadOptions options = LogScanOptions();
+  options.snapshot = snapshot.get();
+  return options;
+}
+
+LedgerImpl::ReadView LedgerImpl::DurableView() {
+  {
+    MutexLock view(&view_mutex_);
+    if (durable_) return *durable_;
+  }
+  // Nothing pending a sync, or not yet: under the write mutex no unsynced write can begin
+  // between the check and the snapshot.
+  MutexLock lock(&mutex_);
+  MutexLock view(&view_mutex_);
+  if (durable_) return *durable_;
+  // A secondary (read-only beside a live server) has no snapshots: it reads its last Refresh.
+  return ReadView{secondary_path_.empty() ? TakeSnapshot() : nullptr, last_seq_, last_ns_};
+}
+
+Result<std::optional<TaskRecord>> LedgerImpl::GetTask(const std::string& id) { return GetTaskIn(DurableView(), id); }
+
+Result<std::optional<TaskRecord>> LedgerImpl::GetTaskIn(const ReadView& view, const std::string& id) {
   std::string bytes;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kTasks), id, &bytes);
+  const rocksdb::Status s = db_->Get(view.Options(), cf(kTasks), id, &bytes);
   if (s.IsNotFound()) return std::optional<TaskRecord>();
   TL_RETURN_IF_ERROR(FromRocks(s, "read task " + id));
   Result<TaskRecord> record = DecodeTask(bytes);
@@ -34,19 +62,29 @@ Result<std::optional<TaskRecord>> LedgerImpl::GetTask(const std::string& id) {
 }
 
 Status LedgerImpl::ForEachEvent(uint64_t from_seq, const std::function<bool(const Event&)>& fn) {
-  return ScanEvents(db_.get(), cf(kEvents), rocksdb::ReadOptions(), from_seq, fn);
+  return ForEachEventIn(DurableView(), from_seq, fn);
+}
+
+Status LedgerImpl::ForEachEventIn(const ReadView& view, uint64_t from_seq, const std::function<bool(const Event&)>& fn) {
+  return ScanEvents(db_.get(), cf(kEvents), view.Options(), from_seq, fn);
 }
 
 Status LedgerImpl::ForEachTaskEvent(const std::string& id, uint64_t from_seq,
                                     const std::function<bool(const Event&)>& fn) {
+  return ForEachTaskEventIn(DurableView(), id, from_seq, fn);
+}
+
+Status LedgerImpl::ForEachTaskEventIn(const ReadView& view, const std::string& id, uint64_t from_seq,
+                                      const std::function<bool(const Event&)>& fn) {
   const std::string prefix = keys::TaskEventPrefix(id);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  const rocksdb::ReadOptions read_options = view.Options();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf(kTaskEvents)));
   std::string bytes;
   for (it->Seek(keys::TaskEvent(id, from_seq)); it->Valid(); it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (!keys::StartsWith(key, prefix)) break;
     const uint64_t seq = keys::ReadU64(key.substr(prefix.size()));
-    const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(seq), &bytes);
+    const rocksdb::Status s = db_->Get(read_options, cf(kEvents), keys::Seq(seq), &bytes);
     if (s.IsNotFound()) return Status::DataLoss("task " + id + " lists seq " + std::to_string(seq) + ", not in the log");
     TL_RETURN_IF_ERROR(FromRocks(s, "read the log"));
     Result<Event> event = DecodeEvent(bytes);
@@ -58,11 +96,13 @@ Status LedgerImpl::ForEachTaskEvent(const std::string& id, uint64_t from_seq,
 
 Result<uint64_t> LedgerImpl::FirstSeqAtOrAfter(int64_t time_ns) {
   // Ledger time never decreases along seq: binary search on point reads.
-  uint64_t low = 1, high = last_seq() + 1;
+  const ReadView view = DurableView();
+  const rocksdb::ReadOptions read_options = view.Options();
+  uint64_t low = 1, high = view.seq + 1;
   std::string bytes;
   while (low < high) {
     const uint64_t mid = low + (high - low) / 2;
-    TL_RETURN_IF_ERROR(FromRocks(db_->Get(rocksdb::ReadOptions(), cf(kEvents), keys::Seq(mid), &bytes), "read the log"));
+    TL_RETURN_IF_ERROR(FromRocks(db_->Get(read_options, cf(kEvents), keys::Seq(mid), &bytes), "read the log"));
     Result<Event> event = DecodeEvent(bytes);
     if (!event.ok()) return event.status();
     if (event->time_ns >= time_ns) high = mid;
@@ -71,15 +111,15 @@ Result<uint64_t> LedgerImpl::FirstSeqAtOrAfter(int64_t time_ns) {
   return low;
 }
 
-Result<Replay> LedgerImpl::ReplayTo(const PointInTime& at, int64_t* eval_ns) {
+Result<Replay> LedgerImpl::ReplayTo(const ReadView& view, const PointInTime& at, int64_t* eval_ns) {
   Replay replay;
-  const uint64_t end = last_seq();
+  const uint64_t end = view.seq;
   if (at.kind == PointInTime::Kind::kSeq && static_cast<uint64_t>(at.value) > end) {
     return Status::InvalidArgument("seq " + std::to_string(at.value) + " is past the end of the log (last seq " +
                                    std::to_string(end) + ")");
   }
   Status failed = Status::Ok();
-  Status s = FoldEvents(db_.get(), cf(kEvents), LogScanOptions(), replay, [&](const Event& e) {
+  Status s = FoldEvents(db_.get(), cf(kEvents), view.ScanOptions(), replay, [&](const Event& e) {
     if (at.kind == PointInTime::Kind::kSeq && e.seq > static_cast<uint64_t>(at.value)) return false;
     if (at.kind == PointInTime::Kind::kTime && e.time_ns > at.value) return false;
     failed = replay.Apply(e);
@@ -94,7 +134,7 @@ Result<Replay> LedgerImpl::ReplayTo(const PointInTime& at, int64_t* eval_ns) {
 Result<TasksSnapshot> LedgerImpl::TasksAt(const PointInTime& at) {
   TasksSnapshot snapshot;
   if (at.kind != PointInTime::Kind::kNow) {
-    Result<Replay> replay = ReplayTo(at, &snapshot.at_ns);
+    Result<Replay> replay = ReplayTo(DurableView(), at, &snapshot.at_ns);
     if (!replay.ok()) return replay.status();
     snapshot.seq = replay->last_seq();
     for (const TaskRecord* record : replay->Tasks()) snapshot.tasks.push_back(replay->View(*record, snapshot.at_ns));
@@ -117,13 +157,14 @@ Result<TasksSnapshot> LedgerImpl::TasksAt(const PointInTime& at) {
 
 Result<TaskView> LedgerImpl::TaskAt(const std::string& id, const PointInTime& at) {
   if (Status s = ValidateName("task id", id); !s.ok()) return s;
+  const ReadView view = DurableView();  // one view for the task and its dependencies
   if (at.kind == PointInTime::Kind::kNow) {
-    Result<std::optional<TaskRecord>> record = GetTask(id);
+    Result<std::optional<TaskRecord>> record = GetTaskIn(view, id);
     if (!record.ok()) return record.status();
     if (!record->has_value()) return Status::NotFound("no task " + id);
-    const int64_t t = Now();
-    return Evaluate(**record, t, [this, t](const std::string& dep) -> std::optional<TaskStatus> {
-      Result<std::optional<TaskRecord>> found = GetTask(dep);
+    const int64_t t = std::max(clock_->NowNs(), view.ns);
+    return Evaluate(**record, t, [this, &view, t](const std::string& dep) -> std::optional<TaskStatus> {
+      Result<std::optional<TaskRecord>> found = GetTaskIn(view, dep);
       if (!found.ok() || !found->has_value()) return std::nullopt;
       return OwnStatus(**found, t);
     });
@@ -132,13 +173,13 @@ Result<TaskView> LedgerImpl::TaskAt(const std::string& id, const PointInTime& at
   int64_t eval_ns = at.value;
   uint64_t until_seq = UINT64_MAX;
   if (at.kind == PointInTime::Kind::kSeq) {
-    if (static_cast<uint64_t>(at.value) > last_seq()) {
+    if (static_cast<uint64_t>(at.value) > view.seq) {
       return Status::InvalidArgument("seq " + std::to_string(at.value) + " is past the end of the log");
     }
     until_seq = static_cast<uint64_t>(at.value);
     eval_ns = 0;
     if (until_seq > 0) {
-      Status found = ForEachEvent(until_seq, [&](const Event& e) {
+      Status found = ForEachEventIn(view, until_seq, [&](const Event& e) {
         eval_ns = e.time_ns;
         return false;
       });
@@ -147,7 +188,7 @@ Result<TaskView> LedgerImpl::TaskAt(const std::string& id, const PointInTime& at
   }
   const auto fold = [&](const std::string& task, TaskRecord* record) -> Status {
     Status failed = Status::Ok();
-    TL_RETURN_IF_ERROR(ForEachTaskEvent(task, 0, [&](const Event& e) {
+    TL_RETURN_IF_ERROR(ForEachTaskEventIn(view, task, 0, [&](const Event& e) {
       if (e.seq > until_seq || e.time_ns > eval_ns) return false;
       failed = ApplyEvent(record, e);
       return failed.ok();

@@ -24,19 +24,18 @@ class TaskPagesImpl {
  public:
   // Reads `tasks` of `db` at `snapshot` (nullptr: the current state, on a secondary), which
   // it releases when destroyed; `seq` and `at_ns` describe that moment.
-  TaskPagesImpl(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tasks, const rocksdb::Snapshot* snapshot,
+  TaskPagesImpl(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* tasks, std::shared_ptr<const rocksdb::Snapshot> snapshot,
                 uint64_t seq, int64_t at_ns)
-      : db_(db), tasks_(tasks), snapshot_(snapshot), seq_(seq), at_ns_(at_ns) {}
+      : db_(db), tasks_(tasks), snapshot_(std::move(snapshot)), seq_(seq), at_ns_(at_ns) {}
   ~TaskPagesImpl() {
     it_.reset();  // before the snapshot it reads
-    if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
   }
   TaskPagesImpl(const TaskPagesImpl&) = delete;
   TaskPagesImpl& operator=(const TaskPagesImpl&) = delete;
 
   Status Start() {
     rocksdb::ReadOptions read_options;
-    read_options.snapshot = snapshot_;
+    read_options.snapshot = snapshot_.get();
     it_.reset(db_->NewIterator(read_options, tasks_));
     it_->SeekToFirst();
     return FromRocks(it_->status(), "read tasks");
@@ -50,7 +49,7 @@ class TaskPagesImpl {
 
   rocksdb::DB* const db_;
   rocksdb::ColumnFamilyHandle* const tasks_;
-  const rocksdb::Snapshot* const snapshot_;  // nullptr on a secondary
+  const std::shared_ptr<const rocksdb::Snapshot> snapshot_;  // nullptr on a secondary
   const uint64_t seq_;
   const int64_t at_ns_;
   std::unique_ptr<rocksdb::Iterator> it_;
@@ -80,7 +79,7 @@ Status TaskPagesImpl::Next(size_t max_views, size_t max_record_bytes, std::vecto
 std::optional<TaskStatus> TaskPagesImpl::DependencyStatus(const std::string& id) {
   if (auto found = dependency_statuses_.find(id); found != dependency_statuses_.end()) return found->second;
   rocksdb::ReadOptions read_options;
-  read_options.snapshot = snapshot_;
+  read_options.snapshot = snapshot_.get();
   std::string bytes;
   const rocksdb::Status s = db_->Get(read_options, tasks_, id, &bytes);
   std::optional<TaskStatus> status;
@@ -112,16 +111,12 @@ Status TaskPages::Next(size_t max_views, size_t max_record_bytes, std::vector<Ta
 }
 
 Result<std::unique_ptr<TaskPages>> LedgerImpl::TaskPagesNow() {
-  std::unique_ptr<TaskPagesImpl> pages;
-  {
-    // Commits write and advance last_seq_ under this mutex: the snapshot holds exactly
-    // the events up to seq, and at_ns is not before the last of them. (The iterator alone
-    // would read one moment; the snapshot makes the dependency point reads agree with it.)
-    MutexLock lock(&mutex_);
-    const rocksdb::Snapshot* snapshot = secondary_path_.empty() ? db_->GetSnapshot() : nullptr;
-    pages = std::make_unique<TaskPagesImpl>(db_.get(), cf(kTasks), snapshot, last_seq_,
-                                            std::max(clock_->NowNs(), last_ns_));
-  }
+  // The durable view's snapshot holds exactly the events up to its seq, and at_ns is not
+  // before the last of them. (The iterator alone would read one moment; the snapshot makes
+  // the dependency point reads agree with it.)
+  ReadView view = DurableView();
+  const int64_t at_ns = std::max(clock_->NowNs(), view.ns);
+  auto pages = std::make_unique<TaskPagesImpl>(db_.get(), cf(kTasks), std::move(view.snapshot), view.seq, at_ns);
   TL_RETURN_IF_ERROR(pages->Start());
   return std::unique_ptr<TaskPages>(new TaskPages(std::move(pages)));
 }
