@@ -9,9 +9,11 @@
 namespace taskledger::server {
 namespace {
 
+// By CommandKind, then "unknown" (a command that could not be read).
 constexpr std::array<std::string_view, 14> kCommandKindNames = {
     "create", "claim",   "heartbeat", "complete", "fail",  "release", "signal",
     "exit",   "block",   "unblock",   "cancel",   "revive", "sweep",  "unknown"};
+static_assert(kCommandKindNames.size() == static_cast<size_t>(CommandKind::kSweep) + 2);
 constexpr std::array<std::string_view, 6> kOutcomeNames = {"ok", "refused", "not_found", "invalid", "busy", "error"};
 // Why a holder's token was refused, in classes (the event's reason carries numbers and
 // times, too many distinct values for a label).
@@ -73,12 +75,12 @@ std::string FormatValue(double value) {
   return std::string(buffer, end);
 }
 
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
+Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) { counts_.assign(bounds_.size() + 1, 0); }
 
 void Histogram::Observe(double value) {
   // The first bound >= value: buckets are "less than or equal".
   const size_t bucket = static_cast<size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   counts_[bucket]++;
   sum_ += value;
 }
@@ -86,7 +88,7 @@ void Histogram::Observe(double value) {
 Histogram::Snapshot Histogram::Read() const {
   Snapshot snapshot;
   snapshot.bounds = bounds_;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   uint64_t running = 0;
   for (const uint64_t count : counts_) {
     running += count;
@@ -184,7 +186,7 @@ void ServerMetrics::SetStartupSeconds(double seconds) {
 }
 
 void ServerMetrics::HttpRequest(unsigned code) {
-  std::lock_guard<std::mutex> lock(http_mutex_);
+  MutexLock lock(&http_mutex_);
   http_requests_[code]++;
 }
 
@@ -253,7 +255,7 @@ std::string ServerMetrics::Render(const ScrapeGauges& gauges) const {
   out.Sample("taskledger_startup_seconds", {}, static_cast<double>(startup_ns_.load(std::memory_order_relaxed)) / 1e9);
   out.Family("taskledger_http_requests_total", "counter", "HTTP requests answered, by status code.");
   {
-    std::lock_guard<std::mutex> lock(http_mutex_);
+    MutexLock lock(&http_mutex_);
     for (const auto& [code, n] : http_requests_) out.Sample("taskledger_http_requests_total", {{"code", std::to_string(code)}}, n);
   }
   return out.text();

@@ -13,13 +13,13 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "ledger/thread_safety.h"
 #include "projections/decide.h"
 #include "projections/event.h"
 
@@ -34,20 +34,20 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
-  void Observe(double value);
+  void Observe(double value) EXCLUDES(mutex_);
 
   struct Snapshot {
     std::vector<double> bounds;
     std::vector<uint64_t> cumulative;  // per bound, then +Inf (= count)
     double sum = 0;
   };
-  Snapshot Read() const;
+  Snapshot Read() const EXCLUDES(mutex_);
 
  private:
   const std::vector<double> bounds_;
-  mutable std::mutex mutex_;
-  std::vector<uint64_t> counts_;  // per bound, then the overflow; not cumulative
-  double sum_ = 0;
+  mutable Mutex mutex_;
+  std::vector<uint64_t> counts_ GUARDED_BY(mutex_);  // per bound, then the overflow; not cumulative
+  double sum_ GUARDED_BY(mutex_) = 0;
 };
 
 // Builds an exposition: each family's HELP and TYPE once, then its samples.
@@ -91,12 +91,12 @@ class ServerMetrics {
 
   void SetConnections(size_t open) { connections_.store(open, std::memory_order_relaxed); }
   void SetStartupSeconds(double seconds);
-  void HttpRequest(unsigned code);
+  void HttpRequest(unsigned code) EXCLUDES(http_mutex_);
 
-  std::string Render(const ScrapeGauges& gauges) const;
+  std::string Render(const ScrapeGauges& gauges) const EXCLUDES(http_mutex_);
 
  private:
-  static constexpr size_t kCommandKinds = 14;  // CommandKind's 13, then "unknown"
+  static constexpr size_t kCommandKinds = static_cast<size_t>(CommandKind::kSweep) + 2;  // then "unknown"
   static constexpr size_t kOutcomes = 6;       // ok refused not_found invalid busy error
   static constexpr size_t kHolderCommands = 6;
   static constexpr size_t kRejectionReasons = 5;
@@ -112,8 +112,8 @@ class ServerMetrics {
   std::array<Counter, kAttemptEnds> attempts_ended_{};
   std::atomic<size_t> connections_{0};
   std::atomic<int64_t> startup_ns_{0};
-  mutable std::mutex http_mutex_;
-  std::map<unsigned, uint64_t> http_requests_;  // by status code; GUARDED_BY(http_mutex_)
+  mutable Mutex http_mutex_;
+  std::map<unsigned, uint64_t> http_requests_ GUARDED_BY(http_mutex_);  // by status code
   Histogram command_seconds_;
   Histogram group_seconds_;
   Histogram fsync_seconds_;
