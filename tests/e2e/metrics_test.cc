@@ -1,6 +1,9 @@
 // `serve --http`: GET /metrics after a scripted story through the RPC, with exact values;
 // /healthz, 404 and 405; and the --http addresses serve refuses.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <sstream>
@@ -139,6 +142,31 @@ TEST(ServeHttpFlag, RefusesBadAddresses) {
     EXPECT_EQ(refused.err.rfind(c.error, 0), 0u) << refused.err;
     EXPECT_EQ(CountOf(refused.err, "\n"), 1u) << refused.err;
   }
+}
+
+// An HTTP address that cannot be bound (here: a port in use) stops serve before it serves
+// anything, and leaves no RPC socket behind.
+TEST(ServeHttpFlag, FailsCleanlyWhenTheHttpPortIsTaken) {
+  TempDir dir("taskledger-http-taken");
+  const int taken = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(taken, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  ASSERT_EQ(::getsockname(taken, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string port = std::to_string(ntohs(address.sin_port));
+  const std::string rpc_path = dir.path() + "/rpc.sock";
+  const ProcessResult refused = RunProcess({TaskledgerBinary(), "--db", dir.path() + "/ledger.db", "serve", "--listen",
+                                            "unix:" + rpc_path, "--http", "tcp:127.0.0.1:" + port});
+  ::close(taken);
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(refused.err.rfind("taskledger: cannot listen (HTTP) on tcp:127.0.0.1:" + port + ": ", 0), 0u)
+      << refused.err;
+  EXPECT_EQ(CountOf(refused.err, "\n"), 1u) << refused.err;
+  EXPECT_NE(::access(rpc_path.c_str(), F_OK), 0) << "the RPC socket was left behind";
 }
 
 }  // namespace

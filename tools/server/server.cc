@@ -572,7 +572,10 @@ int Serve(const ServeOptions& options) {
   if (!listener.ok()) return fail(listener.status());
   kj::Timer& timer = io.provider->getTimer();
   Result<std::unique_ptr<HttpEndpoint>> http = StartHttp(plans->http, io, metrics, ledger->get());
-  if (!http.ok()) return fail(http.status());
+  if (!http.ok()) {
+    listener->Close();  // no RPC socket file left behind for a server that did not start
+    return fail(http.status());
+  }
   capnp::ReaderOptions reader_options;
   reader_options.traversalLimitInWords = kMaxRequestWords;
   ConnectionErrors errors;
