@@ -100,8 +100,13 @@ TEST_F(MetricsTest, AnswersHealthzAndRefusesOtherPathsAndMethods) {
   EXPECT_EQ(posted.body, "{\"error\":\"/metrics takes GET, not POST\"}\n");
   EXPECT_NE(posted.headers.find("Allow: GET, HEAD"), std::string::npos) << posted.headers;
 
+  // A method HTTP does not have: kj answers 501 itself, and that is counted too.
+  const HttpResponse garbage = Get("/metrics", "BREW");
+  EXPECT_EQ(garbage.status, 501) << garbage.error;
+
   const HttpResponse metrics = Get("/metrics");
   ASSERT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_EQ(Sample(metrics.body, R"(taskledger_http_requests_total{code="501"})"), "1") << metrics.body;
   EXPECT_EQ(Sample(metrics.body, R"(taskledger_http_requests_total{code="404"})"), "1") << metrics.body;
   EXPECT_EQ(Sample(metrics.body, R"(taskledger_http_requests_total{code="405"})"), "1") << metrics.body;
 }

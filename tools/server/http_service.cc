@@ -61,12 +61,28 @@ class HttpEndpoint::Service final : public kj::HttpService {
   std::function<ScrapeGauges()> gauges_;
 };
 
+// kj's answers to requests that do not parse (400, or 501 for an unknown method), counted
+// like ours so that taskledger_http_requests_total shows every response.
+class HttpEndpoint::CountingErrors final : public kj::HttpServerErrorHandler {
+ public:
+  explicit CountingErrors(ServerMetrics& metrics) : metrics_(metrics) {}
+  kj::Promise<void> handleClientProtocolError(kj::HttpHeaders::ProtocolError error,
+                                              kj::HttpService::Response& response) override {
+    metrics_.HttpRequest(error.statusCode);
+    return kj::HttpServerErrorHandler::handleClientProtocolError(kj::mv(error), response);
+  }
+
+ private:
+  ServerMetrics& metrics_;
+};
+
 namespace {
 
-kj::HttpServerSettings Settings() {
+kj::HttpServerSettings Settings(kj::HttpServerErrorHandler& errors) {
   kj::HttpServerSettings settings;
   settings.headerTimeout = kHttpHeaderTimeout;
   settings.pipelineTimeout = kHttpPipelineTimeout;
+  settings.errorHandler = errors;
   return settings;
 }
 
@@ -77,7 +93,8 @@ HttpEndpoint::HttpEndpoint(kj::Timer& timer, Listener listener, ServerMetrics& m
     : allow_(table_builder_.add("Allow")),
       table_(table_builder_.build()),
       service_(kj::heap<Service>(*table_, allow_, metrics, std::move(gauges))),
-      server_(kj::heap<kj::HttpServer>(timer, *table_, *service_, Settings())),
+      errors_(kj::heap<CountingErrors>(metrics)),
+      server_(kj::heap<kj::HttpServer>(timer, *table_, *service_, Settings(*errors_))),
       listener_(std::move(listener)) {
   listening_ = server_->listenHttp(*listener_.receiver).eagerlyEvaluate([](kj::Exception&& e) {
     spdlog::error("HTTP listener failed: {}", e.getDescription().cStr());

@@ -32,11 +32,13 @@ class HttpEndpoint {
 
  private:
   class Service;
+  class CountingErrors;
 
   kj::HttpHeaderTable::Builder table_builder_;
   kj::HttpHeaderId allow_;
   kj::Own<kj::HttpHeaderTable> table_;
   kj::Own<Service> service_;
+  kj::Own<CountingErrors> errors_;
   kj::Own<kj::HttpServer> server_;
   Listener listener_;
   kj::Promise<void> listening_ = nullptr;
