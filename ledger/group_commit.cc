@@ -80,7 +80,9 @@ void GroupCommitter::RunWriter() {
     for (Batch& batch : group.batches) {
       for (Command& command : batch.commands) commands.push_back(std::move(command));
     }
+    const auto started = std::chrono::steady_clock::now();
     group.outcomes = ledger_->SubmitGroupUnsynced(commands);
+    if (options_.on_group_written) options_.on_group_written(commands.size(), std::chrono::steady_clock::now() - started);
     {
       MutexLock lock(&mutex_);
       groups_++;
@@ -101,7 +103,9 @@ void GroupCommitter::RunSyncer() {
       groups.swap(unsynced_);
     }
     // One fsync for every group written so far: each was written before this call began.
+    const auto started = std::chrono::steady_clock::now();
     const Status synced = ledger_->SyncWrites();
+    if (options_.on_synced) options_.on_synced(std::chrono::steady_clock::now() - started);
     size_t completed = 0;
     for (Written& group : groups) {
       size_t next = 0;

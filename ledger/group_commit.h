@@ -15,6 +15,7 @@
 // Thread-safe. Completions run on the syncer thread and must not block.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -34,6 +35,11 @@ struct GroupCommitOptions {
   // Commands in one durable write. Default 4096: large enough to amortize the fsync,
   // small enough to bound one WriteBatch.
   size_t max_group_commands = 4096;
+  // Optional observers, for a server's metrics: called on the writer thread after each
+  // group is written (its commands and the time to validate and write them), and on the
+  // syncer thread after each fsync (its time). They must not block.
+  std::function<void(size_t commands, std::chrono::nanoseconds took)> on_group_written;
+  std::function<void(std::chrono::nanoseconds took)> on_synced;
 };
 
 class GroupCommitter {

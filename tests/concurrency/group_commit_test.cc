@@ -197,5 +197,40 @@ TEST_F(GroupCommitTest, AnOversizedBatchIsABadRequest) {
   EXPECT_EQ(ledger_->last_seq(), 0u);
 }
 
+// The observers a server's metrics use: one call per group written, with its commands, and
+// one per fsync; the groups' commands add up to every command committed.
+TEST_F(GroupCommitTest, ObserversSeeEveryGroupAndEverySync) {
+  std::atomic<uint64_t> groups{0}, commands{0}, syncs{0};
+  GroupCommitOptions options;
+  options.on_group_written = [&](size_t n, std::chrono::nanoseconds took) {
+    groups++;
+    commands += n;
+    EXPECT_GE(took.count(), 0);
+  };
+  options.on_synced = [&](std::chrono::nanoseconds took) {
+    syncs++;
+    EXPECT_GE(took.count(), 0);
+  };
+  GroupCommitter committer(ledger_.get(), options);
+  Completions completions;
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < 4; ++t) {
+    submitters.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(committer.Enqueue({Create("o" + std::to_string(t) + "-" + std::to_string(i))},
+                                      [&](std::vector<Outcome> o) { completions.Add(std::move(o)); })
+                        .ok());
+      }
+    });
+  }
+  for (std::thread& s : submitters) s.join();
+  committer.Stop();
+  EXPECT_EQ(completions.batches(), 200);
+  EXPECT_EQ(commands.load(), 200u);
+  EXPECT_EQ(groups.load(), committer.groups_committed());
+  EXPECT_EQ(syncs.load(), committer.syncs());
+  EXPECT_GE(syncs.load(), 1u);
+}
+
 }  // namespace
 }  // namespace taskledger

@@ -12,10 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/server.h"  // RawConnect, CountOf
 #include "tests/support/temp_dir.h"
@@ -51,12 +53,23 @@ bool IsSocketFile(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-// `taskledger args...` started the way systemd starts a socket-activated service: `passed`
-// becomes fd 3, and LISTEN_FDS=1, LISTEN_FDNAMES=`fd_name` and LISTEN_PID (its own pid) are
-// set. stdout and stderr go to `out_path`. Killed and reaped when it goes, if still running.
+// One socket to pass, and its FileDescriptorName=.
+struct Passed {
+  int fd;
+  std::string name;
+};
+
+// `taskledger args...` started the way systemd starts a socket-activated service: the
+// `passed` sockets become fds 3, 4, ..., and LISTEN_FDS, LISTEN_FDNAMES (their names, colon
+// separated) and LISTEN_PID (its own pid) are set. stdout and stderr go to `out_path`.
+// Killed and reaped when it goes, if still running.
 class ActivatedProcess {
  public:
   ActivatedProcess(const std::vector<std::string>& args, int passed, const std::string& fd_name,
+                   const std::string& out_path)
+      : ActivatedProcess(args, std::vector<Passed>{{passed, fd_name}}, out_path) {}
+
+  ActivatedProcess(const std::vector<std::string>& args, const std::vector<Passed>& passed,
                    const std::string& out_path)
       : out_path_(out_path) {
     // Everything the child needs is built before fork: after it, only async-signal-safe
@@ -68,8 +81,10 @@ class ActivatedProcess {
       const std::string entry(*e);
       if (entry.rfind("LISTEN_", 0) != 0 && entry.rfind("NOTIFY_SOCKET=", 0) != 0) env.push_back(entry);
     }
-    env.push_back("LISTEN_FDS=1");
-    env.push_back("LISTEN_FDNAMES=" + fd_name);
+    std::string names;
+    for (const Passed& p : passed) names += (names.empty() ? "" : ":") + p.name;
+    env.push_back("LISTEN_FDS=" + std::to_string(passed.size()));
+    env.push_back("LISTEN_FDNAMES=" + names);
     env.push_back("LISTEN_PID=0000000000");  // its digits are written in the child
     std::vector<char*> argv_pointers, env_pointers;
     for (std::string& a : argv) argv_pointers.push_back(a.data());
@@ -86,12 +101,12 @@ class ActivatedProcess {
       ::dup2(null, 0);
       ::dup2(out, 1);
       ::dup2(out, 2);
-      // dup2 clears close-on-exec on the copy; a descriptor already at 3 keeps its own.
-      if (passed == kFirstPassedFd) {
-        ::fcntl(passed, F_SETFD, 0);
-      } else {
-        ::dup2(passed, kFirstPassedFd);
-      }
+      // Out of the way first (a passed fd may sit where another one goes), then in place;
+      // dup2 clears close-on-exec on the copy.
+      int moved[8];
+      const size_t count = std::min<size_t>(passed.size(), 8);
+      for (size_t i = 0; i < count; ++i) moved[i] = ::fcntl(passed[i].fd, F_DUPFD_CLOEXEC, 64);
+      for (size_t i = 0; i < count; ++i) ::dup2(moved[i], kFirstPassedFd + static_cast<int>(i));
       ::execve(argv_pointers[0], argv_pointers.data(), env_pointers.data());
       ::_exit(127);
     }
@@ -222,6 +237,49 @@ TEST_F(SystemdTest, RefusesListenWhenSystemdPassedASocket) {
   const std::string err = server.output();
   EXPECT_EQ(LineCount(err), 1u) << err;
   EXPECT_NE(err.find("drop --listen"), std::string::npos) << err;
+  EXPECT_FALSE(IsSocketFile(root_ + "/other.sock"));
+}
+
+TEST_F(SystemdTest, ServesHttpOnThePassedSocketNamedHttp) {
+  const std::string http_path = root_ + "/http.sock";
+  const int rpc = BoundUnixSocket(socket_path_, SOCK_STREAM);
+  const int http = BoundUnixSocket(http_path, SOCK_STREAM);
+  ASSERT_GE(rpc, 0) << std::strerror(errno);
+  ASSERT_GE(http, 0) << std::strerror(errno);
+  ActivatedProcess server({"--db", db_, "serve"}, {{rpc, "rpc"}, {http, "http"}}, root_ + "/server.out");
+  ::close(rpc);
+  ::close(http);
+  ASSERT_TRUE(server.WaitListening(20s)) << server.output();
+  EXPECT_NE(server.output().find("http on unix:" + http_path), std::string::npos) << server.output();
+  EXPECT_EQ(server.output().find("leaving the systemd socket"), std::string::npos) << server.output();
+
+  const HttpResponse health = HttpOverUnix(http_path, "GET", "/healthz");
+  EXPECT_EQ(health.status, 200) << health.error;
+  const ProcessResult created =
+      RunProcess({TaskledgerBinary(), "--connect", "unix:" + socket_path_, "create", "t1", "--title", "T"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const HttpResponse metrics = HttpOverUnix(http_path, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("\ntaskledger_commands_total{kind=\"create\",outcome=\"ok\"} 1\n"), std::string::npos)
+      << metrics.body;
+
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.WaitExit(10s), 0) << server.output();
+  EXPECT_TRUE(IsSocketFile(http_path)) << "the server unlinked the HTTP socket systemd owns";
+}
+
+TEST_F(SystemdTest, RefusesHttpFlagWhenSystemdPassedAnHttpSocket) {
+  const int rpc = BoundUnixSocket(socket_path_, SOCK_STREAM);
+  const int http = BoundUnixSocket(root_ + "/http.sock", SOCK_STREAM);
+  ASSERT_GE(rpc, 0) << std::strerror(errno);
+  ASSERT_GE(http, 0) << std::strerror(errno);
+  ActivatedProcess server({"--db", db_, "serve", "--http", "unix:" + root_ + "/other.sock"},
+                          {{rpc, "rpc"}, {http, "http"}}, root_ + "/server.out");
+  ::close(rpc);
+  ::close(http);
+  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
+  const std::string err = server.output();
+  EXPECT_EQ(LineCount(err), 1u) << err;
+  EXPECT_NE(err.find("drop --http"), std::string::npos) << err;
   EXPECT_FALSE(IsSocketFile(root_ + "/other.sock"));
 }
 

@@ -6,6 +6,11 @@
 #include "tools/server/server.h"
 
 namespace taskledger::cli {
+
+// tools/cli/version.cmake: what --version prints, reported as taskledger_build_info.
+extern const char kVersion[];
+extern const char kRevision[];
+
 namespace {
 
 struct ServeFlags {
@@ -29,6 +34,8 @@ int RunServe(const Cli& cli, const CLI::App& verb, ServeFlags& flags) {
   flags.options.listen_given = verb.count("--listen") != 0;
   flags.options.db_path = globals.db;
   flags.options.sync = !flags.no_sync;
+  flags.options.version = kVersion;
+  flags.options.revision = kRevision;
   return server::Serve(flags.options);
 }
 
@@ -39,7 +46,9 @@ void AddServeVerb(CLI::App& app, Cli& cli, VerbAction& run) {
   auto* verb = app.add_subcommand("serve", "own the ledger and serve clients over Cap'n Proto RPC");
   verb->add_option("--listen", flags->options.listen, "unix:/path (default unix:./taskledger.sock) or tcp:HOST:PORT; "
                    "not with a socket from systemd (socket activation)");
-  verb->add_flag("--allow-remote", flags->options.allow_remote, "let tcp bind a non-loopback address");
+  verb->add_option("--http", flags->options.http, "also serve GET /metrics (Prometheus) and /healthz over HTTP on "
+                   "unix:/path or tcp:HOST:PORT; not with a socket named http from systemd");
+  verb->add_flag("--allow-remote", flags->options.allow_remote, "let tcp (--listen, --http) bind a non-loopback address");
   verb->add_flag("--no-sync", flags->no_sync, "acknowledge before fsync (benchmarks only: loses data on power cut)");
   verb->add_option("--idle-timeout", flags->idle_timeout,
                    "close a connection that sent nothing this long with no call or follow open (default 5m; 0 disables)");

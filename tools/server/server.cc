@@ -6,9 +6,6 @@
 #include <kj/async-unix.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +13,7 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "ledger/codec.h"
 #include "ledger/group_commit.h"
@@ -23,6 +21,9 @@
 #include "projections/limits.h"
 #include "tools/common/address.h"
 #include "tools/common/follow.h"
+#include "tools/server/http_service.h"
+#include "tools/server/listener.h"
+#include "tools/server/metrics.h"
 #include "tools/server/systemd_support.h"
 
 namespace taskledger::server {
@@ -136,10 +137,11 @@ kj::Promise<void> WhenIdle(kj::Timer& timer, std::shared_ptr<Activity> activity,
 // The service of one connection (each has its own, to count its calls).
 class LedgerService final : public rpc::Ledger::Server {
  public:
-  LedgerService(Ledger* ledger, GroupCommitter* committer, kj::Timer& timer, kj::ForkedPromise<void>& stopping,
-                size_t* in_flight, std::shared_ptr<Activity> activity)
+  LedgerService(Ledger* ledger, GroupCommitter* committer, ServerMetrics* metrics, kj::Timer& timer,
+                kj::ForkedPromise<void>& stopping, size_t* in_flight, std::shared_ptr<Activity> activity)
       : ledger_(ledger),
         committer_(committer),
+        metrics_(metrics),
         timer_(timer),
         stopping_(stopping),
         in_flight_(in_flight),
@@ -147,8 +149,10 @@ class LedgerService final : public rpc::Ledger::Server {
 
   kj::Promise<void> submit(SubmitContext context) override {
     CallInFlight call(activity_);
+    const SteadyClock::time_point submitted = SteadyClock::now();
     auto commands_in = context.getParams().getCommands();
     std::vector<Command> commands;
+    std::vector<CommandKind> kinds;  // for the metrics, once the commands are the committer's
     Status bad = Status::Ok();
     if (commands_in.size() > kMaxCommandsPerCall) {
       bad = Status::InvalidArgument("more than " + std::to_string(kMaxCommandsPerCall) + " commands in one call");
@@ -157,20 +161,30 @@ class LedgerService final : public rpc::Ledger::Server {
       if (!bad.ok()) break;
       Result<Command> command = wire::ReadCommand(c);
       if (!command.ok()) bad = command.status();
-      else commands.push_back(std::move(*command));
+      else {
+        kinds.push_back(command->kind);
+        commands.push_back(std::move(*command));
+      }
     }
     const size_t count = commands_in.size();
     if (!bad.ok()) {
-      FillOutcomes(context, std::vector<Outcome>(count, Outcome{bad, {}}));
+      std::vector<Outcome> outcomes(count, Outcome{bad, {}});
+      RecordOutcomes(*metrics_, kinds, outcomes, submitted);
+      FillOutcomes(context, outcomes);
       return kj::READY_NOW;
     }
     auto paf = kj::newPromiseAndCrossThreadFulfiller<std::vector<Outcome>>();
     auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::vector<Outcome>>>>(
         kj::mv(paf.fulfiller));
     const Status queued = committer_->Enqueue(
-        std::move(commands), [fulfiller](std::vector<Outcome> outcomes) { (*fulfiller)->fulfill(kj::mv(outcomes)); });
+        std::move(commands), [fulfiller, metrics = metrics_, kinds, submitted](std::vector<Outcome> outcomes) {
+          RecordOutcomes(*metrics, kinds, outcomes, submitted);
+          (*fulfiller)->fulfill(kj::mv(outcomes));
+        });
     if (!queued.ok()) {
-      FillOutcomes(context, std::vector<Outcome>(count, Outcome{queued, {}}));
+      std::vector<Outcome> outcomes(count, Outcome{queued, {}});
+      RecordOutcomes(*metrics_, kinds, outcomes, submitted);
+      FillOutcomes(context, outcomes);
       return kj::READY_NOW;
     }
     ++*in_flight_;
@@ -397,6 +411,16 @@ class LedgerService final : public rpc::Ledger::Server {
     return ledger_->ForEachTaskEvent(task_id, from_seq, collect);
   }
 
+  // Outcomes in the order of `kinds` (the commands that could be read; any others are
+  // counted as of unknown kind). Runs on the event loop or the committer's syncer thread.
+  static void RecordOutcomes(ServerMetrics& metrics, const std::vector<CommandKind>& kinds,
+                             const std::vector<Outcome>& outcomes, SteadyClock::time_point submitted) {
+    const double seconds = std::chrono::duration<double>(SteadyClock::now() - submitted).count();
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      metrics.CommandDone(i < kinds.size() ? std::optional<CommandKind>(kinds[i]) : std::nullopt, outcomes[i], seconds);
+    }
+  }
+
   template <typename Context>
   static void FillOutcomes(Context& context, const std::vector<Outcome>& outcomes) {
     auto list = context.getResults().initOutcomes(static_cast<unsigned>(outcomes.size()));
@@ -410,6 +434,7 @@ class LedgerService final : public rpc::Ledger::Server {
 
   Ledger* ledger_;
   GroupCommitter* committer_;
+  ServerMetrics* metrics_;
   kj::Timer& timer_;
   kj::ForkedPromise<void>& stopping_;
   size_t* in_flight_;
@@ -435,94 +460,67 @@ class ConnectionErrors final : public kj::TaskSet::ErrorHandler {
   void taskFailed(kj::Exception&& e) override { spdlog::debug("connection ended: {}", e.getDescription().cStr()); }
 };
 
-// A unix socket path left by a server that died is replaced; a live one is refused.
-Status PrepareUnixSocket(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return Status::Ok();
-  if (!S_ISSOCK(st.st_mode)) return Status::InvalidArgument(path + " exists and is not a socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path)) return Status::InvalidArgument("socket path too long: " + path);
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const bool live = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  if (fd >= 0) ::close(fd);
-  if (live) return Status::Busy("a server is already listening on unix:" + path);
-  if (::unlink(path.c_str()) != 0) return Status::IOError("cannot remove the stale socket " + path);
-  spdlog::info("replaced a stale socket at {}", path);
-  return Status::Ok();
-}
-
-// --listen as an address this server may bind: tcp on loopback unless --allow-remote; a
-// unix socket path free (a stale socket of a dead server is removed).
-Result<tools::ServerAddress> ListenAddress(const ServeOptions& options) {
-  Result<tools::ServerAddress> address = tools::ParseServerAddress(options.listen);
-  if (!address.ok()) return Status::InvalidArgument("--listen: " + address.status().message());
-  if (!address->is_unix() && !tools::IsLoopbackHost(address->host) && !options.allow_remote) {
-    return Status::InvalidArgument("--listen: " + address->host +
-                                   " is not loopback; pass --allow-remote to accept other machines");
-  }
-  if (address->is_unix()) TL_RETURN_IF_ERROR(PrepareUnixSocket(address->unix_path));
-  return address;
-}
-
-// Where the RPC listener comes from, decided before the ledger opens so that a busy socket
-// or a bad unit fails fast: a socket systemd passed (socket activation), or --listen.
-struct ListenPlan {
-  int activated_fd = -1;         // >= 0: systemd's listening socket, adopted as it is
-  tools::ServerAddress address;  // otherwise: bound by this server
+// Where the listeners come from: sockets systemd passed (socket activation), or --listen
+// and --http. Either way, decided before the ledger opens so that a busy socket or a bad
+// unit fails fast.
+struct ListenPlans {
+  ListenPlan rpc;
+  std::optional<ListenPlan> http;  // none: no HTTP listener
 };
 
-Result<ListenPlan> PlanListener(const ServeOptions& options) {
+Result<ListenPlans> PlanListeners(const ServeOptions& options) {
   Result<std::vector<PassedSocket>> passed = TakePassedSockets();
   if (!passed.ok()) return passed.status();
+  ListenPlans plans;
   if (passed->empty()) {
-    Result<tools::ServerAddress> address = ListenAddress(options);
+    Result<tools::ServerAddress> address = BindableAddress("--listen", options.listen, options.allow_remote);
     if (!address.ok()) return address.status();
-    return ListenPlan{-1, std::move(*address)};
+    plans.rpc.address = std::move(*address);
+  } else {
+    if (options.listen_given) {
+      return Status::InvalidArgument("serve: systemd passed a listening socket (LISTEN_FDS); drop --listen, "
+                                     "the .socket unit says where to listen");
+    }
+    Result<int> fd = ChooseRpcSocket(*passed);
+    if (!fd.ok()) return fd.status();
+    plans.rpc.activated_fd = *fd;
   }
-  if (options.listen_given) {
-    return Status::InvalidArgument("serve: systemd passed a listening socket (LISTEN_FDS); drop --listen, "
-                                   "the .socket unit says where to listen");
+  Result<int> http_fd = passed->empty() ? Result<int>(-1) : ChooseHttpSocket(*passed);
+  if (!http_fd.ok()) return http_fd.status();
+  if (*http_fd >= 0) {
+    if (!options.http.empty()) {
+      return Status::InvalidArgument("serve: systemd passed a socket named http; drop --http, "
+                                     "the .socket unit says where to serve HTTP");
+    }
+    plans.http = ListenPlan{*http_fd, {}};
+  } else if (!options.http.empty()) {
+    Result<tools::ServerAddress> address = BindableAddress("--http", options.http, options.allow_remote);
+    if (!address.ok()) return address.status();
+    plans.http = ListenPlan{-1, std::move(*address)};
   }
-  Result<int> fd = ChooseRpcSocket(*passed);
-  if (!fd.ok()) return fd.status();
-  return ListenPlan{*fd, {}};
+  return plans;
 }
 
-struct Listener {
-  kj::Own<kj::ConnectionReceiver> receiver;
-  std::string shown;              // where it listens, as --listen spells it
-  std::string created_unix_path;  // a socket file this server made, removed when it stops
-};
+// The GroupCommitter reporting its groups and fsyncs to `metrics`.
+GroupCommitOptions ObservedCommitOptions(ServerMetrics& metrics) {
+  const auto seconds = [](std::chrono::nanoseconds took) { return std::chrono::duration<double>(took).count(); };
+  GroupCommitOptions commit_options;
+  commit_options.on_group_written = [&metrics, seconds](size_t commands, std::chrono::nanoseconds took) {
+    metrics.GroupWritten(commands, seconds(took));
+  };
+  commit_options.on_synced = [&metrics, seconds](std::chrono::nanoseconds took) { metrics.Synced(seconds(took)); };
+  return commit_options;
+}
 
-Result<Listener> Listen(const ListenPlan& plan, kj::AsyncIoContext& io) {
-  Listener listener;
-  const tools::ServerAddress& address = plan.address;
-  try {
-    if (plan.activated_fd >= 0) {
-      // systemd made this socket (its path and mode are the .socket unit's) and keeps it open
-      // across our restarts: adopt it and never unlink it. libsystemd set FD_CLOEXEC; kj sets
-      // O_NONBLOCK itself (systemd passes the socket as it made it).
-      listener.shown = DescribeListeningSocket(plan.activated_fd);
-      listener.receiver = io.lowLevelProvider->wrapListenSocketFd(
-          plan.activated_fd,
-          kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP | kj::LowLevelAsyncIoProvider::ALREADY_CLOEXEC);
-      spdlog::info("socket activation: serving the socket systemd passed, {}", listener.shown);
-      return listener;
-    }
-    const mode_t old_umask = ::umask(0077);  // the socket is created owner-only
-    listener.receiver = io.provider->getNetwork().parseAddress(address.endpoint).wait(io.waitScope)->listen();
-    ::umask(old_umask);
-    if (address.is_unix()) ::chmod(address.unix_path.c_str(), 0600);
-  } catch (const kj::Exception& e) {
-    const std::string where = plan.activated_fd >= 0 ? "the socket systemd passed" : address.text;
-    return Status::IOError("cannot listen on " + where + ": " + e.getDescription().cStr());
-  }
-  listener.created_unix_path = address.unix_path;
-  listener.shown = address.text;
-  if (!address.is_unix()) listener.shown = "tcp:" + address.host + ":" + std::to_string(listener.receiver->getPort());
-  return listener;
+// The HTTP endpoint (GET /metrics, /healthz) when there is a plan for one; else null.
+Result<std::unique_ptr<HttpEndpoint>> StartHttp(const std::optional<ListenPlan>& plan, kj::AsyncIoContext& io,
+                                                ServerMetrics& metrics, Ledger* ledger) {
+  if (!plan) return std::unique_ptr<HttpEndpoint>();
+  Result<Listener> listener = Listen(*plan, "HTTP", io);
+  if (!listener.ok()) return listener.status();
+  spdlog::info("serving metrics over HTTP on {}", listener->shown);
+  return std::make_unique<HttpEndpoint>(io.provider->getTimer(), std::move(*listener), metrics,
+                                        [ledger] { return ScrapeGauges{ledger->last_seq()}; });
 }
 
 // Each client is a file descriptor: allow as many as the hard limit does.
@@ -544,8 +542,8 @@ int Serve(const ServeOptions& options) {
     std::fprintf(stderr, "taskledger: %s\n", s.message().c_str());
     return s.ExitCode();
   };
-  Result<ListenPlan> listen_plan = PlanListener(options);
-  if (!listen_plan.ok()) return fail(listen_plan.status());
+  Result<ListenPlans> plans = PlanListeners(options);
+  if (!plans.ok()) return fail(plans.status());
 
   // Before any thread exists (RocksDB's, the writer's): every thread must block these, so
   // that they reach the event loop instead of killing the process.
@@ -554,22 +552,30 @@ int Serve(const ServeOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
   RaiseOpenFilesLimit();
 
+  ServerMetrics metrics(BuildInfo{options.version, options.revision});
+  const SteadyClock::time_point opening = SteadyClock::now();
   SystemClock clock;
   LedgerOptions ledger_options;
   ledger_options.path = options.db_path;
   ledger_options.sync = options.sync;
   Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(ledger_options, &clock);
   if (!ledger.ok()) return fail(ledger.status());
+  metrics.SetStartupSeconds(std::chrono::duration<double>(SteadyClock::now() - opening).count());
 
   auto io = kj::setupAsyncIo();
-  GroupCommitter committer(ledger->get(), GroupCommitOptions{});
+  GroupCommitter committer(ledger->get(), ObservedCommitOptions(metrics));
   size_t in_flight = 0;
   auto stop_paf = kj::newPromiseAndFulfiller<void>();
   kj::ForkedPromise<void> stopping = stop_paf.promise.fork();
 
-  Result<Listener> listener = Listen(*listen_plan, io);
+  Result<Listener> listener = Listen(plans->rpc, "RPC", io);
   if (!listener.ok()) return fail(listener.status());
   kj::Timer& timer = io.provider->getTimer();
+  Result<std::unique_ptr<HttpEndpoint>> http = StartHttp(plans->http, io, metrics, ledger->get());
+  if (!http.ok()) {
+    listener->Close();  // no RPC socket file left behind for a server that did not start
+    return fail(http.status());
+  }
   capnp::ReaderOptions reader_options;
   reader_options.traversalLimitInWords = kMaxRequestWords;
   ConnectionErrors errors;
@@ -581,10 +587,10 @@ int Serve(const ServeOptions& options) {
       if (open_connections >= kMaxConnections) {
         spdlog::warn("refusing a connection: {} open", open_connections);
       } else {
-        ++open_connections;
+        metrics.SetConnections(++open_connections);
         auto activity = std::make_shared<Activity>();
         capnp::Capability::Client service =
-            kj::heap<LedgerService>(ledger->get(), &committer, timer, stopping, &in_flight, activity);
+            kj::heap<LedgerService>(ledger->get(), &committer, &metrics, timer, stopping, &in_flight, activity);
         auto connection = kj::heap<Connection>(kj::mv(stream), activity, kj::mv(service), reader_options);
         kj::Promise<void> done = connection->network.onDisconnect();
         if (options.idle_timeout_ns > 0) {
@@ -592,12 +598,13 @@ int Serve(const ServeOptions& options) {
           done = done.exclusiveJoin(WhenIdle(timer, activity, std::chrono::nanoseconds(options.idle_timeout_ns))
                                         .then([] { spdlog::info("closing a connection idle past --idle-timeout"); }));
         }
-        connections.add(done.attach(kj::mv(connection), kj::defer([&open_connections] { --open_connections; })));
+        connections.add(done.attach(kj::mv(connection), kj::defer([&] { metrics.SetConnections(--open_connections); })));
       }
       return accept_loop();
     });
   };
   spdlog::info("serving ledger {} on {}", options.db_path, listener->shown);
+  if (*http != nullptr) std::cout << "http on " << (*http)->shown() << std::endl;
   std::cout << "listening on " << listener->shown << std::endl;
   NotifyReady("serving ledger " + options.db_path + " on " + listener->shown);
 
@@ -611,8 +618,8 @@ int Serve(const ServeOptions& options) {
   // Stop: no new connections, no new commands; commit and acknowledge what is queued.
   spdlog::info("stopping: finishing {} call(s) in flight", in_flight);
   NotifyStopping("stopping: finishing " + std::to_string(in_flight) + " call(s) in flight");
-  listener->receiver = nullptr;
-  if (!listener->created_unix_path.empty()) ::unlink(listener->created_unix_path.c_str());
+  listener->Close();
+  http->reset();
   committer.Stop();
   stop_paf.fulfiller->fulfill();
   auto give_up = io.provider->getTimer().afterDelay(kDrainReplies);

@@ -25,10 +25,17 @@ struct ServeOptions {
   // A connection that has received no bytes for this long, with no call in flight and no
   // `follow` stream open, is closed (--idle-timeout). 0: never.
   int64_t idle_timeout_ns = kDefaultIdleTimeoutNs;
+  // --http: where to serve GET /metrics and /healthz (unix:PATH or tcp:HOST:PORT, the
+  // rules of --listen); empty: no HTTP listener, unless systemd passed one named `http`.
+  std::string http;
+  // What taskledger_build_info reports: the CLI's --version.
+  std::string version;
+  std::string revision;
 };
 
 // Serves the socket systemd passed when socket-activated (the one named `rpc`), otherwise
-// `listen`; tells systemd READY=1 once serving and STOPPING=1 when it stops
+// `listen`; and HTTP (metrics) on the passed socket named `http`, otherwise on `http` if
+// set. Tells systemd READY=1 once serving and STOPPING=1 when it stops
 // (systemd_support.h; both no-ops outside systemd).
 // Runs until SIGTERM or SIGINT, then stops accepting, commits and acknowledges what is in
 // flight and closes the ledger. Returns the process exit code.

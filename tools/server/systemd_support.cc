@@ -44,6 +44,14 @@ std::string OneLine(std::string text) {
   return text;
 }
 
+Status CheckListeningStream(int fd) {
+  if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+    return Status::InvalidArgument("the socket systemd passed (fd " + std::to_string(fd) +
+                                   ") is not a listening stream socket: use ListenStream= in the .socket unit");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::vector<PassedSocket>> TakePassedSockets() {
@@ -80,17 +88,22 @@ Result<int> ChooseRpcSocket(const std::vector<PassedSocket>& passed) {
                                    ": set FileDescriptorName=rpc on the RPC socket's unit");
   }
   for (const PassedSocket& socket : passed) {
-    if (socket.fd != rpc_fd) {
+    if (socket.fd != rpc_fd && socket.name != kHttpSocketName) {
       spdlog::info("leaving the systemd socket {} (fd {}) alone: this server serves only {}", socket.name, socket.fd,
                    kRpcSocketName);
     }
   }
-  const int is_listening_stream = sd_is_socket(rpc_fd, AF_UNSPEC, SOCK_STREAM, 1);
-  if (is_listening_stream <= 0) {
-    return Status::InvalidArgument("the socket systemd passed (fd " + std::to_string(rpc_fd) +
-                                   ") is not a listening stream socket: use ListenStream= in the .socket unit");
-  }
+  TL_RETURN_IF_ERROR(CheckListeningStream(rpc_fd));
   return rpc_fd;
+}
+
+Result<int> ChooseHttpSocket(const std::vector<PassedSocket>& passed) {
+  for (const PassedSocket& socket : passed) {
+    if (socket.name != kHttpSocketName) continue;
+    TL_RETURN_IF_ERROR(CheckListeningStream(socket.fd));
+    return socket.fd;
+  }
+  return -1;
 }
 
 std::string DescribeListeningSocket(int fd) {

@@ -13,9 +13,10 @@
 
 namespace taskledger::server {
 
-// The name the .socket unit gives the RPC socket (FileDescriptorName=rpc). Other names are
-// for other listeners (e.g. `http`) and are left alone.
+// The name the .socket unit gives the RPC socket (FileDescriptorName=rpc).
 inline constexpr const char* kRpcSocketName = "rpc";
+// The name of the HTTP socket (GET /metrics, /healthz), when the unit passes one.
+inline constexpr const char* kHttpSocketName = "http";
 
 // One socket systemd passed this process.
 struct PassedSocket {
@@ -30,9 +31,13 @@ Result<std::vector<PassedSocket>> TakePassedSockets();
 
 // Of the passed sockets, the one to serve RPC on: the one named `rpc`, or the only one when
 // it carries no name of its own. It must be a listening stream socket. The others are
-// logged and left open. InvalidArgument (one line, naming the unit setting) otherwise.
+// logged and left open (but for the one named `http`: ChooseHttpSocket). InvalidArgument (one line, naming the unit setting) otherwise.
 // REQUIRES: !passed.empty().
 Result<int> ChooseRpcSocket(const std::vector<PassedSocket>& passed);
+
+// Of the passed sockets, the one named `http` (-1 if none). It must be a listening stream
+// socket: InvalidArgument (one line) otherwise.
+Result<int> ChooseHttpSocket(const std::vector<PassedSocket>& passed);
 
 // Where a listening socket listens, as --listen spells it (unix:/path, tcp:HOST:PORT).
 std::string DescribeListeningSocket(int fd);

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""GET /metrics of a real `taskledger serve --http` parsed by the Prometheus Python client
+(Debian: python3-prometheus-client): any parse error fails; a few values are checked.
+
+Usage: metrics_parse_test.py TASKLEDGER_BINARY. Exits 77 (skipped, visibly) when the
+prometheus_client module is not installed.
+"""
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+try:
+    from prometheus_client.parser import text_string_to_metric_families
+except ImportError:
+    print("SKIP: python3-prometheus-client is not installed")
+    sys.exit(77)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def wait_for(condition, limit, what):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.01)  # polling a condition, bounded by `limit`
+    raise AssertionError("timed out waiting for " + what)
+
+
+def main():
+    binary = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="taskledger-metrics-parse") as root:
+        rpc, web, out = root + "/rpc.sock", root + "/http.sock", root + "/server.out"
+        with open(out, "w") as log:
+            server = subprocess.Popen([binary, "--db", root + "/ledger.db", "serve", "--listen", "unix:" + rpc,
+                                       "--http", "unix:" + web], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: server.poll() is not None or "listening on" in open(out).read(), 20, "the server")
+            assert server.poll() is None, open(out).read()
+
+            def cli(*args, code=0):
+                done = subprocess.run([binary, "--connect", "unix:" + rpc, *args], capture_output=True, text=True)
+                assert done.returncode == code, (args, done.returncode, done.stderr)
+                return done.stdout
+
+            cli("create", "t1", "--title", 'a "quoted"\ntitle')
+            task, token = cli("claim", "--next", "--worker", "w1").split()[:2]
+            cli("heartbeat", task, "--worker", "w1", "--token", str(int(token) - 1), code=3)
+
+            connection = UnixHTTPConnection(web)
+            connection.request("GET", "/metrics")
+            response = connection.getresponse()
+            assert response.status == 200, response.status
+            assert response.getheader("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
+            text = response.read().decode("utf-8")
+
+            samples = {}
+            families = list(text_string_to_metric_families(text))  # raises on any parse error
+            for family in families:
+                assert family.documentation, family.name + " has no HELP"
+                assert family.type != "unknown", family.name + " has no TYPE"
+                for s in family.samples:
+                    samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+                if family.type == "histogram":
+                    buckets = [s for s in family.samples if s.name.endswith("_bucket")]
+                    counts = [s.value for s in buckets]
+                    assert counts == sorted(counts), family.name + ": buckets not cumulative"
+                    assert buckets[-1].labels["le"] == "+Inf", family.name
+                    count = [s.value for s in family.samples if s.name.endswith("_count")][0]
+                    assert buckets[-1].value == count, family.name
+
+            def value(name, **labels):
+                return samples.get((name, tuple(sorted(labels.items()))))
+
+            assert value("taskledger_commands_total", kind="create", outcome="ok") == 1, text
+            assert value("taskledger_commands_total", kind="heartbeat", outcome="refused") == 1, text
+            assert value("taskledger_leases_granted_total") == 1, text
+            assert value("taskledger_rejections_total", command="heartbeat", reason="stale_token") == 1, text
+            assert value("taskledger_last_seq") == 3, text
+            assert value("taskledger_command_duration_seconds_count") == 3, text
+            build = [labels for (name, labels) in samples if name == "taskledger_build_info"]
+            assert len(build) == 1 and dict(build[0])["version"], build
+        finally:
+            server.send_signal(signal.SIGTERM)
+            code = server.wait(timeout=10)
+        assert code == 0, open(out).read()
+        assert not os.path.exists(web), "the HTTP socket was left behind"
+    print("ok: %d metric families parsed" % len(families))
+
+
+if __name__ == "__main__":
+    main()
