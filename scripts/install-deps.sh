@@ -5,6 +5,7 @@ set -euo pipefail
 # libsystemd-dev: serve's socket activation and readiness (tools/server/systemd_support).
 # help2man, lintian, dpkg-dev, file, systemd: the man page, the Debian packages and their
 # check (scripts/package.sh), systemd-analyze for the units (scripts/check-units.sh).
+# python3-prometheus-client: the test that parses serve --http's /metrics.
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -14,6 +15,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libsystemd-dev procps chromium \
-  help2man lintian dpkg-dev file systemd \
+  help2man lintian dpkg-dev file systemd python3-prometheus-client \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"
