@@ -128,7 +128,7 @@ std::string EndDetail(const Event& e) {
 }
 
 void AddMark(std::vector<ExplainMark>* marks, const Event& e, std::string kind, std::string text) {
-  marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text)});
+  marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text), std::nullopt});
 }
 
 }  // namespace
@@ -299,7 +299,9 @@ void TaskHistoryBuilder::OnRejected(const Event& e) {
   if (e.current_token != 0 && e.current_token != e.token) {
     text += ", the current token is " + std::to_string(e.current_token);
   }
-  AddMark(a != nullptr ? &a->marks : &h_.marks, e, "rejected", text);
+  std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
+  AddMark(marks, e, "rejected", text);
+  marks->back().refused = e.rejected_command;
 }
 
 TaskHistory TaskHistoryBuilder::Finish(int64_t at_ns) const {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct ExplainMark {
   uint32_t pid = 0;  // where the event's command came from (client metadata)
   std::string host;
   std::string text;  // one plain sentence
+  // rejected: the refused command (whatif replays it: under a longer lease it might have
+  // been accepted).
+  std::optional<HolderCommand> refused;
 };
 
 // One claim's lifetime.
