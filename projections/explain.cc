@@ -1,6 +1,7 @@
 #include "projections/explain.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "projections/time_text.h"
@@ -128,7 +129,7 @@ std::string EndDetail(const Event& e) {
 }
 
 void AddMark(std::vector<ExplainMark>* marks, const Event& e, std::string kind, std::string text) {
-  marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text)});
+  marks->push_back({e.seq, e.time_ns, std::move(kind), e.actor, e.meta.pid, e.meta.host, std::move(text), std::nullopt});
 }
 
 }  // namespace
@@ -148,6 +149,7 @@ Status TaskHistoryBuilder::Add(const Event& e) {
   Note(e, ends_attempt);
   // Note() adds attempts only on a claim, which never ends one: back() is the one that was open.
   if (ends_attempt) Close(&h_.attempts.back(), r_, &e);
+  NoteClockSkew(e);
   h_.last_seq = e.seq;
   return Status::Ok();
 }
@@ -236,6 +238,7 @@ void TaskHistoryBuilder::OnHeartbeat(const Event& e) {
     AddMark(&a.marks, e, "heartbeat_gap",
             "heartbeat after " + FormatDuration(gap) + " of silence (ttl " + FormatDuration(a.ttl_ns) + "), with " +
                 FormatDuration(a.deadline_ns - e.time_ns) + " of the lease left");
+    a.marks.back().value_ns = gap;
   }
   a.longest_gap_ns = std::max(a.longest_gap_ns, gap);
   a.heartbeat_ns.push_back(e.time_ns);
@@ -299,7 +302,28 @@ void TaskHistoryBuilder::OnRejected(const Event& e) {
   if (e.current_token != 0 && e.current_token != e.token) {
     text += ", the current token is " + std::to_string(e.current_token);
   }
-  AddMark(a != nullptr ? &a->marks : &h_.marks, e, "rejected", text);
+  std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
+  AddMark(marks, e, "rejected", text);
+  marks->back().refused = e.rejected_command;
+}
+
+// A writer's clock off the ledger's by more than the bound: flagged at the first such
+// command, and again only when the skew moves by more than the bound (not at every beat).
+void TaskHistoryBuilder::NoteClockSkew(const Event& e) {
+  if (e.meta.wall_time_ns == 0) return;  // an older client, or an import that had no client time
+  const int64_t skew = e.meta.wall_time_ns - e.time_ns;
+  if (skew >= -kClockSkewBoundNs && skew <= kClockSkewBoundNs) return;
+  const auto flagged = skew_flagged_.find(e.actor);
+  if (flagged != skew_flagged_.end() && std::abs(skew - flagged->second) <= kClockSkewBoundNs) return;
+  skew_flagged_[e.actor] = skew;
+  const std::string text = "the clock of " + Who(e.actor, e.meta.pid, e.meta.host) + " is " +
+                           FormatDuration(std::abs(skew)) + (skew > 0 ? " ahead of" : " behind") +
+                           " the ledger's: its own times are not to be trusted (the ledger's decide)";
+  AttemptStory* a = h_.attempts.empty() ? nullptr : &h_.attempts.back();
+  const bool holders = a != nullptr && a->worker == e.actor && (a->open || a->end_seq == e.seq);
+  std::vector<ExplainMark>* marks = holders ? &a->marks : &h_.marks;
+  AddMark(marks, e, "clock_skew", text);
+  marks->back().value_ns = skew;
 }
 
 TaskHistory TaskHistoryBuilder::Finish(int64_t at_ns) const {
@@ -519,6 +543,7 @@ nlohmann::json MarksToJson(const std::vector<ExplainMark>& marks) {
     nlohmann::json j = {{"seq", m.seq}, {"kind", m.kind}, {"actor", m.actor}, {"text", m.text}};
     if (m.pid != 0) j["pid"] = m.pid;
     if (!m.host.empty()) j["host"] = m.host;
+    if (m.value_ns != 0) j[m.kind == "clock_skew" ? "skew_ns" : "gap_ns"] = m.value_ns;
     PutTime(j, "time", m.time_ns);
     out.push_back(std::move(j));
   }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,17 +21,27 @@
 
 namespace taskledger {
 
+// A writer whose wall clock (the client time its commands carry) differs from the ledger's
+// by more than this is flagged: beyond any round trip and commit wait, its clock is off,
+// and the times it reports (or a lease it computes from its own clock) cannot be trusted.
+inline constexpr int64_t kClockSkewBoundNs = 2'000'000'000;
+
 // One noteworthy moment: of an attempt (a signal, a late heartbeat, a refused command) or
 // of the task (an operator's act).
 struct ExplainMark {
   uint64_t seq = 0;  // the event that is the moment
   int64_t time_ns = 0;
-  std::string kind;  // stable: heartbeat_gap, signal, exit, lease_expired, rejected, blocked,
-                     // unblocked, cancelled, revived
+  std::string kind;  // stable: heartbeat_gap, clock_skew, signal, exit, lease_expired, rejected,
+                     // blocked, unblocked, cancelled, revived
   std::string actor;
   uint32_t pid = 0;  // where the event's command came from (client metadata)
   std::string host;
   std::string text;  // one plain sentence
+  // rejected: the refused command (whatif replays it: under a longer lease it might have
+  // been accepted).
+  std::optional<HolderCommand> refused;
+  // heartbeat_gap: the silence before it; clock_skew: the writer's clock minus the ledger's.
+  int64_t value_ns = 0;
 };
 
 // One claim's lifetime.
@@ -98,10 +109,12 @@ class TaskHistoryBuilder {
   void OnOperator(const Event& e);
   void OnLeaseExpired(const Event& e);
   void OnRejected(const Event& e);
+  void NoteClockSkew(const Event& e);
 
   TaskHistory h_;
   TaskRecord r_;               // the fold, as of the last event
   int64_t last_alive_ns_ = 0;  // the open attempt's claim or last heartbeat
+  std::map<std::string, int64_t> skew_flagged_;  // per writer: the skew last flagged
 };
 
 // Folds one task's events (in seq order, starting with its `created`) into its history,

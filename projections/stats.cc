@@ -1,6 +1,7 @@
 #include "projections/stats.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "projections/time_text.h"
@@ -82,6 +83,15 @@ class Tally {
   void Mark(const ExplainMark& m) {
     if (!InWindow(m.time_ns)) return;
     if (m.kind == "lease_expired") s_.lapses_observed++;
+    if (m.kind == "heartbeat_gap") {
+      s_.pauses++;
+      s_.pauses_by_worker[m.actor]++;
+      s_.longest_pause_ns = std::max(s_.longest_pause_ns, m.value_ns);
+    }
+    if (m.kind == "clock_skew") {
+      int64_t& worst = s_.clock_skew_by_writer[m.actor];
+      if (std::abs(m.value_ns) > std::abs(worst)) worst = m.value_ns;
+    }
     if (m.kind != "rejected") return;
     s_.rejections++;
     s_.rejections_by_worker[m.actor]++;
@@ -178,6 +188,8 @@ nlohmann::json StatsToJson(const LedgerStats& s) {
   out["lapses_observed"] = s.lapses_observed;
   out["rejections_by_worker"] = s.rejections_by_worker;
   out["rejections_by_host"] = s.rejections_by_host;
+  out["pauses"] = {{"count", s.pauses}, {"longest_ns", s.longest_pause_ns}, {"by_worker", s.pauses_by_worker}};
+  out["clock_skew"] = {{"bound_ns", kClockSkewBoundNs}, {"by_writer", s.clock_skew_by_writer}};
   out["recovery"] = {{"count", s.recovery.count},
                      {"p50_ns", s.recovery.p50_ns},
                      {"p99_ns", s.recovery.p99_ns},
@@ -205,6 +217,17 @@ std::string RenderStats(const LedgerStats& s) {
   if (s.rejections != 0) {
     out << "rejected commands by worker: " << Tallied(s.rejections_by_worker) << "; by host: "
         << Tallied(s.rejections_by_host) << '\n';
+  }
+  if (s.pauses != 0) {
+    out << "pauses (a heartbeat after over half the ttl of silence): " << s.pauses << ", longest "
+        << FormatDuration(s.longest_pause_ns) << "; by worker: " << Tallied(s.pauses_by_worker) << '\n';
+  }
+  if (!s.clock_skew_by_writer.empty()) {
+    out << "clocks off the ledger's by more than " << FormatDuration(kClockSkewBoundNs) << ":";
+    for (const auto& [writer, skew] : s.clock_skew_by_writer) {
+      out << ' ' << writer << ' ' << (skew > 0 ? "+" : "-") << FormatDuration(std::abs(skew));
+    }
+    out << '\n';
   }
   out << "recovery, from a lapse to the next claim: ";
   if (s.recovery.count == 0) out << "none";

@@ -63,6 +63,14 @@ struct LedgerStats {
   uint64_t rejections = 0;
   std::map<std::string, uint64_t> rejections_by_worker;
   std::map<std::string, uint64_t> rejections_by_host;
+  // Pauses: heartbeats that came after more than half the ttl of silence (a frozen, paused
+  // or starved holder; explain's heartbeat_gap marks).
+  uint64_t pauses = 0;
+  int64_t longest_pause_ns = 0;
+  std::map<std::string, uint64_t> pauses_by_worker;
+  // Writers whose clock was off the ledger's by more than kClockSkewBoundNs: the largest
+  // skew seen of each (their clock minus the ledger's).
+  std::map<std::string, int64_t> clock_skew_by_writer;
   DurationSummary recovery;     // from each lapse to the task's next claim
   uint64_t unrecovered = 0;     // lapses not followed by a claim (yet)
   std::vector<TaskFigure> longest_running;

@@ -113,6 +113,7 @@ svg.timeline text { dominant-baseline: middle; }
 .mark.swept { fill: none; stroke: #d50000; stroke-width: 1.2; }
 .mark.rejected { stroke: #000; stroke-width: 2.2; }
 .mark.gap { fill: #ff6d00; }
+.mark.skew { fill: #00838f; }
 .mark.operator { fill: #37474f; }
 .dep { fill: none; stroke: #1565c0; stroke-opacity: 0.45; stroke-width: 1.2; }
 .status.done { fill: #2e7d32; } .status.dead { fill: #c62828; } .status.running { fill: #1565c0; }
@@ -221,7 +222,8 @@ void Header(std::string& out, size_t lanes, const TimelineOptions& options) {
     out += "<span class=\"key " + std::string(name) + "\"></span>" + name;
   }
   out += " &nbsp; marks: &#9660; signal, &#9675; exit, &#9670; lease expired, &#9671; lapse observed by a sweep, "
-         "&#10005; refused command (zombie), &#9632; operator, &#9650; late heartbeat</div>\n";
+         "&#10005; refused command (zombie), &#9632; operator, &#9650; late heartbeat (a pause), &#8987; a writer's "
+         "clock off the ledger's</div>\n";
   out += "<div class=\"zoom\"><button id=\"zoom-in\" title=\"zoom in\">+</button><button id=\"zoom-out\" "
          "title=\"zoom out\">&#8722;</button><button id=\"zoom-fit\" title=\"the whole range\">fit</button> "
          "showing <span class=\"shown\">the whole range</span>; the wheel zooms, a drag pans, a double click "
@@ -299,6 +301,8 @@ std::string Mark(const std::string& kind, double x, double y, double r, const st
       d = "M" + Num(-r) + " " + Num(-r) + "L" + Num(r) + " " + Num(-r) + "L0 " + Num(r * 0.4) + "Z";
     } else if (kind == "gap") {  // a small triangle pointing up under the bar
       d = "M" + Num(-r * 0.6) + " " + Num(r) + "L" + Num(r * 0.6) + " " + Num(r) + "L0 0Z";
+    } else if (kind == "skew") {  // an hourglass above the bar: the writer's clock is off
+      d = "M" + Num(-r * 0.6) + " " + Num(-r) + "h" + Num(r * 1.2) + "L" + Num(-r * 0.6) + " 0h" + Num(r * 1.2) + "Z";
     } else if (kind == "operator") {
       d = "M" + Num(-r * 0.6) + " " + Num(-r * 0.6) + "h" + Num(r * 1.2) + "v" + Num(r * 1.2) + "h" + Num(-r * 1.2) +
           "Z";
@@ -314,6 +318,7 @@ std::string Mark(const std::string& kind, double x, double y, double r, const st
 std::string MarkKind(const std::string& kind) {
   if (kind == "signal" || kind == "exit" || kind == "rejected") return kind;
   if (kind == "heartbeat_gap") return "gap";
+  if (kind == "clock_skew") return "skew";
   if (kind == "lease_expired") return "swept";
   return "operator";  // blocked, unblocked, cancelled, revived
 }
@@ -323,7 +328,8 @@ void Marks(std::string& out, const std::vector<ExplainMark>& marks, const Geomet
   for (const ExplainMark& m : marks) {
     if (!g.Visible(m.time_ns)) continue;
     const std::string kind = MarkKind(m.kind);
-    const double y = kind == "signal" ? middle - g.bar_height / 2 : middle;  // a signal sits on the bar
+    // A signal sits on the bar, a clock's skew above it.
+    const double y = kind == "signal" || kind == "skew" ? middle - g.bar_height / 2 : middle;
     out += Mark(kind, g.X(m.time_ns), y, r, FormatTime(m.time_ns) + " (seq " + std::to_string(m.seq) + ", " +
                                                  m.actor + ")\n" + m.text);
   }

@@ -405,5 +405,33 @@ TEST_F(AuditCliTest, ReadOnlyVerbsGiveTheSameAnswersEmbeddedOnABackupAndThroughA
   ExpectFailure(RunConnected({"backup", dir_ / "copy3"}), 2, "give --db, not --connect");
 }
 
+
+// ---- whatif ----
+
+// The verb on a ledger: the projection's figures (tests/audit/whatif_test.cc) as JSON, and
+// a text that names the policy, what changes and the assumptions.
+TEST_F(AuditCliTest, WhatIfReplaysTheLogUnderAnotherTtl) {
+  Import(SigstopStory());
+  const nlohmann::json j = JsonOutput({"whatif", "--ttl", "4s"}).at(0);
+  EXPECT_EQ(j.at("tasks"), 1);
+  EXPECT_EQ(j.at("recorded").at("stall_ns"), 10 * kSec);
+  EXPECT_EQ(j.at("whatif").at("stall_ns"), 8 * kSec);
+  EXPECT_EQ(j.at("extra_retries"), 1);
+  const std::string text = Ok({"whatif", "--ttl", "4s", "--heartbeat-every", "1s", "--task", "build"});
+  EXPECT_THAT(text, StartsWith("what if: ttl 4s, heartbeat every 1s; 1 tasks, 2 attempts"));
+  EXPECT_THAT(text, HasSubstr("task build:\n  attempt 1 (w1, token 2): would lapse at"));
+  EXPECT_THAT(text, HasSubstr("assumptions:\n  - "));
+}
+
+TEST_F(AuditCliTest, WhatIfRefusesBadPolicies) {
+  Import(SigstopStory());
+  ExpectFailure(Run({"whatif"}), 2, "give --ttl");
+  ExpectFailure(Run({"whatif", "--ttl", "0s"}), 2, "--ttl");
+  ExpectFailure(Run({"whatif", "--ttl", "soon"}), 2, "--ttl");
+  ExpectFailure(Run({"whatif", "--ttl", "5s", "--grace", "-1s"}), 2, "--grace");
+  ExpectFailure(Run({"whatif", "--ttl", "5s", "--since", "-1m", "--until", "-2m"}), 2, "--since must be before");
+  ExpectFailure(Run({"whatif", "--ttl", "5s", "--task", "nope"}), 4, "nope");
+}
+
 }  // namespace
 }  // namespace taskledger::audit_test

@@ -8,7 +8,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/process.h"
@@ -72,6 +77,39 @@ TEST_F(EmbeddedRunTest, SigtermIsRecordedAndForwarded) {
   const std::string log = Log("slow");
   EXPECT_NE(log.find("signaled"), std::string::npos) << log;
   EXPECT_NE(log.find("exited"), std::string::npos) << log;
+}
+
+
+// Every command of a supervisor and of a worker says where it comes from: its host and its
+// writer's wall time (explain and stats flag a clock off the ledger's by them).
+TEST_F(EmbeddedRunTest, SupervisorsAndWorkersStampHostAndWallTime) {
+  ASSERT_EQ(Run({"create", "r", "--title", "by run"}).exit_code, 0);
+  ASSERT_EQ(Run({"create", "w", "--title", "by worker"}).exit_code, 0);
+  ASSERT_EQ(Run({"run", "r", "--worker", "sup", "--", "true"}).exit_code, 0);
+  test::Background worker(Args({"worker", "--queue", "default", "--concurrency", "1", "--worker", "wrk", "--",
+                                "true"}),
+                          {}, dir_ / "worker.out");
+  for (int i = 0; i < 200 && Run({"--json", "show", "w"}).out.find("\"status\":\"done\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling the task's end, bounded
+  }
+  ::kill(worker.pid(), SIGTERM);
+  worker.WaitExit(std::chrono::seconds(10));
+  for (const std::string task : {"r", "w"}) {
+    const ProcessResult log = Run({"--json", "log", "--task", task});
+    ASSERT_EQ(log.exit_code, 0) << log.err;
+    size_t holder_events = 0;
+    std::istringstream lines(log.out);
+    for (std::string line; std::getline(lines, line);) {
+      const nlohmann::json e = nlohmann::json::parse(line);
+      if (e.at("kind") == "created") continue;
+      ++holder_events;
+      EXPECT_TRUE(e.contains("host") && !e.at("host").get<std::string>().empty()) << line;
+      ASSERT_TRUE(e.contains("client_time_ns")) << line;
+      // Same machine, same clock: within a second of the ledger's.
+      EXPECT_LT(std::abs(e.at("client_time_ns").get<int64_t>() - e.at("time_ns").get<int64_t>()), 1'000'000'000) << line;
+    }
+    EXPECT_GE(holder_events, 3u) << log.out;  // claimed, completed, exited
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "projections/limits.h"
 #include "projections/time_text.h"
 #include "projections/validate.h"
+#include "tools/common/writer_meta.h"
 
 namespace taskledger::cli {
 
@@ -24,12 +25,7 @@ void PrintJson(const nlohmann::json& object) {
 }
 
 ClientMeta CallerMeta() {
-  ClientMeta meta;
-  meta.pid = static_cast<uint32_t>(::getppid());  // the worker or shell that ran us
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) == 0) meta.host = host;
-  meta.wall_time_ns = SystemClock().NowNs();
-  return meta;
+  return tools::WriterMeta(static_cast<uint32_t>(::getppid()));  // the worker or shell that ran us
 }
 
 Result<int64_t> DurationFlag(const std::string& flag, const std::string& text) {

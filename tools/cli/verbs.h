@@ -34,6 +34,10 @@ void AddReadVerbs(CLI::App& app, Cli& cli, VerbAction& run);
 // projections/ (explain.h, timeline.h, stats.h); the JSON Lines format is docs/export.md.
 void AddAuditVerbs(CLI::App& app, Cli& cli, VerbAction& run);
 
+// whatif_verb.cc: whatif, the history replayed under another lease policy
+// (projections/whatif.h). Read-only, like the audit verbs.
+void AddWhatIfVerb(CLI::App& app, Cli& cli, VerbAction& run);
+
 // maintenance_verbs.cc: verify, rebuild, sweep.
 void AddMaintenanceVerbs(CLI::App& app, Cli& cli, VerbAction& run);
 

@@ -17,6 +17,7 @@
 #include "projections/time_text.h"
 #include "tools/common/signal_names.h"
 #include "tools/common/supervision_signals.h"
+#include "tools/common/writer_meta.h"
 
 namespace taskledger::supervisor {
 namespace {
@@ -53,7 +54,7 @@ class Supervisor {
     claim.queue = options_.queue;
     claim.actor = options_.worker;
     claim.ttl_ns = options_.ttl_ns;
-    claim.meta.pid = static_cast<uint32_t>(::getpid());
+    claim.meta = tools::WriterMeta(static_cast<uint32_t>(::getpid()));
     const Outcome outcome = backend_.Submit(claim);
     if (!outcome.status.ok()) {
       std::fprintf(stderr, "taskledger: %s\n", outcome.status.message().c_str());
@@ -230,7 +231,7 @@ class Supervisor {
     command.task_id = task_;
     command.token = token_;
     command.actor = options_.worker;
-    command.meta.pid = static_cast<uint32_t>(child_ > 0 ? child_ : ::getpid());
+    command.meta = tools::WriterMeta(static_cast<uint32_t>(child_ > 0 ? child_ : ::getpid()));
     return command;
   }
 

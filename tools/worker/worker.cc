@@ -16,6 +16,7 @@
 
 #include "tools/common/signal_names.h"
 #include "tools/common/supervision_signals.h"
+#include "tools/common/writer_meta.h"
 
 
 namespace taskledger::worker {
@@ -139,7 +140,7 @@ class Worker {
     claim.queue = options_.queue;
     claim.actor = options_.worker;
     claim.ttl_ns = options_.ttl_ns;
-    claim.meta.pid = static_cast<uint32_t>(::getpid());
+    claim.meta = tools::WriterMeta(static_cast<uint32_t>(::getpid()));
     return claim;
   }
 
@@ -390,7 +391,7 @@ class Worker {
     command.task_id = slot.task;
     command.token = slot.token;
     command.actor = options_.worker;
-    command.meta.pid = static_cast<uint32_t>(slot.child > 0 ? slot.child : ::getpid());
+    command.meta = tools::WriterMeta(static_cast<uint32_t>(slot.child > 0 ? slot.child : ::getpid()));
     return command;
   }
 
