@@ -227,16 +227,21 @@ TEST_F(SystemdTest, NotifiesReadyOnceServingAndStoppingOnSigterm) {
   ::close(notify);
 }
 
+// serve refused to start: exit 2, one line on stderr naming what was wrong.
+void ExpectOneLineRefusal(ActivatedProcess& server, const std::string& says) {
+  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
+  const std::string err = server.output();
+  EXPECT_EQ(LineCount(err), 1u) << err;
+  EXPECT_NE(err.find(says), std::string::npos) << err;
+}
+
 TEST_F(SystemdTest, RefusesListenWhenSystemdPassedASocket) {
   const int listening = BoundUnixSocket(socket_path_, SOCK_STREAM);
   ASSERT_GE(listening, 0) << std::strerror(errno);
   ActivatedProcess server({"--db", db_, "serve", "--listen", "unix:" + root_ + "/other.sock"}, listening, "rpc",
                           root_ + "/server.out");
   ::close(listening);
-  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
-  const std::string err = server.output();
-  EXPECT_EQ(LineCount(err), 1u) << err;
-  EXPECT_NE(err.find("drop --listen"), std::string::npos) << err;
+  ExpectOneLineRefusal(server, "drop --listen");
   EXPECT_FALSE(IsSocketFile(root_ + "/other.sock"));
 }
 
@@ -276,10 +281,7 @@ TEST_F(SystemdTest, RefusesHttpFlagWhenSystemdPassedAnHttpSocket) {
                           {{rpc, "rpc"}, {http, "http"}}, root_ + "/server.out");
   ::close(rpc);
   ::close(http);
-  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
-  const std::string err = server.output();
-  EXPECT_EQ(LineCount(err), 1u) << err;
-  EXPECT_NE(err.find("drop --http"), std::string::npos) << err;
+  ExpectOneLineRefusal(server, "drop --http");
   EXPECT_FALSE(IsSocketFile(root_ + "/other.sock"));
 }
 
@@ -288,10 +290,7 @@ TEST_F(SystemdTest, RefusesSocketsOfOtherNamesWithoutAnRpcOne) {
   ASSERT_GE(listening, 0) << std::strerror(errno);
   ActivatedProcess server({"--db", db_, "serve"}, listening, "http", root_ + "/server.out");
   ::close(listening);
-  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
-  const std::string err = server.output();
-  EXPECT_EQ(LineCount(err), 1u) << err;
-  EXPECT_NE(err.find("FileDescriptorName=rpc"), std::string::npos) << err;
+  ExpectOneLineRefusal(server, "FileDescriptorName=rpc");
 }
 
 TEST_F(SystemdTest, RefusesAPassedSocketThatIsNotListening) {
@@ -299,10 +298,7 @@ TEST_F(SystemdTest, RefusesAPassedSocketThatIsNotListening) {
   ASSERT_GE(datagram, 0) << std::strerror(errno);
   ActivatedProcess server({"--db", db_, "serve"}, datagram, "rpc", root_ + "/server.out");
   ::close(datagram);
-  EXPECT_EQ(server.WaitExit(10s), 2) << server.output();
-  const std::string err = server.output();
-  EXPECT_EQ(LineCount(err), 1u) << err;
-  EXPECT_NE(err.find("not a listening stream socket"), std::string::npos) << err;
+  ExpectOneLineRefusal(server, "not a listening stream socket");
 }
 
 }  // namespace
