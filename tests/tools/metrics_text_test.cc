@@ -203,6 +203,19 @@ TEST(TaskTimings, ASignalStartsTheRecoveryAndMakesTheEndAnInterruption) {
   EXPECT_EQ(r.seen, (std::vector<std::string>{"wait 0", "attempt interrupted 6", "wait 4", "recovery 6"}));
 }
 
+TEST(TaskTimings, ABlockEndsTheAttemptAndTheWaitRestartsAtTheUnblock) {
+  Recorder r;
+  TaskTimings timings(10, r.observer());
+  timings.Observe(Of({TaskEvent(EventKind::kCreated, "t1", 0)}));
+  timings.Observe(Of({Claimed("t1", 1 * kS, 60 * kS)}, "t1", TaskStatus::kRunning, 61 * kS));
+  timings.Observe(Of({TaskEvent(EventKind::kBlocked, "t1", 2 * kS)}, "t1", TaskStatus::kBlocked));
+  timings.Observe(Of({TaskEvent(EventKind::kUnblocked, "t1", 10 * kS)}, "t1", TaskStatus::kReady));
+  timings.Observe(Of({Claimed("t1", 14 * kS, 60 * kS)}, "t1", TaskStatus::kRunning, 74 * kS));
+  timings.Observe(Of({TaskEvent(EventKind::kCancelled, "t1", 15 * kS)}, "t1", TaskStatus::kCancelled));
+  EXPECT_EQ(r.seen, (std::vector<std::string>{"wait 1", "attempt blocked 1", "wait 4", "attempt cancelled 1"}));
+  EXPECT_EQ(timings.tracked(), 0u) << "a cancelled task is forgotten";
+}
+
 TEST(TaskTimings, SkipsWhatBeganBeforeTheServerStarted) {
   Recorder r;
   TaskTimings timings(10, r.observer());
