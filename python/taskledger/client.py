@@ -7,10 +7,10 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from .durations import Duration, Time, duration_seconds, duration_text, time_text
-from .errors import ClaimTimeout, LeaseLost, NotFound, TaskLedgerError
+from .errors import ClaimTimeout, LeaseLost, NotFound, ProtocolError, TaskLedgerError
 from .transport import Transport, parse_address
 
 __all__ = ["Client", "Lease", "Events", "default_worker_name"]
@@ -46,6 +46,13 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _object(reply: Any, what: str) -> Dict[str, Any]:
+    """The reply, which must be a JSON object."""
+    if not isinstance(reply, dict):
+        raise ProtocolError("the server's reply to %s is not a JSON object" % what, status=200)
+    return reply
 
 
 def _put(body: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
@@ -114,16 +121,16 @@ class Client:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def get(self, path: str) -> JSON:
-        """GETs ``path`` (with its query) and returns the JSON reply."""
-        return self._transport.json("GET", path)
+    def get(self, path: str) -> Dict[str, Any]:
+        """GETs ``path`` (with its query) and returns the JSON object of the reply."""
+        return _object(self._transport.json("GET", path), "GET " + path)
 
-    def post(self, path: str, body: Dict[str, Any], holder: bool = False) -> JSON:
-        """POSTs the JSON object ``body`` to ``path`` and returns the JSON reply.
+    def post(self, path: str, body: Dict[str, Any], holder: bool = False) -> Dict[str, Any]:
+        """POSTs the JSON object ``body`` to ``path`` and returns the JSON object of the reply.
 
         ``holder``: a lease holder's command, whose refusal raises
         :class:`~taskledger.LeaseLost`."""
-        return self._transport.json("POST", path, body, holder=holder)
+        return _object(self._transport.json("POST", path, body, holder=holder), "POST " + path)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -221,10 +228,10 @@ class Client:
             InvalidArgument: a bad field.
             Refused: the id exists with another spec.
         """
-        return self.create_reply(title, id=id, queue=queue, after=after, priority=priority, ttl=ttl,
+        return str(self.create_reply(title, id=id, queue=queue, after=after, priority=priority, ttl=ttl,
                                  payload=payload, max_attempts=max_attempts, max_runtime=max_runtime,
                                  not_before=not_before, idempotency_key=idempotency_key, backoff=backoff,
-                                 backoff_max=backoff_max)["task"]
+                                 backoff_max=backoff_max)["task"])
 
     def create_reply(self, title: str, id: Optional[str] = None, queue: Optional[str] = None,
                      after: Sequence[str] = (), priority: Optional[int] = None, ttl: Optional[Duration] = None,

@@ -89,7 +89,7 @@ class Worker:
             handle_signals: install SIGTERM and SIGINT handlers that call :meth:`stop` (only
                 possible in the main thread; the previous handlers come back on return).
         """
-        previous: Dict[int, Any] = {}
+        previous: Dict[signals.Signals, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signals.SIGTERM, signals.SIGINT):
                 previous[sig] = signals.signal(sig, lambda _signo, _frame: self.stop())
