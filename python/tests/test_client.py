@@ -34,10 +34,16 @@ def kinds(client: taskledger.Client, task: str) -> List[str]:
 
 
 def test_create_claim_heartbeat_complete(client: taskledger.Client) -> None:
-    task = client.create("resize", id="t1", payload={"dir": "/in", "n": 3}, ttl=20, priority=2)
+    task = client.create("resize", id="t1", payload={"dir": "/in", "n": 3}, ttl=20, priority=2,
+                         idempotency_key="upload-1")
     assert task == "t1"
-    again = client.create_reply("resize", id="t1", payload={"dir": "/in", "n": 3}, ttl=20, priority=2)
+    # The same idempotency key again: the task made the first time, not a new one.
+    again = client.create_reply("resize", payload={"dir": "/in", "n": 3}, ttl=20, priority=2,
+                                idempotency_key="upload-1")
     assert again["task"] == "t1" and again.get("existing") is True
+    # The same id again is refused (the server answers `existing` only for idempotency keys).
+    with pytest.raises(taskledger.Refused):
+        client.create("resize", id="t1", payload={"dir": "/in", "n": 3}, ttl=20, priority=2)
     assert client.show("t1")["status"] == "ready"
 
     lease = client.claim(worker="w1")
