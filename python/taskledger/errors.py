@@ -51,16 +51,16 @@ class InvalidArgument(TaskLedgerError):
     """400 ``invalid_argument``: a malformed or invalid request; nothing was written."""
 
 
-class Forbidden(TaskLedgerError):
-    """403: a POST over TCP from a foreign ``Origin``."""
+class Forbidden(InvalidArgument):
+    """403: a POST over TCP from a foreign ``Origin`` (the server's code: ``invalid_argument``)."""
 
 
 class NotFound(TaskLedgerError):
     """404 ``not_found``: an unknown task or path, or (claim) nothing is ready."""
 
 
-class MethodNotAllowed(TaskLedgerError):
-    """405: the path exists but not for this method."""
+class MethodNotAllowed(InvalidArgument):
+    """405: the path exists but not for this method (the server's code: ``invalid_argument``)."""
 
 
 class Refused(TaskLedgerError):
@@ -72,8 +72,8 @@ class LeaseLost(Refused):
     this holder's (it expired, the task was taken over, ended or cancelled)."""
 
 
-class UnsupportedMediaType(TaskLedgerError):
-    """415: a POST body that is not ``application/json``."""
+class UnsupportedMediaType(InvalidArgument):
+    """415: a POST body that is not ``application/json`` (the server's code: ``invalid_argument``)."""
 
 
 class Internal(TaskLedgerError):
@@ -104,6 +104,12 @@ _BY_CODE: Dict[str, Type[TaskLedgerError]] = {
     "internal": Internal,
 }
 
+_SPECIFIC_STATUS: Dict[int, Type[TaskLedgerError]] = {
+    403: Forbidden,
+    405: MethodNotAllowed,
+    415: UnsupportedMediaType,
+}
+
 _BY_STATUS: Dict[int, Type[TaskLedgerError]] = {
     400: InvalidArgument,
     403: Forbidden,
@@ -126,7 +132,8 @@ def error_for(status: int, code: str, message: str, holder: bool = False) -> Tas
         message: the ``error`` of the body (or a description of the reply).
         holder: the request was a lease holder's command; a refusal is then :class:`LeaseLost`.
     """
-    cls: Optional[Type[TaskLedgerError]] = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    # 403, 405 and 415 come with the code invalid_argument: their status says more.
+    cls: Optional[Type[TaskLedgerError]] = _SPECIFIC_STATUS.get(status) or _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = Internal if status >= 500 else TaskLedgerError
     if holder and cls is Refused:

@@ -199,7 +199,7 @@ class Transport:
         raise AssertionError("unreachable")
 
     def request(self, method: str, path: str, body: Optional[Dict[str, Any]] = None,
-                holder: bool = False) -> Tuple[int, Dict[str, str], bytes]:
+                holder: bool = False, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], bytes]:
         """Sends a request and returns ``(status, headers, body)`` of a 2xx reply.
 
         Args:
@@ -207,12 +207,13 @@ class Transport:
             path: the path with its query.
             body: the JSON object to send (POST).
             holder: a lease holder's command: a 409 raises :class:`~taskledger.LeaseLost`.
+            headers: more request headers.
 
         Raises:
             TaskLedgerError: a subclass for an error reply; :class:`~taskledger.Unavailable`
                 when the server cannot be reached.
         """
-        headers = {"Host": self.address.origin, "Accept": "application/json"}
+        headers = {"Host": self.address.origin, "Accept": "application/json", **(headers or {})}
         data: Optional[bytes] = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -36,7 +36,7 @@ def wait_for(condition: Callable[[], bool], limit: float, what: str, every: floa
 class Server:
     """A running server: its sockets, directory and process."""
 
-    def __init__(self, binary: str, root: pathlib.Path) -> None:
+    def __init__(self, binary: str, root: pathlib.Path, tcp: bool = False) -> None:
         self.binary = binary
         self.root = root
         self.db = root / "db"
@@ -46,15 +46,17 @@ class Server:
         with open(self.out_path, "w") as out:
             self.process = subprocess.Popen(
                 [binary, "--db", str(self.db), "serve", "--listen", "unix:" + str(self.rpc),
-                 "--http", "unix:" + str(self.http)],
+                 "--http", "tcp:127.0.0.1:0" if tcp else "unix:" + str(self.http)],
                 stdout=out, stderr=subprocess.STDOUT)
-        wait_for(lambda: self.process.poll() is not None or ("listening on" in self.output() and self.http.exists()),
+        wait_for(lambda: self.process.poll() is not None or ("listening on" in self.output() and
+                                                              (tcp or self.http.exists())),
                  20, "the server to listen")
         assert self.process.poll() is None, self.output()
-
-    @property
-    def address(self) -> str:
-        return "unix:" + str(self.http)
+        # `http on unix:/abs/path` or `http on tcp:127.0.0.1:PORT` (the real port), printed
+        # before `listening on`.
+        shown = [line.split(" ", 2)[2] for line in self.output().splitlines() if line.startswith("http on ")]
+        assert shown, self.output()
+        self.address: str = shown[0]
 
     def output(self) -> str:
         return self.out_path.read_text(errors="replace")
@@ -82,6 +84,18 @@ def binary() -> str:
     if not os.access(path, os.X_OK):
         pytest.fail("no taskledger binary at %s (build it, or set TASKLEDGER_BIN)" % path)
     return path
+
+
+@pytest.fixture()
+def tcp_server(binary: str) -> Iterator[Server]:
+    """A fresh server whose HTTP listener is on TCP (loopback, a port of the system's choice)."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="tl-py-"))
+    s = Server(binary, root, tcp=True)
+    try:
+        yield s
+    finally:
+        s.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture()

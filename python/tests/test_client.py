@@ -144,6 +144,25 @@ def test_durations_and_addresses(monkeypatch: pytest.MonkeyPatch, server: Server
         assert c.create("from the environment") != ""
 
 
+def test_tcp_addresses(tcp_server: Server) -> None:
+    assert tcp_server.address.startswith("tcp:127.0.0.1:")
+    port = tcp_server.address.rsplit(":", 1)[1]
+    for address in (tcp_server.address, "http://127.0.0.1:" + port, "http://127.0.0.1:%s/" % port):
+        with taskledger.Client(address) as c:
+            task = c.create("over tcp")  # a POST: Content-Type is application/json, no Origin
+            lease = c.claim(worker="tcp")
+            assert lease is not None and lease.task == task
+            lease.complete()
+            assert c.show(task)["status"] == "done"
+    with taskledger.Client(tcp_server.address) as c:
+        with pytest.raises(taskledger.MethodNotAllowed) as wrong:
+            c.post("/v1/now", {})
+        assert wrong.value.status == 405 and isinstance(wrong.value, taskledger.InvalidArgument)
+        with pytest.raises(taskledger.Forbidden) as foreign:
+            c._transport.request("POST", "/v1/tasks", {"title": "x"}, headers={"Origin": "http://evil.example"})
+        assert foreign.value.status == 403
+
+
 def test_threads_share_one_client(client: taskledger.Client) -> None:
     errors: List[BaseException] = []
 
