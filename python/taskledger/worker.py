@@ -28,7 +28,9 @@ class Worker:
     :meth:`run` returns after SIGTERM or SIGINT (or :meth:`stop`): it stops claiming,
     records a ``signal`` (TERM, with the grace) for each task it holds, sets their
     ``lease.stopping``, waits up to ``grace`` for the handlers to finish, and releases the
-    tasks whose handlers are still running.
+    tasks whose handlers are still running (a little before the grace ends, min(1 s,
+    grace/4), so that the releases land while the leases last). Handlers still running are
+    left to their daemon threads: :meth:`run` returns all the same.
 
     Example::
 
@@ -194,8 +196,8 @@ class Worker:
                 lease.signal("TERM", grace=self.grace)
             except TaskLedgerError as e:
                 log.warning("task %s: recording the signal failed: %s", lease.task, e)
-        # Release before the grace ends the leases: keep a margin for the release itself.
-        margin = min(1.0, self.grace_seconds / 10.0)
+        # Release before the grace ends the leases: keep a margin for the releases themselves.
+        margin = min(1.0, self.grace_seconds / 4.0)
         until = started + max(0.0, self.grace_seconds - margin)
         with self._changed:
             while self._running:

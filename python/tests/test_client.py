@@ -208,14 +208,14 @@ def test_stale_token_raises_lease_lost(client: taskledger.Client) -> None:
 
 def test_lease_context_completes_and_heartbeats(client: taskledger.Client) -> None:
     client.create("held", id="h")
-    with client.lease(worker="w", ttl=0.3, timeout=5) as lease:
+    with client.lease(worker="w", ttl=1, timeout=5) as lease:
         assert lease.task == "h"
-        time.sleep(1.0)  # over three ttls: only the background heartbeats keep the lease
+        time.sleep(2.5)  # over two ttls: only the background heartbeats (every 1/3 s) keep the lease
         assert not lease.lost.is_set()
         lease.result = "kept alive"
     assert client.show("h")["status"] == "done"
     events = client.events(task="h")
-    assert [e["kind"] for e in events].count("heartbeat") >= 3
+    assert [e["kind"] for e in events].count("heartbeat") >= 4
     assert events[-1]["kind"] == "completed" and events[-1]["result"] == "kept alive"
 
 
