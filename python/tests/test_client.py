@@ -90,9 +90,28 @@ def test_reads(client: taskledger.Client) -> None:
     assert [e["seq"] for e in client.iter_events(page=2)] == [1, 2, 3]
     assert [e["kind"] for e in client.task_events("r2")] == ["created", "claimed"]
     explained = client.explain("r1")
-    assert isinstance(explained, dict) and explained
+    assert explained["task"] == "r1" and explained["status"] == "ready"
+    stream = client.follow(since=2)
+    assert [next(stream)["seq"], next(stream)["seq"]] == [2, 3]
+    stream.close()
+    assert client.verify()["ok"] is True
+    assert client.stats()["tasks"] == 2
     assert client.healthz()
     assert "taskledger" in client.metrics()
+
+
+def test_operators_and_batches(client: taskledger.Client) -> None:
+    client.create("op", id="op")
+    assert client.block("op", "waiting for the vendor", operator="alice")["status"] == "blocked"
+    assert client.claim(worker="w") is None
+    assert client.unblock("op", operator="alice")["status"] == "ready"
+    assert client.cancel("op", reason="not needed")["status"] == "cancelled"
+    assert client.revive("op")["status"] == "ready"
+    outcomes = client.commands([{"verb": "create", "id": "b1", "title": "one"},
+                                {"verb": "claim", "id": "b1", "worker": "w"},
+                                {"verb": "claim", "id": "nope", "worker": "w"}])
+    assert outcomes[0]["task"] == "b1" and outcomes[1]["status"] == "running"
+    assert outcomes[2]["code"] == "not_found" and outcomes[2]["error"]
 
 
 def test_bad_input_raises_invalid_argument(client: taskledger.Client) -> None:
@@ -181,7 +200,9 @@ def test_threads_share_one_client(client: taskledger.Client) -> None:
         t.join()
     assert errors == []
     assert len(client.ls()) == 90
-    assert len(client._transport._idle) <= 6  # kept alive for reuse, not one per request
+    idle = client._transport._idle
+    assert 1 <= len(idle) <= 6  # kept alive for reuse, not one per request
+    assert max(pooled.used for pooled in idle) > 1
 
 
 # -- leases --------------------------------------------------------------------------------
