@@ -6,6 +6,7 @@ set -euo pipefail
 # help2man, lintian, dpkg-dev, file, systemd: the man page, the Debian packages and their
 # check (scripts/package.sh), systemd-analyze for the units (scripts/check-units.sh).
 # python3-prometheus-client: the test that parses serve --http's /metrics.
+# curl: docs/http.md's examples, run as printed by tests/e2e/http_docs_test.py.
 # python3-pytest: the Python client's tests (python/tests, CTest python_client).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -15,7 +16,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  libsystemd-dev procps chromium \
+  libsystemd-dev procps chromium curl \
   help2man lintian dpkg-dev file systemd python3-prometheus-client python3-pytest \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"

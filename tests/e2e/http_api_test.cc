@@ -91,10 +91,16 @@ TEST_F(HttpApiTest, StatusesFollowTheExitCodeClassesAndRefusalsAreRecorded) {
   // A second claim, and a zombie's heartbeat with a token that is not the holder's: 409,
   // and the refusal is in the log (the evidence).
   EXPECT_EQ(Expect(Post("/v1/tasks/t/claim", R"({"worker":"w2"})"), 409)["code"], "refused");
-  const json stale = Expect(Post("/v1/tasks/t/heartbeat", R"({"worker":"w0","token":)" + std::to_string(token - 1) + "}"),
+  const json stale = Expect(Post("/v1/tasks/t/heartbeat", R"({"worker":"w0","pid":4242,"host":"node-7","token":)" +
+                                                             std::to_string(token - 1) + "}"),
                             409);
   EXPECT_NE(stale["error"].get<std::string>().find("heartbeat refused"), std::string::npos) << stale;
   EXPECT_EQ(Count(Events("t"), "rejected", "w0"), 1);
+  // The sender's pid and host, in its own words, are on the evidence.
+  const std::vector<json> events = Events("t");
+  const json& rejected = First(events, "rejected");
+  EXPECT_EQ(rejected["pid"], 4242) << rejected;
+  EXPECT_EQ(rejected["host"], "node-7") << rejected;
 
   EXPECT_EQ(Expect(Get("/v1/tasks/nope"), 404)["code"], "not_found");
   EXPECT_EQ(Expect(Post("/v1/tasks/nope/heartbeat", R"({"token":1})"), 404)["code"], "not_found");
@@ -125,6 +131,7 @@ TEST_F(HttpApiTest, BadInputIsRefusedWithOneLineAndWritesNothing) {
       {"/v1/commands", R"({"commands":[{"verb":"create","title":"ok"},{"verb":"frobnicate"}]})"},
       {"/v1/commands", R"({"commands":[]})"},
       {"/v1/tasks?x=1", R"({"title":"x"})"},                      // commands take no query
+      {"/v1/tasks/t/heartbeat", R"({"token":1,"pid":"me"})"},     // a pid is a number
   };
   for (const auto& [target, body] : bad) {
     const json reply = Expect(Post(target, body), 400);

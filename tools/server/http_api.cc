@@ -9,6 +9,7 @@
 #include "projections/command_json.h"
 #include "projections/event_json.h"
 #include "projections/explain.h"
+#include "projections/json_object_reader.h"
 #include "projections/limits.h"
 #include "projections/stats.h"
 #include "projections/time_text.h"
@@ -119,11 +120,24 @@ Result<Command> ReadCommand(std::string_view verb, nlohmann::json fields, const 
     if (fields.contains("id")) return Status::InvalidArgument("the path names the task: drop \"id\" from the body");
     fields["id"] = *path_id;
   }
+  // Who sent it, in the client's words (as the CLI stamps its own): recorded with the
+  // command's events, so that explain and stats can name the process and the host.
+  ClientMeta meta;
+  if (fields.is_object()) {
+    ObjectReader writer(fields, std::string(where) + std::string(verb) + ":");
+    writer.Integer("pid", &meta.pid, false);
+    writer.String("host", &meta.host, false);
+    TL_RETURN_IF_ERROR(writer.status());
+    if (!meta.host.empty()) TL_RETURN_IF_ERROR(ValidateName("\"host\"", meta.host).Prefixed(std::string(where)));
+    fields.erase("pid");
+    fields.erase("host");
+  }
   Result<Command> command = CommandFromJson(verb, fields, now_ns);
   // "claim: has an unknown key..." names what was being read; a batch names its index too.
   const std::string prefix = std::string(where) + std::string(verb) + ": ";
   if (!command.ok()) return command.status().Prefixed(prefix);
   if (Status s = CanonicalSignal(*command); !s.ok()) return s.Prefixed(prefix);
+  command->meta = std::move(meta);
   return command;
 }
 
