@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,12 @@ Reply = Dict[str, Any]
 def default_worker_name() -> str:
     """``HOST:PID``, the worker name used when none is given."""
     return "%s:%d" % (socket.gethostname(), os.getpid())
+
+
+def _host_name() -> Optional[str]:
+    """This machine's name, if the server would take it (printable ASCII, no spaces)."""
+    name = socket.gethostname()
+    return name if re.fullmatch(r"[\x21-\x7e]{1,128}", name) else None
 
 
 def _quote(task_id: str) -> str:
@@ -86,7 +93,7 @@ class Client:
     """
 
     def __init__(self, address: Optional[str] = None, timeout: Optional[float] = 30.0,
-                 worker: Optional[str] = None, busy_retry: float = 5.0) -> None:
+                 worker: Optional[str] = None, busy_retry: float = 5.0, identify: bool = True) -> None:
         """
         Args:
             address: ``unix:/path/to/http.sock``, ``tcp:127.0.0.1:PORT`` or
@@ -96,6 +103,9 @@ class Client:
             worker: the worker name claims use when given none (default ``HOST:PID``).
             busy_retry: for how long 503 ``busy`` replies are retried before
                 :class:`~taskledger.Busy` is raised.
+            identify: stamp every command but create with this process's ``pid`` and
+                ``host``, recorded on its events (so that a refused heartbeat names the
+                process and machine it came from).
 
         Raises:
             ValueError: no address, or a malformed one.
@@ -104,6 +114,8 @@ class Client:
             address = os.environ.get("TASKLEDGER_HTTP", "")
         self.address = parse_address(address)
         self.worker: str = worker or default_worker_name()
+        self.identify: bool = identify
+        self._host: Optional[str] = _host_name()
         self._transport = Transport(self.address, timeout=timeout, busy_retry=busy_retry)
 
     def __repr__(self) -> str:
@@ -131,6 +143,15 @@ class Client:
         ``holder``: a lease holder's command, whose refusal raises
         :class:`~taskledger.LeaseLost`."""
         return _object(self._transport.json("POST", path, body, holder=holder), "POST " + path)
+
+    def stamp(self, body: Dict[str, Any]) -> Dict[str, Any]:
+        """Adds this process's ``pid`` and ``host`` to a command's body (unless it has them,
+        or ``identify`` is off); returns the body."""
+        if self.identify:
+            body.setdefault("pid", os.getpid())
+            if self._host is not None:
+                body.setdefault("host", self._host)
+        return body
 
     # -- reading ------------------------------------------------------------------------
 
@@ -253,25 +274,30 @@ class Client:
 
     def block(self, task_id: str, reason: str, operator: Optional[str] = None) -> Reply:
         """Blocks a task (an operator's hold)."""
-        return self.post("/v1/tasks/%s/block" % _quote(task_id), _put({"reason": reason}, operator=operator))
+        return self.post("/v1/tasks/%s/block" % _quote(task_id),
+                         self.stamp(_put({"reason": reason}, operator=operator)))
 
     def unblock(self, task_id: str, operator: Optional[str] = None) -> Reply:
         """Lifts an operator's block."""
-        return self.post("/v1/tasks/%s/unblock" % _quote(task_id), _put({}, operator=operator))
+        return self.post("/v1/tasks/%s/unblock" % _quote(task_id), self.stamp(_put({}, operator=operator)))
 
     def cancel(self, task_id: str, reason: Optional[str] = None, operator: Optional[str] = None) -> Reply:
         """Cancels a task."""
-        return self.post("/v1/tasks/%s/cancel" % _quote(task_id), _put({}, reason=reason, operator=operator))
+        return self.post("/v1/tasks/%s/cancel" % _quote(task_id),
+                         self.stamp(_put({}, reason=reason, operator=operator)))
 
     def revive(self, task_id: str, operator: Optional[str] = None) -> Reply:
         """Revives a failed or cancelled task."""
-        return self.post("/v1/tasks/%s/revive" % _quote(task_id), _put({}, operator=operator))
+        return self.post("/v1/tasks/%s/revive" % _quote(task_id), self.stamp(_put({}, operator=operator)))
 
     def commands(self, commands: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
         """Several commands committed as one group (POST /v1/commands). Each is a dict with
         ``verb`` (``"create"``, ``"claim"``, ``"heartbeat"``, ...), ``id`` and that verb's
-        fields; returns one outcome per command: a reply, or ``{"error", "code"}``."""
-        return list(self.post("/v1/commands", {"commands": list(commands)}).get("outcomes", []))
+        fields (``"next": True`` for a claim of the next ready task); returns one outcome per
+        command: a reply, or ``{"error", "code"}``. Commands but creates are stamped with
+        ``pid`` and ``host`` (see ``identify``)."""
+        items = [dict(c) if c.get("verb") == "create" else self.stamp(dict(c)) for c in commands]
+        return list(self.post("/v1/commands", {"commands": items}).get("outcomes", []))
 
     # -- leases -----------------------------------------------------------------------
 
@@ -285,7 +311,7 @@ class Client:
             ttl: the lease's length (default: the task's own ttl).
         """
         worker = worker or self.worker
-        body = _put({"worker": worker, "queue": queue}, ttl=duration_text(ttl))
+        body = self.stamp(_put({"worker": worker, "queue": queue}, ttl=duration_text(ttl)))
         try:
             reply = self.post("/v1/claim", body)
         except NotFound:
@@ -300,7 +326,8 @@ class Client:
             Refused: the task cannot be claimed now (held, done, waiting, ...).
         """
         worker = worker or self.worker
-        reply = self.post("/v1/tasks/%s/claim" % _quote(task_id), _put({"worker": worker}, ttl=duration_text(ttl)))
+        reply = self.post("/v1/tasks/%s/claim" % _quote(task_id),
+                          self.stamp(_put({"worker": worker}, ttl=duration_text(ttl))))
         return Lease(self, reply, worker, duration_seconds(ttl))
 
     def wait_claim(self, queue: str = "default", worker: Optional[str] = None, ttl: Optional[Duration] = None,
@@ -437,6 +464,7 @@ class Lease:
     def _command(self, verb: str, body: Dict[str, Any], ends: bool) -> Reply:
         body["token"] = self.token
         body.setdefault("worker", self.worker)
+        self.client.stamp(body)
         with self._lock:
             try:
                 reply = self.client.post("/v1/tasks/%s/%s" % (_quote(self.task), verb), body, holder=True)

@@ -3,6 +3,7 @@
 import datetime
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -224,7 +225,10 @@ def test_stale_token_raises_lease_lost(client: taskledger.Client) -> None:
         first.complete("too late")
     second.complete("mine")
     assert client.show("s")["status"] == "done"
-    assert "rejected" in kinds(client, "s")
+    # The refusal is recorded with the zombie's pid and host (the client stamps its commands).
+    rejected = [e for e in client.events(task="s") if e["kind"] == "rejected"]
+    assert rejected and rejected[0]["pid"] == os.getpid() and rejected[0]["host"] == socket.gethostname()
+    assert rejected[0]["actor"] == "slow" and rejected[0]["token"] == first.token
 
 
 def test_lease_context_completes_and_heartbeats(client: taskledger.Client) -> None:
