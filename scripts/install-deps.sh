@@ -6,6 +6,7 @@ set -euo pipefail
 # help2man, lintian, dpkg-dev, file, systemd: the man page, the Debian packages and their
 # check (scripts/package.sh), systemd-analyze for the units (scripts/check-units.sh).
 # python3-prometheus-client: the test that parses serve --http's /metrics.
+# curl: docs/http.md's examples, run as printed by tests/e2e/http_docs_test.py.
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive

@@ -93,11 +93,11 @@ TEST_F(MetricsTest, AnswersHealthzAndRefusesOtherPathsAndMethods) {
 
   const HttpResponse missing = Get("/nope?x=1");
   EXPECT_EQ(missing.status, 404) << missing.error;
-  EXPECT_EQ(missing.body, "{\"error\":\"no such path: /nope\"}\n");
+  EXPECT_EQ(missing.body, "{\"code\":\"not_found\",\"error\":\"no such path: /nope\"}\n");
 
   const HttpResponse posted = Get("/metrics", "POST");
   EXPECT_EQ(posted.status, 405) << posted.error;
-  EXPECT_EQ(posted.body, "{\"error\":\"/metrics takes GET, not POST\"}\n");
+  EXPECT_EQ(posted.body, "{\"code\":\"invalid_argument\",\"error\":\"/metrics takes GET, HEAD, not POST\"}\n");
   EXPECT_NE(posted.headers.find("Allow: GET, HEAD"), std::string::npos) << posted.headers;
 
   // A method HTTP does not have: kj answers 501 itself, and that is counted too.

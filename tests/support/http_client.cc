@@ -1,5 +1,7 @@
 #include "tests/support/http_client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,17 +24,41 @@ long ContentLength(const std::string& head) {
   return std::strtol(head.c_str() + at + std::strlen("\r\ncontent-length:"), nullptr, 10);
 }
 
+// A connected TCP socket to 127.0.0.1:port; -1 if none.
+int ConnectTcp(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 }  // namespace
 
 HttpResponse HttpOverUnix(const std::string& socket_path, const std::string& method, const std::string& target,
                           std::chrono::milliseconds limit) {
+  return HttpRequest(socket_path, method, target, "", "", limit);
+}
+
+HttpResponse HttpRequest(const std::string& connect_to, const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers, std::chrono::milliseconds limit) {
   HttpResponse response;
-  const int fd = RawConnect(socket_path);
+  const bool tcp = connect_to.rfind("tcp:", 0) == 0;
+  const int fd = tcp ? ConnectTcp(std::atoi(connect_to.c_str() + 4)) : RawConnect(connect_to);
   if (fd < 0) {
-    response.error = "cannot connect to " + socket_path;
+    response.error = "cannot connect to " + connect_to;
     return response;
   }
-  const std::string request = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " +
+                        (tcp ? "127.0.0.1:" + connect_to.substr(4) : std::string("localhost")) + "\r\n" + extra_headers;
+  if (!body.empty() || method == "POST") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     response.error = "cannot send the request";

@@ -16,5 +16,10 @@ struct HttpResponse {
 
 HttpResponse HttpOverUnix(const std::string& socket_path, const std::string& method, const std::string& target,
                           std::chrono::milliseconds limit = std::chrono::seconds(10));
+// With a body (sent with its Content-Length) and extra header lines ("Name: value\r\n"
+// each); `connect_to` is a unix socket path, or "tcp:PORT" for 127.0.0.1.
+HttpResponse HttpRequest(const std::string& connect_to, const std::string& method, const std::string& target,
+                         const std::string& body, const std::string& extra_headers = "",
+                         std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 }  // namespace taskledger::test

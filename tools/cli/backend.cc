@@ -24,12 +24,18 @@ constexpr auto kBusyRetryFor = std::chrono::seconds(10);
 // Replies may hold many tasks: allow large messages from our own server.
 constexpr uint64_t kClientTraversalWords = uint64_t{1} << 33;
 
+// The ledger in this process: opened by us (OpenEmbedded), or the server's, borrowed for
+// reading (ReadLedger; its commands go through the server's committer, never here).
 class EmbeddedBackend final : public Backend {
  public:
   EmbeddedBackend(std::unique_ptr<Ledger> ledger, std::string path)
-      : ledger_(std::move(ledger)), path_(std::move(path)) {}
+      : owned_(std::move(ledger)), ledger_(owned_.get()), path_(std::move(path)) {}
+  explicit EmbeddedBackend(Ledger* borrowed) : ledger_(borrowed), read_only_(true) {}
 
   std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands) override {
+    if (read_only_) {
+      return std::vector<Outcome>(commands.size(), Outcome{Status::Internal("a borrowed ledger is read-only here"), {}});
+    }
     return ledger_->SubmitGroup(commands);
   }
   Result<int64_t> Now() override { return ledger_->Now(); }
@@ -42,7 +48,10 @@ class EmbeddedBackend final : public Backend {
   }
   Result<uint64_t> FirstSeqAtOrAfter(int64_t time_ns) override { return ledger_->FirstSeqAtOrAfter(time_ns); }
   Result<VerifyReport> Verify() override { return ledger_->Verify(); }
-  Result<RebuildReport> Rebuild() override { return ledger_->Rebuild(); }
+  Result<RebuildReport> Rebuild() override {
+    if (read_only_) return Status::Internal("a borrowed ledger is read-only here");
+    return ledger_->Rebuild();
+  }
   Status Follow(uint64_t from_seq, const std::string& task_id, const std::function<bool(const Event&)>& fn,
                 const volatile bool* stop) override {
     bool go_on = true;
@@ -62,7 +71,9 @@ class EmbeddedBackend final : public Backend {
   std::pair<std::string, std::string> AddressEnv() const override { return {"TASKLEDGER_DB", path_}; }
 
  private:
-  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<Ledger> owned_;  // null when borrowed
+  Ledger* ledger_;
+  bool read_only_ = false;
   std::string path_;
 };
 
@@ -380,6 +391,8 @@ class RemoteBackend final : public Backend {
 };
 
 }  // namespace
+
+std::unique_ptr<Backend> ReadLedger(Ledger* ledger) { return std::make_unique<EmbeddedBackend>(ledger); }
 
 Result<std::unique_ptr<Backend>> OpenEmbedded(const std::string& path, bool read_only, Clock* clock) {
   LedgerOptions options;

@@ -38,6 +38,9 @@ class Backend {
 
 // The ledger opened in this process. read_only: as a secondary, beside any owner.
 Result<std::unique_ptr<Backend>> OpenEmbedded(const std::string& path, bool read_only, Clock* clock);
+// Reads of a ledger opened elsewhere in this process (the server's), which must outlive
+// the backend; commands and rebuild are refused (they belong to the ledger's owner).
+std::unique_ptr<Backend> ReadLedger(Ledger* ledger);
 // A server at `address` (unix:/path or tcp:HOST:PORT). Connects lazily.
 Result<std::unique_ptr<Backend>> ConnectRemote(const std::string& address);
 

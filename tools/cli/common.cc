@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "projections/command_json.h"
 #include "projections/limits.h"
 #include "projections/time_text.h"
 #include "projections/validate.h"
@@ -98,26 +99,13 @@ int Cli::Submit(Command command, const std::function<void(const CommandReply&)>&
   const Outcome outcome = (*backend)->Submit(command);
   if (!outcome.status.ok()) return Fail(outcome.status);
   if (globals_.json) {
-    PrintJson(ReplyJson(outcome.reply));
+    PrintJson(CommandReplyToJson(outcome.reply));
   } else {
     print_text(outcome.reply);
   }
   return kExitOk;
 }
 
-nlohmann::json Cli::ReplyJson(const CommandReply& reply) {
-  nlohmann::json out;
-  out["task"] = reply.task_id;
-  out["status"] = std::string(TaskStatusName(reply.status));
-  out["token"] = reply.token;
-  if (reply.deadline_ns != 0) {
-    out["deadline"] = FormatTime(reply.deadline_ns);
-    out["deadline_ns"] = reply.deadline_ns;
-  }
-  if (reply.existing) out["existing"] = true;
-  if (!reply.events.empty()) out["seq"] = reply.events.back().seq;
-  return out;
-}
 Result<PointInTime> AtFlags::Resolve(int64_t now_ns) const {
   if (!time.empty() && seq) return Status::InvalidArgument("give --at or --at-seq, not both");
   if (seq) return PointInTime::AtSeq(*seq);

@@ -53,8 +53,6 @@ class Cli {
   // and prints its reply (JSON, or print_text); returns the exit code.
   int Submit(Command command, const std::function<void(const CommandReply&)>& print_text);
 
-  nlohmann::json ReplyJson(const CommandReply& reply);
-
   bool json() const { return globals_.json; }
   const Globals& globals() const { return globals_; }
   Clock& clock() { return clock_; }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "projections/command_json.h"
 #include "projections/create_fields.h"
 #include "projections/limits.h"
 #include "tools/cli/verbs.h"
@@ -109,7 +110,7 @@ int RunCreateFrom(Cli& cli, const std::string& path) {
         if (refused++ < kRefusalsShown) Fail(named);
         if (exit_code == kExitOk) exit_code = named.ExitCode();
       } else if (cli.json()) {
-        PrintJson(cli.ReplyJson(outcome.reply));
+        PrintJson(CommandReplyToJson(outcome.reply));
       } else {
         std::cout << outcome.reply.task_id << '\n';
       }

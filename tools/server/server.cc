@@ -134,6 +134,46 @@ kj::Promise<void> WhenIdle(kj::Timer& timer, std::shared_ptr<Activity> activity,
       });
 }
 
+// Outcomes in the order of `kinds` (the commands that could be read; any others are
+// counted as of unknown kind). Runs on the event loop or the committer's syncer thread.
+void RecordOutcomes(ServerMetrics& metrics, const std::vector<CommandKind>& kinds,
+                           const std::vector<Outcome>& outcomes, SteadyClock::time_point submitted) {
+  const double seconds = std::chrono::duration<double>(SteadyClock::now() - submitted).count();
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    metrics.CommandDone(i < kinds.size() ? std::optional<CommandKind>(kinds[i]) : std::nullopt, outcomes[i], seconds);
+  }
+}
+
+// The one way commands reach the ledger, over RPC and HTTP alike: queued on the
+// committer (validated and committed with its group), counted in `in_flight` until their
+// outcomes are back (a stopping server waits for them), recorded in the metrics.
+kj::Promise<std::vector<Outcome>> SubmitToCommitter(GroupCommitter& committer, ServerMetrics& metrics,
+                                                    size_t* in_flight, std::vector<Command> commands) {
+  const SteadyClock::time_point submitted = SteadyClock::now();
+  std::vector<CommandKind> kinds;
+  kinds.reserve(commands.size());
+  for (const Command& c : commands) kinds.push_back(c.kind);
+  const size_t count = commands.size();
+  auto paf = kj::newPromiseAndCrossThreadFulfiller<std::vector<Outcome>>();
+  auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::vector<Outcome>>>>(
+      kj::mv(paf.fulfiller));
+  const Status queued =
+      committer.Enqueue(std::move(commands), [fulfiller, &metrics, kinds, submitted](std::vector<Outcome> outcomes) {
+        RecordOutcomes(metrics, kinds, outcomes, submitted);
+        (*fulfiller)->fulfill(kj::mv(outcomes));
+      });
+  if (!queued.ok()) {
+    std::vector<Outcome> outcomes(count, Outcome{queued, {}});
+    RecordOutcomes(metrics, kinds, outcomes, submitted);
+    return outcomes;
+  }
+  ++*in_flight;
+  return paf.promise.then([in_flight](std::vector<Outcome> outcomes) {
+    --*in_flight;
+    return outcomes;
+  });
+}
+
 // The service of one connection (each has its own, to count its calls).
 class LedgerService final : public rpc::Ledger::Server {
  public:
@@ -173,26 +213,8 @@ class LedgerService final : public rpc::Ledger::Server {
       FillOutcomes(context, outcomes);
       return kj::READY_NOW;
     }
-    auto paf = kj::newPromiseAndCrossThreadFulfiller<std::vector<Outcome>>();
-    auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::vector<Outcome>>>>(
-        kj::mv(paf.fulfiller));
-    const Status queued = committer_->Enqueue(
-        std::move(commands), [fulfiller, metrics = metrics_, kinds, submitted](std::vector<Outcome> outcomes) {
-          RecordOutcomes(*metrics, kinds, outcomes, submitted);
-          (*fulfiller)->fulfill(kj::mv(outcomes));
-        });
-    if (!queued.ok()) {
-      std::vector<Outcome> outcomes(count, Outcome{queued, {}});
-      RecordOutcomes(*metrics_, kinds, outcomes, submitted);
-      FillOutcomes(context, outcomes);
-      return kj::READY_NOW;
-    }
-    ++*in_flight_;
-    return paf.promise
-        .then([this, context](std::vector<Outcome> outcomes) mutable {
-          FillOutcomes(context, outcomes);
-          --*in_flight_;
-        })
+    return SubmitToCommitter(*committer_, *metrics_, in_flight_, std::move(commands))
+        .then([context](std::vector<Outcome> outcomes) mutable { FillOutcomes(context, outcomes); })
         .attach(kj::mv(call));
   }
 
@@ -411,16 +433,6 @@ class LedgerService final : public rpc::Ledger::Server {
     return ledger_->ForEachTaskEvent(task_id, from_seq, collect);
   }
 
-  // Outcomes in the order of `kinds` (the commands that could be read; any others are
-  // counted as of unknown kind). Runs on the event loop or the committer's syncer thread.
-  static void RecordOutcomes(ServerMetrics& metrics, const std::vector<CommandKind>& kinds,
-                             const std::vector<Outcome>& outcomes, SteadyClock::time_point submitted) {
-    const double seconds = std::chrono::duration<double>(SteadyClock::now() - submitted).count();
-    for (size_t i = 0; i < outcomes.size(); ++i) {
-      metrics.CommandDone(i < kinds.size() ? std::optional<CommandKind>(kinds[i]) : std::nullopt, outcomes[i], seconds);
-    }
-  }
-
   template <typename Context>
   static void FillOutcomes(Context& context, const std::vector<Outcome>& outcomes) {
     auto list = context.getResults().initOutcomes(static_cast<unsigned>(outcomes.size()));
@@ -512,15 +524,15 @@ GroupCommitOptions ObservedCommitOptions(ServerMetrics& metrics) {
   return commit_options;
 }
 
-// The HTTP endpoint (GET /metrics, /healthz) when there is a plan for one; else null.
+// The HTTP endpoint (the JSON API, /metrics, /healthz) when there is a plan for one;
+// else null.
 Result<std::unique_ptr<HttpEndpoint>> StartHttp(const std::optional<ListenPlan>& plan, kj::AsyncIoContext& io,
-                                                ServerMetrics& metrics, Ledger* ledger) {
+                                                HttpSources sources) {
   if (!plan) return std::unique_ptr<HttpEndpoint>();
   Result<Listener> listener = Listen(*plan, "HTTP", io);
   if (!listener.ok()) return listener.status();
-  spdlog::info("serving metrics over HTTP on {}", listener->shown);
-  return std::make_unique<HttpEndpoint>(io.provider->getTimer(), std::move(*listener), metrics,
-                                        [ledger] { return ScrapeGauges{ledger->last_seq()}; });
+  spdlog::info("serving HTTP on {}", listener->shown);
+  return std::make_unique<HttpEndpoint>(io.provider->getTimer(), std::move(*listener), std::move(sources));
 }
 
 // Each client is a file descriptor: allow as many as the hard limit does.
@@ -571,7 +583,15 @@ int Serve(const ServeOptions& options) {
   Result<Listener> listener = Listen(plans->rpc, "RPC", io);
   if (!listener.ok()) return fail(listener.status());
   kj::Timer& timer = io.provider->getTimer();
-  Result<std::unique_ptr<HttpEndpoint>> http = StartHttp(plans->http, io, metrics, ledger->get());
+  HttpSources http_sources;
+  http_sources.ledger = ledger->get();
+  http_sources.submit = [&committer, &metrics, &in_flight](std::vector<Command> commands) {
+    return SubmitToCommitter(committer, metrics, &in_flight, std::move(commands));
+  };
+  http_sources.metrics = &metrics;
+  http_sources.gauges = [ledger = ledger->get()] { return ScrapeGauges{ledger->last_seq()}; };
+  http_sources.title = options.db_path;
+  Result<std::unique_ptr<HttpEndpoint>> http = StartHttp(plans->http, io, std::move(http_sources));
   if (!http.ok()) {
     listener->Close();  // no RPC socket file left behind for a server that did not start
     return fail(http.status());
@@ -619,7 +639,8 @@ int Serve(const ServeOptions& options) {
   spdlog::info("stopping: finishing {} call(s) in flight", in_flight);
   NotifyStopping("stopping: finishing " + std::to_string(in_flight) + " call(s) in flight");
   listener->Close();
-  http->reset();
+  // HTTP: no new requests; event streams end; requests in flight are answered below.
+  kj::Promise<void> http_drained = *http != nullptr ? (*http)->Drain() : kj::Promise<void>(kj::READY_NOW);
   committer.Stop();
   stop_paf.fulfiller->fulfill();
   auto give_up = io.provider->getTimer().afterDelay(kDrainReplies);
@@ -627,7 +648,8 @@ int Serve(const ServeOptions& options) {
     if (in_flight == 0) return io.provider->getTimer().afterDelay(50 * kj::MILLISECONDS);  // let replies flush
     return io.provider->getTimer().afterDelay(5 * kj::MILLISECONDS).then([&] { return drain(); });
   };
-  drain().exclusiveJoin(kj::mv(give_up)).wait(io.waitScope);
+  drain().then([&] { return kj::mv(http_drained); }).exclusiveJoin(kj::mv(give_up)).wait(io.waitScope);
+  http->reset();
   spdlog::info("stopped after {} groups, {} commands", committer.groups_committed(), committer.commands_committed());
   return 0;
 }
