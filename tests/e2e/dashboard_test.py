@@ -205,7 +205,8 @@ def main():
             def status(task):
                 return json.loads(cli("--json", "show", task))["status"]
 
-            wait_for(lambda: status("lapse1") != "running" and status("zombie1") != "running", 10,
+            # Lapsed, then claimable again once the 10 ms retry backoff is over.
+            wait_for(lambda: status("lapse1") == "ready" and status("zombie1") == "ready", 10,
                      "the 1 s leases to lapse", step=0.1)
             claim("zombie1", "w-takeover", "60s")
             cli("heartbeat", "zombie1", "--worker", "w-zombie", "--token", str(zombie_token), code=3)
