@@ -254,6 +254,12 @@ def main():
                 " catch (e) { return false; } })()"), 10, "the timeline frame")
             log("task panel: explain shows %d attempts, timeline loaded" % explained)
 
+            # Self-contained: everything the page loaded came from the listener itself.
+            foreign = browser.evaluate(
+                "performance.getEntriesByType('resource').map(e => e.name)"
+                ".filter(n => !n.startsWith(location.origin + '/'))")
+            assert foreign == [], "the page loaded from elsewhere: %r" % foreign
+
             browser.screenshot(artifact)
             log("screenshot: " + artifact)
             print("PASS: dashboard_test in %.1f s" % (time.monotonic() - START))
