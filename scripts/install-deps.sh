@@ -7,6 +7,7 @@ set -euo pipefail
 # check (scripts/package.sh), systemd-analyze for the units (scripts/check-units.sh).
 # python3-prometheus-client: the test that parses serve --http's /metrics.
 # curl: docs/http.md's examples, run as printed by tests/e2e/http_docs_test.py.
+# python3-pytest: the Python client's tests (python/tests, CTest python_client).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -16,6 +17,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libsystemd-dev procps chromium curl \
-  help2man lintian dpkg-dev file systemd python3-prometheus-client \
+  help2man lintian dpkg-dev file systemd python3-prometheus-client python3-pytest \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"

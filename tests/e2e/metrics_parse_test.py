@@ -60,6 +60,10 @@ def main():
             cli("create", "t1", "--title", 'a "quoted"\ntitle')
             task, token = cli("claim", "--next", "--worker", "w1").split()[:2]
             cli("heartbeat", task, "--worker", "w1", "--token", str(int(token) - 1), code=3)
+            cli("complete", task, "--worker", "w1", "--token", token)
+            # A queue name needing escapes in a label value: a quote and a backslash.
+            odd_queue = 'q"x\\y'
+            cli("create", "t2", "--title", "elsewhere", "--queue", odd_queue)
 
             connection = UnixHTTPConnection(web)
             connection.request("GET", "/metrics")
@@ -76,22 +80,46 @@ def main():
                 for s in family.samples:
                     samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
                 if family.type == "histogram":
-                    buckets = [s for s in family.samples if s.name.endswith("_bucket")]
-                    counts = [s.value for s in buckets]
-                    assert counts == sorted(counts), family.name + ": buckets not cumulative"
-                    assert buckets[-1].labels["le"] == "+Inf", family.name
-                    count = [s.value for s in family.samples if s.name.endswith("_count")][0]
-                    assert buckets[-1].value == count, family.name
+                    # One series per set of labels besides le (attempt_duration has `how`).
+                    series = {}
+                    for s in family.samples:
+                        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                        series.setdefault(key, []).append(s)
+                    for key, samples_of in series.items():
+                        what = family.name + repr(key)
+                        buckets = [s for s in samples_of if s.name.endswith("_bucket")]
+                        counts = [s.value for s in buckets]
+                        assert counts == sorted(counts), what + ": buckets not cumulative"
+                        assert buckets[-1].labels["le"] == "+Inf", what
+                        count = [s.value for s in samples_of if s.name.endswith("_count")][0]
+                        assert buckets[-1].value == count, what
 
             def value(name, **labels):
                 return samples.get((name, tuple(sorted(labels.items()))))
 
-            assert value("taskledger_commands_total", kind="create", outcome="ok") == 1, text
+            assert value("taskledger_commands_total", kind="create", outcome="ok") == 2, text
             assert value("taskledger_commands_total", kind="heartbeat", outcome="refused") == 1, text
             assert value("taskledger_leases_granted_total") == 1, text
             assert value("taskledger_rejections_total", command="heartbeat", reason="stale_token") == 1, text
-            assert value("taskledger_last_seq") == 3, text
-            assert value("taskledger_command_duration_seconds_count") == 3, text
+            assert value("taskledger_last_seq") == 5, text
+            assert value("taskledger_command_duration_seconds_count") == 5, text
+            assert value("taskledger_queue_wait_seconds_count") == 1, text
+            assert value("taskledger_attempt_duration_seconds_count", how="completed") == 1, text
+            assert value("taskledger_attempt_duration_seconds_count", how="expired") == 0, text
+            assert value("taskledger_recovery_seconds_count") == 0, text
+            assert value("taskledger_tasks", queue="default", status="done") == 1, text
+            assert value("taskledger_tasks", queue="default", status="running") == 0, text
+            assert value("taskledger_tasks", queue=odd_queue, status="ready") == 1, text
+            assert value("taskledger_active_leases", queue="default") == 0, text
+            assert value("taskledger_active_leases", queue=odd_queue) == 0, text
+            assert value("taskledger_tasks_scan_seconds") is not None, text
+            types = {family.name: family.type for family in families}
+            for name, kind in [("taskledger_tasks", "gauge"), ("taskledger_active_leases", "gauge"),
+                               ("taskledger_queue_wait_seconds", "histogram"),
+                               ("taskledger_attempt_duration_seconds", "histogram"),
+                               ("taskledger_recovery_seconds", "histogram")]:
+                assert types.get(name) == kind, (name, types.get(name))
+            assert "w1" not in text, "a worker id in a label"
             build = [labels for (name, labels) in samples if name == "taskledger_build_info"]
             assert len(build) == 1 and dict(build[0])["version"], build
         finally:

@@ -6,7 +6,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <functional>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -84,6 +87,74 @@ TEST_F(MetricsTest, CountsAScriptedStory) {
   EXPECT_NE(m.find("# TYPE taskledger_commit_group_size histogram"), std::string::npos) << m;
   EXPECT_NE(Sample(m, "taskledger_fsync_duration_seconds_count"), "0") << m;
   EXPECT_NE(Sample(m, "taskledger_startup_seconds"), "") << m;
+}
+
+// Runs `args` until it exits 0 and prints something containing `expected`, for at most
+// `limit`: a lease lapse with a 1 s ttl, then the backoff, without a fixed sleep.
+ProcessResult RunUntil(const std::function<ProcessResult()>& run, const std::string& expected,
+                       std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    ProcessResult result = run();
+    if ((result.exit_code == 0 && result.out.find(expected) != std::string::npos) ||
+        std::chrono::steady_clock::now() > deadline) {
+      return result;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, bounded by `limit`
+  }
+}
+
+// The task timings and the scrape-time task counts after a story: a task created, claimed
+// and completed; one whose 1 s lease lapses (marked by a sweep) and is claimed again; one
+// waiting in another queue.
+TEST_F(MetricsTest, TimesWaitsAttemptsAndRecoveriesAndCountsTasks) {
+  ASSERT_EQ(Ok({"create", "t1", "--title", "quick"}), "t1\n");
+  std::istringstream claimed(Ok({"claim", "--next", "--worker", "w1"}));
+  std::string id;
+  uint64_t token = 0;
+  claimed >> id >> token;
+  ASSERT_EQ(id, "t1");
+  Ok({"complete", "t1", "--worker", "w1", "--token", std::to_string(token)});
+
+  ASSERT_EQ(Ok({"create", "t2", "--title", "lost", "--ttl", "1s"}), "t2\n");
+  std::istringstream lost(Ok({"claim", "--next", "--worker", "w2"}));
+  lost >> id;
+  ASSERT_EQ(id, "t2");
+  const ProcessResult swept = RunUntil([&] { return Run({"sweep"}); }, "t2", std::chrono::seconds(20));
+  ASSERT_NE(swept.out.find("t2"), std::string::npos) << swept.out << swept.err;
+  // After the lapse the task backs off (1 s by default) before it is ready again.
+  const ProcessResult reclaimed = RunUntil(
+      [&] { return Run({"claim", "--next", "--worker", "w3", "--ttl", "60s"}); }, "t2", std::chrono::seconds(20));
+  ASSERT_EQ(reclaimed.exit_code, 0) << reclaimed.err;
+  ASSERT_EQ(reclaimed.out.rfind("t2 ", 0), 0u) << reclaimed.out;
+
+  ASSERT_EQ(Ok({"create", "t3", "--title", "elsewhere", "--queue", "other"}), "t3\n");
+
+  const HttpResponse response = Get("/metrics");
+  ASSERT_EQ(response.status, 200) << response.error;
+  const std::string& m = response.body;
+  // t1's first claim, t2's first claim and its claim after the lapse.
+  EXPECT_EQ(Sample(m, "taskledger_queue_wait_seconds_count"), "3") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_attempt_duration_seconds_count{how="completed"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_attempt_duration_seconds_count{how="expired"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_attempt_duration_seconds_count{how="failed"})"), "0") << m;
+  // The lapsed attempt ran exactly its 1 s ttl (it ends at its deadline).
+  EXPECT_EQ(Sample(m, R"(taskledger_attempt_duration_seconds_sum{how="expired"})"), "1") << m;
+  EXPECT_EQ(Sample(m, "taskledger_recovery_seconds_count"), "1") << m;
+  // From the deadline to the re-claim: at least the 1 s backoff.
+  EXPECT_GE(std::stod(Sample(m, "taskledger_recovery_seconds_sum")), 1.0) << m;
+  EXPECT_EQ(Sample(m, "taskledger_leases_expired_total"), "1") << m;
+
+  EXPECT_EQ(Sample(m, R"(taskledger_tasks{queue="default",status="done"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_tasks{queue="default",status="running"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_tasks{queue="default",status="ready"})"), "0") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_tasks{queue="other",status="ready"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_active_leases{queue="default"})"), "1") << m;
+  EXPECT_EQ(Sample(m, R"(taskledger_active_leases{queue="other"})"), "0") << m;
+  EXPECT_NE(Sample(m, "taskledger_tasks_scan_seconds"), "") << m;
+  // No worker ids in any label.
+  EXPECT_EQ(m.find("w1"), std::string::npos) << m;
+  EXPECT_EQ(m.find("w3"), std::string::npos) << m;
 }
 
 TEST_F(MetricsTest, AnswersHealthzAndRefusesOtherPathsAndMethods) {

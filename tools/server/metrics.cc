@@ -45,6 +45,15 @@ std::vector<double> LatencyBounds() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
+// Task timings in seconds, for waits, attempts and recoveries: 10 ms to a day.
+std::vector<double> TaskTimeBounds() {
+  return {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400};
+}
+
+double SecondsBetween(int64_t from_ns, int64_t to_ns) {
+  return static_cast<double>(std::max<int64_t>(to_ns - from_ns, 0)) / 1e9;
+}
+
 // Commands in one group: powers of two up to the committer's default group limit (4096).
 std::vector<double> GroupSizeBounds() {
   std::vector<double> bounds;
@@ -135,12 +144,132 @@ void MetricsText::HistogramSamples(std::string_view name, const Labels& labels, 
   Sample(std::string(name) + "_count", labels, snapshot.cumulative.empty() ? 0 : snapshot.cumulative.back());
 }
 
+void TaskCounts::Add(const TaskView& view) {
+  Queue& queue = queues_[view.settled.spec.queue];
+  queue.by_status[static_cast<size_t>(view.status)]++;
+  // Evaluate() settles a lapsed lease, so a running view's deadline is ahead: a live lease.
+  if (view.status == TaskStatus::kRunning && view.settled.attempt_open) queue.active_leases++;
+}
+
+TaskTimings::TaskTimings(size_t max_tasks, Observer observer) : max_tasks_(max_tasks), observer_(std::move(observer)) {}
+
+size_t TaskTimings::tracked() const {
+  MutexLock lock(&mutex_);
+  return tasks_.size();
+}
+
+TaskTimings::InFlight* TaskTimings::Find(const std::string& id, bool create) {
+  if (const auto it = tasks_.find(id); it != tasks_.end()) return &it->second;
+  // Bounded: beyond max_tasks_ a new task is not tracked and its timings go unobserved.
+  if (!create || tasks_.size() >= max_tasks_) return nullptr;
+  return &tasks_[id];
+}
+
+void TaskTimings::EndAttempt(InFlight& task, AttemptEnd how, int64_t end_ns) {
+  if (task.claimed_ns > 0) observer_.attempt(how, SecondsBetween(task.claimed_ns, end_ns));
+  task.claimed_ns = 0;
+  task.deadline_ns = 0;
+  task.signaled = false;
+  task.claimable_ns = how == AttemptEnd::kBlocked ? 0 : end_ns;
+  // A lost holder (lease lapse) costs time until the next claim: from the signal if one
+  // came first.
+  if ((how == AttemptEnd::kExpired || how == AttemptEnd::kInterrupted) && task.recovery_from_ns == 0) {
+    task.recovery_from_ns = end_ns;
+  }
+}
+
+void TaskTimings::Observe(const Outcome& outcome) {
+  if (outcome.reply.events.empty()) return;
+  MutexLock lock(&mutex_);
+  for (const Event& e : outcome.reply.events) OnEvent(e);
+  // The command's own task as it stands after the command: finished tasks are forgotten,
+  // and a running one's deadline is the reply's (heartbeats and signals move it).
+  if (!outcome.status.ok() || outcome.reply.task_id.empty()) return;
+  const auto it = tasks_.find(outcome.reply.task_id);
+  if (it == tasks_.end()) return;
+  switch (outcome.reply.status) {
+    case TaskStatus::kDone:
+    case TaskStatus::kCancelled:
+    case TaskStatus::kDead: tasks_.erase(it); break;
+    case TaskStatus::kRunning:
+      if (it->second.claimed_ns > 0) it->second.deadline_ns = outcome.reply.deadline_ns;
+      break;
+    default: break;
+  }
+}
+
+void TaskTimings::OnEvent(const Event& e) {
+  const bool starts = e.kind == EventKind::kCreated || e.kind == EventKind::kClaimed ||
+                      e.kind == EventKind::kUnblocked || e.kind == EventKind::kRevived ||
+                      e.kind == EventKind::kSignaled || e.kind == EventKind::kLeaseExpired;
+  InFlight* task = Find(e.task_id, starts);
+  if (task == nullptr) return;
+  // A lease that lapsed before this event ended its attempt at the deadline, whether or
+  // not a sweep marked it (the ledger settles it the same way).
+  if (task->claimed_ns > 0 && task->deadline_ns > 0 && task->deadline_ns <= e.time_ns) {
+    EndAttempt(*task, task->signaled ? AttemptEnd::kInterrupted : AttemptEnd::kExpired, task->deadline_ns);
+  }
+  const int64_t t = e.time_ns;
+  switch (e.kind) {
+    case EventKind::kCreated: *task = InFlight{std::max(t, e.spec.not_before_ns)}; break;
+    case EventKind::kClaimed:
+      if (task->claimable_ns > 0) observer_.queue_wait(SecondsBetween(task->claimable_ns, t));
+      if (task->recovery_from_ns > 0) observer_.recovery(SecondsBetween(task->recovery_from_ns, t));
+      *task = InFlight{};
+      task->claimed_ns = t;
+      task->deadline_ns = e.ttl_ns > 0 ? t + e.ttl_ns : 0;  // refined by the claim's reply
+      break;
+    case EventKind::kSignaled:
+      if (task->claimed_ns > 0) task->signaled = true;
+      if (task->recovery_from_ns == 0) task->recovery_from_ns = t;
+      break;
+    case EventKind::kCompleted: EndAttempt(*task, AttemptEnd::kCompleted, t); break;
+    case EventKind::kFailed: EndAttempt(*task, AttemptEnd::kFailed, t); break;
+    case EventKind::kReleased: EndAttempt(*task, AttemptEnd::kReleased, t); break;
+    case EventKind::kExited:
+      // After `completed` (complete --with-exit) the attempt has already ended.
+      if (task->claimed_ns > 0) EndAttempt(*task, task->signaled ? AttemptEnd::kInterrupted : AttemptEnd::kExited, t);
+      break;
+    case EventKind::kBlocked:
+      if (task->claimed_ns > 0) EndAttempt(*task, AttemptEnd::kBlocked, t);
+      task->claimable_ns = 0;
+      break;
+    case EventKind::kCancelled:
+      if (task->claimed_ns > 0) EndAttempt(*task, AttemptEnd::kCancelled, t);
+      task->claimable_ns = 0;
+      break;
+    case EventKind::kUnblocked:
+    case EventKind::kRevived: task->claimable_ns = t; break;
+    case EventKind::kLeaseExpired:
+      // The marker of a lapse: the attempt ended at the deadline it names.
+      if (task->claimed_ns > 0) {
+        EndAttempt(*task, task->signaled ? AttemptEnd::kInterrupted : AttemptEnd::kExpired, e.deadline_ns);
+      } else {
+        if (task->recovery_from_ns == 0) task->recovery_from_ns = e.deadline_ns;
+        if (task->claimable_ns == 0) task->claimable_ns = e.deadline_ns;
+      }
+      break;
+    case EventKind::kHeartbeat:
+    case EventKind::kRejected: break;
+  }
+}
+
 ServerMetrics::ServerMetrics(BuildInfo build)
     : build_(std::move(build)),
       command_seconds_(LatencyBounds()),
       group_seconds_(LatencyBounds()),
       fsync_seconds_(LatencyBounds()),
-      group_size_(GroupSizeBounds()) {}
+      group_size_(GroupSizeBounds()),
+      queue_wait_seconds_(TaskTimeBounds()),
+      attempt_seconds_{Histogram(TaskTimeBounds()), Histogram(TaskTimeBounds()), Histogram(TaskTimeBounds()),
+                       Histogram(TaskTimeBounds()), Histogram(TaskTimeBounds()), Histogram(TaskTimeBounds()),
+                       Histogram(TaskTimeBounds()), Histogram(TaskTimeBounds())},
+      recovery_seconds_(TaskTimeBounds()),
+      timings_(kMaxTimedTasks,
+               TaskTimings::Observer{
+                   [this](double s) { queue_wait_seconds_.Observe(s); },
+                   [this](AttemptEnd how, double s) { attempt_seconds_[static_cast<size_t>(how) - 1].Observe(s); },
+                   [this](double s) { recovery_seconds_.Observe(s); }}) {}
 
 void ServerMetrics::CommandDone(std::optional<CommandKind> kind, const Outcome& outcome, double seconds) {
   const size_t kind_index = kind ? static_cast<size_t>(*kind) : kCommandKinds - 1;
@@ -148,6 +277,7 @@ void ServerMetrics::CommandDone(std::optional<CommandKind> kind, const Outcome& 
       1, std::memory_order_relaxed);
   command_seconds_.Observe(seconds);
   CountEvents(outcome);
+  timings_.Observe(outcome);
 }
 
 void ServerMetrics::CountEvents(const Outcome& outcome) {
@@ -248,6 +378,49 @@ std::string ServerMetrics::Render(const ScrapeGauges& gauges) const {
   for (size_t h = 0; h < kAttemptEnds; ++h) {
     out.Sample("taskledger_attempts_ended_total", {{"how", std::string(kAttemptEndNames[h])}}, load(attempts_ended_[h]));
   }
+
+  out.Family("taskledger_queue_wait_seconds", "histogram",
+             "Time from when a task became claimable (created, or its not_before; or the end of its previous "
+             "attempt, or its unblock or revive) to its next claimed event; includes dependency and backoff waits. "
+             "Tasks created before this server started are not observed until their first attempt here ends.");
+  out.HistogramSamples("taskledger_queue_wait_seconds", {}, queue_wait_seconds_.Read());
+  out.Family("taskledger_attempt_duration_seconds", "histogram",
+             "Time from a claimed event to the end of that attempt, by how it ended (a lapse ends at its deadline). "
+             "Attempts claimed before this server started are not observed.");
+  for (size_t h = 0; h < kAttemptHows; ++h) {
+    out.HistogramSamples("taskledger_attempt_duration_seconds",
+                         {{"how", std::string(AttemptEndName(static_cast<AttemptEnd>(h + 1)))}},
+                         attempt_seconds_[h].Read());
+  }
+  out.Family("taskledger_recovery_seconds", "histogram",
+             "Time a lost holder cost: from a lease lapse (its deadline) or a signaled event to the task's next "
+             "claimed event. Lapses and signals before this server started are not observed.");
+  out.HistogramSamples("taskledger_recovery_seconds", {}, recovery_seconds_.Read());
+
+  // Computed at scrape time by a scan of every task, which blocks the event loop.
+  const char* const scan_note = " Counted at scrape time by a scan of every task, which blocks the server's event "
+                                "loop for its duration (taskledger_tasks_scan_seconds).";
+  out.Family("taskledger_tasks", "gauge", std::string("Tasks by queue and status.") + scan_note);
+  if (gauges.tasks) {
+    for (const auto& [queue, counts] : gauges.tasks->queues()) {
+      for (size_t s = 0; s < counts.by_status.size(); ++s) {
+        out.Sample("taskledger_tasks",
+                   {{"queue", queue}, {"status", std::string(TaskStatusName(static_cast<TaskStatus>(s)))}},
+                   counts.by_status[s]);
+      }
+    }
+  }
+  out.Family("taskledger_active_leases", "gauge",
+             std::string("Tasks running with a live lease (deadline ahead), by queue.") + scan_note);
+  if (gauges.tasks) {
+    for (const auto& [queue, counts] : gauges.tasks->queues()) {
+      out.Sample("taskledger_active_leases", {{"queue", queue}}, counts.active_leases);
+    }
+  }
+  out.Family("taskledger_tasks_scan_seconds", "gauge",
+             "How long this scrape's scan of every task (for taskledger_tasks and taskledger_active_leases) blocked "
+             "the server's event loop.");
+  out.Sample("taskledger_tasks_scan_seconds", {}, gauges.tasks_scan_seconds);
 
   out.Family("taskledger_connections", "gauge", "Open RPC connections.");
   out.Sample("taskledger_connections", {}, static_cast<uint64_t>(connections_.load(std::memory_order_relaxed)));
