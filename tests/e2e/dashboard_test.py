@@ -65,7 +65,7 @@ class DevTools:
         self.stderr = open(os.path.join(user_data_dir, "chromium.log"), "wb")
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + user_data_dir,
-             "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check", "--window-size=1400,1200",
+             "--remote-debugging-pipe", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--window-size=1400,1200",
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr, preexec_fn=preexec, pass_fds=(3, 4))
         os.close(child_r)
