@@ -5,6 +5,9 @@
 #            the grace, another worker runs the task, and the task after it proceeds.
 #   Story 2: a supervisor frozen (SIGSTOP) past its lease. Another worker takes over; when
 #            the frozen one wakes, its heartbeat is refused, recorded, and it stops its child.
+# The server also listens for HTTP on 127.0.0.1 (port TASKLEDGER_DEMO_HTTP_PORT, default any
+# free one): the live dashboard is at its `/`. On a terminal, the script waits for Enter
+# before stopping the server, so that the dashboard can be looked at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build.sh -DBUILD_TESTING=OFF >/dev/null
@@ -18,13 +21,16 @@ wait_for() {  # wait_for SECONDS CMD...: poll until CMD succeeds
   echo "timed out waiting for: $*" >&2; return 1
 }
 
-say "start the server on the default ledger ./taskledger.db, socket ./taskledger.sock"
-"$TL" serve >server.log 2>&1 &
+say "start the server on the default ledger ./taskledger.db, socket ./taskledger.sock, and HTTP"
+"$TL" serve --http "tcp:127.0.0.1:${TASKLEDGER_DEMO_HTTP_PORT:-0}" >server.log 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 wait_for 10 test -S taskledger.sock
+wait_for 10 grep -q '^http on tcp:' server.log
 export TASKLEDGER_ADDR="unix:$WORK/taskledger.sock"
+HTTP="http://$(sed -n 's/^http on tcp:\(.*\)$/\1/p' server.log | head -n 1)"
 echo "server pid $SERVER, TASKLEDGER_ADDR=$TASKLEDGER_ADDR"
+echo "dashboard: $HTTP/"
 
 say "story 1: a dispatcher creates etl, and report after it"
 "$TL" create etl --title "nightly ETL" --ttl 3s
@@ -66,6 +72,12 @@ if "$TL" --help 2>/dev/null | grep -q explain; then
 fi
 say "state now";  "$TL" ls
 say "verify: the projection equals a replay of the log"; "$TL" verify
+say "the same over HTTP: curl -s $HTTP/v1/tasks/etl"
+curl -s "$HTTP/v1/tasks/etl"; echo
+echo "dashboard: $HTTP/"
+if [ -t 0 ]; then
+  read -r -p "press Enter to stop the server " _
+fi
 say "stop the server (SIGTERM: it finishes what is in flight and closes)"
 kill -TERM $SERVER; wait $SERVER; trap - EXIT
 echo "server stopped"

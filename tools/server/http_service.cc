@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "tools/common/follow.h"
+#include "tools/server/dashboard/dashboard_page.h"
 
 namespace taskledger::server {
 namespace {
@@ -64,6 +65,10 @@ class HttpEndpoint::Service final : public kj::HttpService {
       if (path[0] == "healthz") return Reply(response, ApiReply{200, "ok\n", "text/plain; charset=utf-8"});
       metrics_.HttpRequest(200);  // counted before rendering: a scrape sees itself
       return Send(response, ApiReply{200, metrics_.Render(gauges_()), "text/plain; version=0.0.4; charset=utf-8"});
+    }
+    if (path.empty()) {  // GET /: the live dashboard (tools/server/dashboard/dashboard.html)
+      if (!read) return Reply(response, NotAllowed("/", "GET, HEAD", method));
+      return Reply(response, ApiReply{200, std::string(DashboardPage()), "text/html; charset=utf-8"});
     }
     std::string shown_path;  // the path as asked, without its query
     for (const std::string& segment : path) shown_path += "/" + segment;
