@@ -269,6 +269,7 @@ struct TaskIn {
   const json* row = nullptr;
   std::string id;
   std::vector<std::string> after;
+  std::vector<std::string> board_parents;  // every task_links parent, dependency or not
   bool created = false;
   TaskRecord record;
   int64_t open_run = -1;  // the board run of the open attempt (-1: none, or no run id)
@@ -288,8 +289,14 @@ struct RunIn {
 
 class Mapper {
  public:
-  Mapper(const Board& board, const std::function<Status(const Event&)>& sink) : board_(board), sink_(sink) {}
+  using Link = std::pair<std::string, std::string>;  // parent, child
+  // `dropped`: links not made dependencies (a dry run found the child claimed before the
+  // parent was done; the ledger's rules would refuse that claim).
+  Mapper(const Board& board, const std::function<Status(const Event&)>& sink, std::set<Link> dropped)
+      : board_(board), sink_(sink), dropped_(std::move(dropped)) {}
   Result<BoardImportSummary> Run();
+  // The links the run found a claim ahead of its parent's completion for.
+  const std::set<Link>& early_claims() const { return early_claims_; }
 
  private:
   void Index();
@@ -314,6 +321,11 @@ class Mapper {
 
   const Board& board_;
   const std::function<Status(const Event&)>& sink_;
+  const std::set<Link> dropped_;
+  std::set<Link> early_claims_;
+  uint64_t out_of_order_ = 0;        // board events earlier than an event before them by id
+  int64_t out_of_order_max_s_ = 0;
+  int64_t out_of_order_worst_ = 0;
   BoardImportSummary summary_;
   std::vector<TaskIn> tasks_;
   std::unordered_map<std::string, size_t> task_index_;
@@ -340,7 +352,10 @@ void Mapper::Index() {
     tasks_.push_back(std::move(t));
   }
   for (const json& row : board_.task_links.rows) {
-    tasks_[task_index_.at(Text(row, "child_id"))].after.push_back(Text(row, "parent_id"));
+    const Link link(Text(row, "parent_id"), Text(row, "child_id"));
+    tasks_[task_index_.at(link.second)].board_parents.push_back(link.first);
+    if (dropped_.count(link)) continue;
+    tasks_[task_index_.at(link.second)].after.push_back(link.first);
   }
   for (TaskIn& t : tasks_) std::sort(t.after.begin(), t.after.end());
   for (const json& row : board_.task_runs.rows) runs_[*Int(row, "id")].row = &row;
@@ -360,9 +375,9 @@ void Mapper::Index() {
   // Tasks in creation order, parents first (the ledger's dependencies must exist).
   std::vector<size_t> by_time(tasks_.size());
   for (size_t i = 0; i < by_time.size(); ++i) by_time[i] = i;
-  std::stable_sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) {
-    return *Int(*tasks_[a].row, "created_at") < *Int(*tasks_[b].row, "created_at");
-  });
+  std::vector<int64_t> created_s(tasks_.size());
+  for (size_t i = 0; i < tasks_.size(); ++i) created_s[i] = *Int(*tasks_[i].row, "created_at");
+  std::stable_sort(by_time.begin(), by_time.end(), [&](size_t a, size_t b) { return created_s[a] < created_s[b]; });
   std::vector<bool> placed(tasks_.size(), false);
   std::function<void(size_t)> place = [&](size_t i) {
     if (placed[i]) return;
@@ -383,7 +398,9 @@ void Mapper::Order() {
   std::vector<size_t> events(board_.task_events.rows.size());
   for (size_t i = 0; i < events.size(); ++i) events[i] = i;
   const auto& rows = board_.task_events.rows;
-  std::sort(events.begin(), events.end(), [&](size_t a, size_t b) { return *Int(rows[a], "id") < *Int(rows[b], "id"); });
+  std::vector<int64_t> ids(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) ids[i] = *Int(rows[i], "id");
+  std::sort(events.begin(), events.end(), [&](size_t a, size_t b) { return ids[a] < ids[b]; });
   int64_t latest = std::numeric_limits<int64_t>::min();
   for (size_t i : events) {
     latest = std::max(latest, *Int(rows[i], "created_at"));
@@ -477,7 +494,15 @@ Result<bool> Mapper::TryAppend(TaskIn& t, Event e, int64_t board_s) {
   e.task_id = t.id;
   if (e.actor.empty()) e.actor = kBoardActor;
   e.meta.wall_time_ns = board_s * kNanosPerSecond;  // the board writer's own clock
-  if (e.kind == EventKind::kClaimed) e.token = e.seq;
+  if (e.kind == EventKind::kClaimed) {
+    e.token = e.seq;
+    // As Replay checks: a claim needs every dependency done.
+    for (const std::string& parent : t.after) {
+      if (OwnStatus(tasks_[task_index_.at(parent)].record, e.time_ns) != TaskStatus::kDone) {
+        early_claims_.emplace(parent, t.id);
+      }
+    }
+  }
   if (!ApplyEvent(&t.record, e).ok()) return false;
   ++seq_;
   last_ns_ = e.time_ns;
@@ -510,6 +535,7 @@ Status Mapper::Create(size_t index) {
   e.spec.title = AsText(Text(row, "title"), kMaxTextBytes);
   json payload = row;
   payload.erase("title");
+  if (!t.board_parents.empty()) payload["board_parents"] = t.board_parents;
   e.spec.payload = payload.dump(-1, ' ', false, json::error_handler_t::replace);
   if (e.spec.payload.size() > kMaxPayloadBytes) e.spec.payload = RowText(payload);
   e.spec.after = t.after;
@@ -652,10 +678,12 @@ Status Mapper::OnEvent(const Item& item) {
   // -1: task-scoped, or from before events had a run (the checked board has no other negative id).
   const int64_t run = IsNull(row, "run_id") ? -1 : Int(row, "run_id").value_or(-1);
   if (item.board_s < last_board_s_) {
-    Anomaly("task_events row " + std::to_string(*Int(row, "id")) + ": its time " +
-            FormatTime(item.board_s * kNanosPerSecond) + " is " +
-            FormatDuration((last_board_s_ - item.board_s) * kNanosPerSecond) +
-            " before an earlier event's; kept in id order, the board time in its client time");
+    // Reported once, at the end, with the worst case (multi-host boards do this often).
+    if (out_of_order_ == 0 || last_board_s_ - item.board_s > out_of_order_max_s_) {
+      out_of_order_max_s_ = last_board_s_ - item.board_s;
+      out_of_order_worst_ = *Int(row, "id");
+    }
+    ++out_of_order_;
   }
   last_board_s_ = std::max(last_board_s_, item.board_s);
   const uint64_t events_before = summary_.events_mapped;
@@ -797,6 +825,10 @@ void Mapper::CheckFinalStates() {
 }
 
 Result<BoardImportSummary> Mapper::Run() {
+  for (const Link& link : dropped_) {
+    Anomaly("task_links " + link.first + " -> " + link.second + ": " + link.second + " was claimed before " +
+            link.first + " was done; kept in its payload (board_parents), not as a dependency");
+  }
   summary_.tasks = board_.tasks.rows.size();
   summary_.runs = board_.task_runs.rows.size();
   summary_.board_events = board_.task_events.rows.size();
@@ -808,6 +840,12 @@ Result<BoardImportSummary> Mapper::Run() {
     TL_RETURN_IF_ERROR(Process(items_[current_item_]));
   }
   TL_RETURN_IF_ERROR(CreateThrough(std::numeric_limits<int64_t>::max()));
+  if (out_of_order_ != 0) {
+    Anomaly("task_events: " + std::to_string(out_of_order_) +
+            " events are timed before an event with a lower id (the worst, row " + std::to_string(out_of_order_worst_) +
+            ", by " + FormatDuration(out_of_order_max_s_ * kNanosPerSecond) +
+            "); kept in id order, each with the board's time as its client time");
+  }
   CheckFinalStates();
   return summary_;
 }
@@ -815,7 +853,14 @@ Result<BoardImportSummary> Mapper::Run() {
 }  // namespace
 
 Result<BoardImportSummary> MapBoard(const Board& board, const std::function<Status(const Event&)>& sink) {
-  Mapper mapper(board, sink);
+  // A dry run finds the links the board did not wait for (a child claimed before its
+  // parent was done: a link added later, an archived parent); the real run keeps them in
+  // the child's payload only, so that every claim the board made stays an attempt.
+  const std::function<Status(const Event&)> discard = [](const Event&) { return Status::Ok(); };
+  Mapper dry(board, discard, {});
+  Result<BoardImportSummary> dry_summary = dry.Run();
+  if (!dry_summary.ok()) return dry_summary.status();
+  Mapper mapper(board, sink, dry.early_claims());
   return mapper.Run();
 }
 

@@ -301,6 +301,27 @@ TEST_F(ImportBoardTest, RenamedKindsMeanTheirNewNames) {
   EXPECT_THAT(story, HasSubstr("ready: claimable now"));
 }
 
+// A link added after the child ran, or an archived parent: the board did not wait, and a
+// ledger dependency would refuse the child's claim. The link stays in the child's payload.
+TEST_F(ImportBoardTest, AChildClaimedBeforeItsParentWasDoneKeepsItsAttemptAndTheLinkInItsPayload) {
+  {
+    BoardWriter board(board_, true);
+    board.Task("t_00000010", "parent, never done", "ready", kBoardT0);
+    board.Task("t_00000011", "child, ran anyway", "done", kBoardT0 + 1);
+    board.Link("t_00000010", "t_00000011");
+    board.Run(1, "t_00000011", "h:1", 58, kBoardT0 + 2, kBoardT0 + 9, "completed");
+    board.Event("t_00000011", "claimed", kBoardT0 + 2, 1, R"({"lock":"h:1"})");
+    board.Event("t_00000011", "completed", kBoardT0 + 9, 1, R"({"summary":"fine"})");
+  }
+  const nlohmann::json j = nlohmann::json::parse(Ok({"--json", "import-board", board_}));
+  EXPECT_EQ(j["attempts"], 1);
+  ASSERT_EQ(j["anomalies_total"], 1) << j.dump();
+  EXPECT_THAT(j["anomalies"][0].get<std::string>(), HasSubstr("t_00000011 was claimed before t_00000010 was done"));
+  EXPECT_THAT(Ok({"explain", "t_00000011"}), HasSubstr("completed, result \"fine\""));
+  EXPECT_THAT(Ok({"--json", "log", "--task", "t_00000011"}), HasSubstr("board_parents"));
+  EXPECT_THAT(Ok({"verify"}), StartsWith("ok: "));
+}
+
 TEST_F(ImportBoardTest, AMalformedBoardIsRefusedNamingTheRowAndNothingIsWritten) {
   {
     BoardWriter board(board_, true);
