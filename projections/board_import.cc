@@ -21,12 +21,12 @@ namespace {
 using nlohmann::json;
 
 // Assigns a Result<bool>'s value to `var`, or returns its error.
-#define TL_BOARD_TRY(var, expr)                         \
-  bool var = false;                                     \
-  {                                                     \
-    Result<bool> result_ = (expr);                      \
-    if (!result_.ok()) return result_.status();         \
-    var = *result_;                                     \
+#define TL_BOARD_TRY(var, expr)                 \
+  bool var = false;                             \
+  {                                             \
+    Result<bool> result_ = (expr);              \
+    if (!result_.ok()) return result_.status(); \
+    var = *result_;                             \
   }
 
 constexpr char kBoardActor[] = "board";
@@ -105,7 +105,8 @@ std::string RowText(const json& row) {
   if (text.size() <= kBoardRowBytesMax) return text;
   json cut = row;
   for (auto& [key, value] : cut.items()) {
-    if (value.is_string() && value.get<std::string>().size() > 1024) value = AsText(value.get<std::string>(), 1024) + "...";
+    if (value.is_string() && value.get<std::string>().size() > 1024)
+      value = AsText(value.get<std::string>(), 1024) + "...";
   }
   cut["_cut"] = true;
   text = cut.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -213,7 +214,8 @@ Status CheckBoard(const Board& board) {
   TL_RETURN_IF_ERROR(CheckRuns(board, ids, &runs));
   TL_RETURN_IF_ERROR(CheckEvents(board, ids, runs));
   for (const json& row : board.task_comments.rows) {
-    if (!ids.count(Text(row, "task_id"))) return Bad("task_comments", row, "task " + Text(row, "task_id") + " does not exist");
+    if (!ids.count(Text(row, "task_id")))
+      return Bad("task_comments", row, "task " + Text(row, "task_id") + " does not exist");
     if (!Int(row, "created_at")) return Bad("task_comments", row, "created_at is not an integer");
   }
   return Status::Ok();
@@ -250,18 +252,28 @@ std::string CanonicalKind(const std::string& kind) {
 
 // Board kinds that end a run (hermes-board.md §3 "Outcomes").
 bool IsRunEnd(const std::string& kind) {
-  static const std::set<std::string> kEnds = {"completed", "crashed", "protocol_violation", "rate_limited",
-                                              "timed_out", "spawn_failed", "stale", "reclaimed", "reconciled",
-                                              "gave_up", "blocked", "review_requested", "changes_requested",
+  static const std::set<std::string> kEnds = {"completed",
+                                              "crashed",
+                                              "protocol_violation",
+                                              "rate_limited",
+                                              "timed_out",
+                                              "spawn_failed",
+                                              "stale",
+                                              "reclaimed",
+                                              "reconciled",
+                                              "gave_up",
+                                              "blocked",
+                                              "review_requested",
+                                              "changes_requested",
                                               "scheduled"};
   return kEnds.count(kind) != 0;
 }
 
 // Kinds only the holder of an open attempt (or the dispatcher ending it) writes.
 bool IsHolderKind(const std::string& kind) {
-  static const std::set<std::string> kHolder = {"heartbeat", "completed", "crashed", "protocol_violation",
-                                                "rate_limited", "timed_out", "spawn_failed", "stale",
-                                                "reclaimed", "reconciled", "claim_extended", "spawned"};
+  static const std::set<std::string> kHolder = {"heartbeat",    "completed",  "crashed",        "protocol_violation",
+                                                "rate_limited", "timed_out",  "spawn_failed",   "stale",
+                                                "reclaimed",    "reconciled", "claim_extended", "spawned"};
   return kHolder.count(kind) != 0;
 }
 
@@ -323,7 +335,7 @@ class Mapper {
   const std::function<Status(const Event&)>& sink_;
   const std::set<Link> dropped_;
   std::set<Link> early_claims_;
-  uint64_t out_of_order_ = 0;        // board events earlier than an event before them by id
+  uint64_t out_of_order_ = 0;  // board events earlier than an event before them by id
   int64_t out_of_order_max_s_ = 0;
   int64_t out_of_order_worst_ = 0;
   BoardImportSummary summary_;
@@ -331,9 +343,9 @@ class Mapper {
   std::unordered_map<std::string, size_t> task_index_;
   std::map<int64_t, RunIn> runs_;
   std::vector<Item> items_;
-  std::vector<int64_t> event_ids_;       // board event ids, ascending
-  std::vector<int64_t> prefix_max_s_;    // the latest board time up to each of them
-  std::vector<size_t> creation_order_;   // parents first, then by creation time
+  std::vector<int64_t> event_ids_;      // board event ids, ascending
+  std::vector<int64_t> prefix_max_s_;   // the latest board time up to each of them
+  std::vector<size_t> creation_order_;  // parents first, then by creation time
   size_t next_creation_ = 0;
   std::map<size_t, int64_t> claim_end_s_;  // per claim item (index into items_): the attempt's last board time
   std::map<size_t, uint32_t> claim_pid_;   // per claim item: the worker's pid, when known
@@ -422,7 +434,8 @@ void Mapper::Order() {
     const std::optional<int64_t> ended = Int(row, "ended_at");
     const bool has_events = run.first_event != std::numeric_limits<int64_t>::max();
     if (!run.has_claim_event) {
-      items_.push_back({has_events ? run.first_event : PositionOfTime(started), 0, started, ItemType::kRunStart, i, task});
+      items_.push_back(
+          {has_events ? run.first_event : PositionOfTime(started), 0, started, ItemType::kRunStart, i, task});
     }
     if (ended && !run.has_end_event) {
       items_.push_back({has_events ? run.last_event : PositionOfTime(*ended), has_events ? 2 : 0, *ended,
@@ -442,8 +455,9 @@ void Mapper::PlanClaims() {
   for (const std::vector<size_t>& list : per_task) {
     for (size_t k = 0; k < list.size(); ++k) {
       const Item& claim = items_[list[k]];
-      const bool is_claim = claim.type == ItemType::kRunStart ||
-                            (claim.type == ItemType::kEvent && IsClaim(Text(board_.task_events.rows[claim.index], "kind")));
+      const bool is_claim =
+          claim.type == ItemType::kRunStart ||
+          (claim.type == ItemType::kEvent && IsClaim(Text(board_.task_events.rows[claim.index], "kind")));
       if (!is_claim) continue;
       int64_t end_s = claim.board_s;
       uint32_t pid = 0;
@@ -510,7 +524,8 @@ Result<bool> Mapper::TryAppend(TaskIn& t, Event e, int64_t board_s) {
   return true;
 }
 
-Status Mapper::Annotate(TaskIn& t, int64_t board_s, const std::string& kind, const std::string& source, const json& row) {
+Status Mapper::Annotate(TaskIn& t, int64_t board_s, const std::string& kind, const std::string& source,
+                        const json& row) {
   Event e;
   e.kind = EventKind::kAnnotated;
   e.source_kind = AsName(kind, "unknown");
@@ -646,7 +661,8 @@ Event EndEvent(const std::string& kind, const json& payload, const std::string& 
   return e;
 }
 
-Status Mapper::End(TaskIn& t, const Item& item, const std::string& kind, const json& payload, const std::string& source) {
+Status Mapper::End(TaskIn& t, const Item& item, const std::string& kind, const json& payload,
+                   const std::string& source) {
   std::string summary = Text(payload, "summary");
   if (summary.empty() && kind == "completed") summary = Text(*t.row, "result");
   Event e = EndEvent(kind, payload, summary);
@@ -699,8 +715,10 @@ Status Mapper::OnEvent(const Item& item) {
     if (lock.empty() && found != runs_.end()) lock = Text(*found->second.row, "claim_lock");
     const uint64_t attempts = summary_.attempts;
     TL_RETURN_IF_ERROR(Claim(t, item, run, lock, source));
-    if (summary_.attempts != attempts) ++summary_.events_mapped;
-    else Anomaly(source + " (claimed): task " + t.id + " could not be claimed there; kept as an annotation");
+    if (summary_.attempts != attempts)
+      ++summary_.events_mapped;
+    else
+      Anomaly(source + " (claimed): task " + t.id + " could not be claimed there; kept as an annotation");
   } else if (kind == "heartbeat" && this_attempt) {
     Event e;
     e.kind = EventKind::kHeartbeat;
@@ -713,11 +731,10 @@ Status Mapper::OnEvent(const Item& item) {
       ++summary_.events_mapped;
       t.alive_s = item.board_s;
     }
-  } else if (IsRunEnd(kind) && (this_attempt || kind == "blocked" || kind == "gave_up" ||
-                                kind == "dependency_wait" || kind == "block_loop_detected")) {
+  } else if (IsRunEnd(kind) && (this_attempt || kind == "blocked" || kind == "gave_up" || kind == "dependency_wait" ||
+                                kind == "block_loop_detected")) {
     TL_RETURN_IF_ERROR(End(t, item, kind, payload, source));
-  } else if ((kind == "unblocked" || kind == "promoted" || kind == "promoted_manual") &&
-             t.record.blocked) {
+  } else if ((kind == "unblocked" || kind == "promoted" || kind == "promoted_manual") && t.record.blocked) {
     Event e;
     e.kind = EventKind::kUnblocked;
     e.actor = AsName(Text(payload, "actor"), kBoardActor);
@@ -772,7 +789,8 @@ Status Mapper::OnRunEnd(const Item& item) {
   if (t.record.attempt_open && t.open_run == run) {
     const uint64_t mapped = summary_.events_mapped;
     json payload = {{"error", "the run ended as " + Text(row, "outcome") + " with no event"}};
-    TL_RETURN_IF_ERROR(End(t, item, Text(row, "outcome").empty() ? "reclaimed" : Text(row, "outcome"), payload, source));
+    TL_RETURN_IF_ERROR(
+        End(t, item, Text(row, "outcome").empty() ? "reclaimed" : Text(row, "outcome"), payload, source));
     if (summary_.events_mapped != mapped) {
       --summary_.events_mapped;  // a run row, not a board event
       return Status::Ok();
@@ -791,8 +809,8 @@ Status Mapper::Process(const Item& item) {
     case ItemType::kComment: {
       const json& row = board_.task_comments.rows[item.index];
       const std::optional<int64_t> id = Int(row, "id");
-      return Annotate(tasks_[item.task], item.board_s, "comment",
-                      "task_comments:" + (id ? std::to_string(*id) : "?"), row);
+      return Annotate(tasks_[item.task], item.board_s, "comment", "task_comments:" + (id ? std::to_string(*id) : "?"),
+                      row);
     }
   }
   return Status::Ok();

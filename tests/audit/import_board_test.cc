@@ -20,11 +20,11 @@
 namespace taskledger::audit_test {
 namespace {
 
+using test::ProcessResult;
+using test::TaskledgerBinary;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-using test::ProcessResult;
-using test::TaskledgerBinary;
 
 // 2025-11-29T07:06:40Z: board times are epoch seconds.
 constexpr int64_t kBoardT0 = 1764400000;
@@ -72,7 +72,7 @@ class BoardWriter {
   void Exec(const std::string& sql) {
     char* error = nullptr;
     EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "") << "\n"
-                                                                                     << sql;
+                                                                                   << sql;
     sqlite3_free(error);
   }
   void Task(const std::string& id, const std::string& title, const std::string& status, int64_t at,
@@ -91,18 +91,20 @@ class BoardWriter {
       Exec("INSERT INTO task_events (task_id, run_id, kind, payload, created_at) VALUES ('" + task + "', " +
            (run_id < 0 ? "NULL" : std::to_string(run_id)) + ", '" + kind + "', " + p + ", " + std::to_string(at) + ")");
     } else {
-      Exec("INSERT INTO task_events (task_id, kind, payload, created_at) VALUES ('" + task + "', '" + kind + "', " +
-           p + ", " + std::to_string(at) + ")");
+      Exec("INSERT INTO task_events (task_id, kind, payload, created_at) VALUES ('" + task + "', '" + kind + "', " + p +
+           ", " + std::to_string(at) + ")");
     }
   }
-  void Run(int64_t id, const std::string& task, const std::string& lock, int64_t pid, int64_t started,
-           int64_t ended, const std::string& outcome, bool still_holds = false) {
+  void Run(int64_t id, const std::string& task, const std::string& lock, int64_t pid, int64_t started, int64_t ended,
+           const std::string& outcome, bool still_holds = false) {
     has_runs_ = true;
-    Exec("INSERT INTO task_runs (id, task_id, profile, status, claim_lock, worker_pid, started_at, ended_at, outcome)"
-         " VALUES (" + std::to_string(id) + ", '" + task + "', 'coder', '" + (outcome.empty() ? "running" : outcome) +
-         "', " + (ended == 0 || still_holds ? "'" + lock + "'" : "NULL") + ", " +
-         (ended == 0 || still_holds ? std::to_string(pid) : "NULL") + ", " + std::to_string(started) + ", " +
-         (ended == 0 ? "NULL" : std::to_string(ended)) + ", " + (outcome.empty() ? "NULL" : "'" + outcome + "'") + ")");
+    Exec(
+        "INSERT INTO task_runs (id, task_id, profile, status, claim_lock, worker_pid, started_at, ended_at, outcome)"
+        " VALUES (" +
+        std::to_string(id) + ", '" + task + "', 'coder', '" + (outcome.empty() ? "running" : outcome) + "', " +
+        (ended == 0 || still_holds ? "'" + lock + "'" : "NULL") + ", " +
+        (ended == 0 || still_holds ? std::to_string(pid) : "NULL") + ", " + std::to_string(started) + ", " +
+        (ended == 0 ? "NULL" : std::to_string(ended)) + ", " + (outcome.empty() ? "NULL" : "'" + outcome + "'") + ")");
   }
   void set_has_runs(bool has) { has_runs_ = has; }
   sqlite3* db() { return db_; }
@@ -138,8 +140,10 @@ void WriteReportedStory(BoardWriter& board) {
   board.Exec("COMMIT");
   board.Event("t_0000000a", "blocked", kBoardT0 + 3 * 3600 + 900, 1,
               R"({"reason":"stuck for hours: blocking by hand","kind":"manual","source_status":"running"})");
-  board.Exec("INSERT INTO task_comments (task_id, author, body, created_at) VALUES ('t_0000000a', 'bob', "
-             "'worker looks like a zombie', " + std::to_string(kBoardT0 + 3 * 3600 + 901) + ")");
+  board.Exec(
+      "INSERT INTO task_comments (task_id, author, body, created_at) VALUES ('t_0000000a', 'bob', "
+      "'worker looks like a zombie', " +
+      std::to_string(kBoardT0 + 3 * 3600 + 901) + ")");
 }
 
 class ImportBoardTest : public ::testing::Test {
@@ -296,8 +300,8 @@ TEST_F(ImportBoardTest, RenamedKindsMeanTheirNewNames) {
   EXPECT_EQ(j["anomalies_total"], 0) << j.dump();
   const std::string story = Ok({"explain", "t_00000004"});
   EXPECT_THAT(story, HasSubstr("blocked by board: \"gave_up: no such binary\""));  // spawn_auto_blocked
-  EXPECT_THAT(story, HasSubstr("unblocked by board"));                            // ready
-  EXPECT_THAT(story, HasSubstr("imported priority (task_events:4)"));             // kept under its own name
+  EXPECT_THAT(story, HasSubstr("unblocked by board"));                             // ready
+  EXPECT_THAT(story, HasSubstr("imported priority (task_events:4)"));              // kept under its own name
   EXPECT_THAT(story, HasSubstr("ready: claimable now"));
 }
 

@@ -46,12 +46,32 @@ std::vector<Event> MapOrFail(const Board& board, BoardImportSummary* summary = n
 Board RandomBoard(uint32_t seed) {
   std::mt19937 rng(seed);
   const auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
-  static const std::vector<std::string> kKinds = {
-      "created",      "claimed",  "spawned",   "heartbeat",         "claim_extended",  "reclaim_deferred",
-      "completed",    "crashed",  "timed_out", "spawn_failed",      "stale",           "reclaimed",
-      "reconciled",   "gave_up",  "blocked",   "unblocked",         "promoted",        "archived",
-      "rate_limited", "review_requested", "changes_requested", "protocol_violation", "ready", "spawn_auto_blocked",
-      "commented",    "status"};
+  static const std::vector<std::string> kKinds = {"created",
+                                                  "claimed",
+                                                  "spawned",
+                                                  "heartbeat",
+                                                  "claim_extended",
+                                                  "reclaim_deferred",
+                                                  "completed",
+                                                  "crashed",
+                                                  "timed_out",
+                                                  "spawn_failed",
+                                                  "stale",
+                                                  "reclaimed",
+                                                  "reconciled",
+                                                  "gave_up",
+                                                  "blocked",
+                                                  "unblocked",
+                                                  "promoted",
+                                                  "archived",
+                                                  "rate_limited",
+                                                  "review_requested",
+                                                  "changes_requested",
+                                                  "protocol_violation",
+                                                  "ready",
+                                                  "spawn_auto_blocked",
+                                                  "commented",
+                                                  "status"};
   Board board;
   board.tasks.present = board.task_events.present = board.task_links.present = true;
   board.task_runs.present = seed % 3 != 0;  // a third from before runs existed
@@ -60,7 +80,8 @@ Board RandomBoard(uint32_t seed) {
   for (int i = 0; i < tasks; ++i) {
     const std::string id = "t_" + std::to_string(i);
     board.tasks.rows.push_back(TaskRow(id, kT0 + pick(100), pick(2) ? "running" : "done"));
-    if (i > 0 && pick(2)) board.task_links.rows.push_back({{"parent_id", "t_" + std::to_string(pick(i))}, {"child_id", id}});
+    if (i > 0 && pick(2))
+      board.task_links.rows.push_back({{"parent_id", "t_" + std::to_string(pick(i))}, {"child_id", id}});
   }
   for (int k = 0; k < 10 + pick(60); ++k) {
     const std::string task = "t_" + std::to_string(pick(tasks));
@@ -69,11 +90,15 @@ Board RandomBoard(uint32_t seed) {
       if (run_id == 0 || pick(3) == 0) {
         ++run_id;
         const bool ended = pick(2);
-        board.task_runs.rows.push_back({{"id", run_id}, {"task_id", task}, {"status", "x"}, {"started_at", t},
-                                        {"ended_at", ended ? json(t + pick(50)) : json(nullptr)},
-                                        {"outcome", ended ? json(kKinds[pick(static_cast<int>(kKinds.size()))]) : json(nullptr)},
-                                        {"worker_pid", pick(2) ? json(100 + pick(9)) : json(nullptr)},
-                                        {"claim_lock", "h:" + std::to_string(pick(9))}});
+        board.task_runs.rows.push_back(
+            {{"id", run_id},
+             {"task_id", task},
+             {"status", "x"},
+             {"started_at", t},
+             {"ended_at", ended ? json(t + pick(50)) : json(nullptr)},
+             {"outcome", ended ? json(kKinds[pick(static_cast<int>(kKinds.size()))]) : json(nullptr)},
+             {"worker_pid", pick(2) ? json(100 + pick(9)) : json(nullptr)},
+             {"claim_lock", "h:" + std::to_string(pick(9))}});
       }
       // A run of this task, if it has one.
       for (const json& r : board.task_runs.rows) {
@@ -81,10 +106,12 @@ Board RandomBoard(uint32_t seed) {
       }
     }
     t += pick(7) - 1;  // sometimes backwards
-    board.task_events.rows.push_back(EventRow(++event_id, task, kKinds[pick(static_cast<int>(kKinds.size()))], t, run,
-                                              pick(3) ? json(R"({"pid": 7, "exit_code": 1, "reason": "r"})") : json(nullptr)));
+    board.task_events.rows.push_back(
+        EventRow(++event_id, task, kKinds[pick(static_cast<int>(kKinds.size()))], t, run,
+                 pick(3) ? json(R"({"pid": 7, "exit_code": 1, "reason": "r"})") : json(nullptr)));
   }
-  if (seed % 2) board.task_comments = {true, {{{"id", 1}, {"task_id", "t_0"}, {"author", "a"}, {"body", "b"}, {"created_at", t}}}};
+  if (seed % 2)
+    board.task_comments = {true, {{{"id", 1}, {"task_id", "t_0"}, {"author", "a"}, {"body", "b"}, {"created_at", t}}}};
   return board;
 }
 
