@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times `taskledger import-board` on a generated kanban board (hermes-board.md schema):
-# N tasks (default 100000), each a chain link to the previous tenth, one or two runs with
-# claims, spawns, heartbeats, an occasional crash and retry, every 50th task a zombie whose
-# claim is extended for an hour, then blocked by hand.
+# N tasks (default 100000); every third depends on the task ten before it (the generator
+# does not wait for parents, so those links come out as anomalies, kept in payloads); one
+# or two runs each with claims, spawns, heartbeats, a crash and retry for every tenth task,
+# and every 50th task a zombie whose claim is extended for an hour, then blocked by hand.
 #   bench/import_board.sh [TASKS] [BUILD_DIR]
 set -euo pipefail
 tasks=${1:-100000}
