@@ -19,10 +19,11 @@ static_assert(static_cast<int>(schema::CommandKind::EXIT) == static_cast<int>(Ho
 static_assert(static_cast<int>(schema::AttemptEnd::CANCELLED) == static_cast<int>(AttemptEnd::kCancelled));
 static_assert(static_cast<int>(schema::AttemptEnd::CANCELLED) + 1 == kAttemptEndCount);
 static_assert(static_cast<int>(AttemptEnd::kCancelled) + 1 == kAttemptEndCount);
-static_assert(static_cast<int>(schema::Event::Body::REJECTED) + 1 == kEventKindCount);
+static_assert(static_cast<int>(schema::Event::Body::ANNOTATED) + 1 == kEventKindCount);
 static_assert(static_cast<int>(schema::Event::Body::CREATED) == static_cast<int>(EventKind::kCreated));
 static_assert(static_cast<int>(schema::Event::Body::REJECTED) == static_cast<int>(EventKind::kRejected));
-static_assert(static_cast<int>(EventKind::kRejected) + 1 == kEventKindCount);
+static_assert(static_cast<int>(schema::Event::Body::ANNOTATED) == static_cast<int>(EventKind::kAnnotated));
+static_assert(static_cast<int>(EventKind::kAnnotated) + 1 == kEventKindCount);
 static_assert(static_cast<int>(TaskStatus::kCancelled) + 1 == kTaskStatusCount);
 
 }  // namespace
@@ -234,6 +235,13 @@ void WriteEvent(const Event& e, schema::Event::Builder out) {
       b.setNote(e.text);
       break;
     }
+    case EventKind::kAnnotated: {
+      auto b = body.initAnnotated();
+      b.setSourceKind(e.source_kind);
+      b.setSourceId(e.source_id);
+      b.setPayload(e.text);
+      break;
+    }
   }
 }
 
@@ -288,6 +296,8 @@ Status ReadEventInto(schema::Event::Reader in, Event* out) {
   e.rejected_command = HolderCommand::kHeartbeat;
   e.current_token = 0;
   e.reason.clear();
+  e.source_kind.clear();
+  e.source_id.clear();
   auto body = in.getBody();
   switch (body.which()) {
     case schema::Event::Body::CREATED:
@@ -366,6 +376,14 @@ Status ReadEventInto(schema::Event::Reader in, Event* out) {
       e.current_token = b.getCurrentToken();
       Assign(&e.reason, b.getReason());
       Assign(&e.text, b.getNote());
+      break;
+    }
+    case schema::Event::Body::ANNOTATED: {
+      e.kind = EventKind::kAnnotated;
+      auto b = body.getAnnotated();
+      Assign(&e.source_kind, b.getSourceKind());
+      Assign(&e.source_id, b.getSourceId());
+      Assign(&e.text, b.getPayload());
       break;
     }
     default:

@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::array<std::string_view, kEventKindCount> kEventKindNames = {
     "created",  "claimed",   "heartbeat", "signaled", "exited",        "completed", "failed",
-    "released", "blocked",   "unblocked", "cancelled", "revived",      "lease_expired", "rejected"};
+    "released", "blocked",   "unblocked", "cancelled", "revived",      "lease_expired", "rejected",
+    "annotated"};
 constexpr std::array<std::string_view, 6> kHolderCommandNames = {"heartbeat", "complete", "fail",
                                                                  "release",   "signal",   "exit"};
 

@@ -28,8 +28,9 @@ enum class EventKind : uint8_t {
   kRevived,
   kLeaseExpired,
   kRejected,
+  kAnnotated,  // an imported fact with no equivalent; changes no state
 };
-inline constexpr int kEventKindCount = 14;
+inline constexpr int kEventKindCount = 15;
 
 // Stable lower_snake names, used in `log`, JSON output and export.
 std::string_view EventKindName(EventKind kind);
@@ -79,7 +80,8 @@ struct Event {
                         // released, lease_expired; rejected: the token presented
   int64_t ttl_ns = 0;   // claimed
   std::string text;     // heartbeat note, completed result, failed error, released/blocked/
-                        // cancelled reason, rejected: what the command carried
+                        // cancelled reason, rejected: what the command carried,
+                        // annotated: the original record as JSON
   std::string signal;   // signaled; exited by a signal
   int64_t grace_ns = 0; // signaled
   std::optional<int32_t> exit_code;  // exited normally (else `signal` is set)
@@ -87,6 +89,8 @@ struct Event {
   HolderCommand rejected_command = HolderCommand::kHeartbeat;  // rejected
   uint64_t current_token = 0;                                  // rejected
   std::string reason;                                          // rejected
+  std::string source_kind;  // annotated: the source's kind name (the payload is in `text`)
+  std::string source_id;    // annotated: where the fact came from, e.g. "task_events:123"
 
   bool operator==(const Event&) const = default;
 };

@@ -105,6 +105,11 @@ nlohmann::json EventToJson(const Event& e) {
       out["reason"] = e.reason;
       out["note"] = e.text;
       break;
+    case EventKind::kAnnotated:
+      out["source_kind"] = e.source_kind;
+      out["source_id"] = e.source_id;
+      out["payload"] = e.text;
+      break;
   }
   return out;
 }
@@ -221,6 +226,11 @@ void ReadBody(ObjectReader& in, Event* e) {
       in.String("reason", &e->reason);
       in.String("note", &e->text);
       break;
+    case EventKind::kAnnotated:
+      in.String("source_kind", &e->source_kind);
+      in.String("source_id", &e->source_id);
+      in.String("payload", &e->text);
+      break;
   }
 }
 
@@ -231,6 +241,10 @@ Status CheckStorable(const Event& e) {
   TL_RETURN_IF_ERROR(ValidateText("text", e.text));
   TL_RETURN_IF_ERROR(ValidateText("reason", e.reason));
   TL_RETURN_IF_ERROR(ValidateText("host", e.meta.host));
+  if (e.kind == EventKind::kAnnotated) {
+    TL_RETURN_IF_ERROR(ValidateName("source kind", e.source_kind));
+    TL_RETURN_IF_ERROR(ValidateText("source id", e.source_id));
+  }
   if (e.kind == EventKind::kSignaled || (e.kind == EventKind::kExited && !e.exit_code)) {
     TL_RETURN_IF_ERROR(ValidateName("signal", e.signal));
   }

@@ -177,6 +177,7 @@ void TaskHistoryBuilder::Note(const Event& e, bool ends_attempt) {
     case EventKind::kRevived: OnOperator(e); break;
     case EventKind::kLeaseExpired: OnLeaseExpired(e); break;
     case EventKind::kRejected: OnRejected(e); break;
+    case EventKind::kAnnotated: OnAnnotated(e); break;
     case EventKind::kCompleted:
     case EventKind::kFailed:
     case EventKind::kReleased: break;  // only ever an ending
@@ -216,6 +217,7 @@ void TaskHistoryBuilder::Close(AttemptStory* a, const TaskRecord& r, const Event
 }
 
 void TaskHistoryBuilder::OnClaimed(const Event& e) {
+  extension_run_ = 0;
   AttemptStory a;
   a.number = static_cast<uint32_t>(h_.attempts.size() + 1);
   a.token = e.token;
@@ -244,6 +246,7 @@ void TaskHistoryBuilder::OnHeartbeat(const Event& e) {
   a.heartbeat_ns.push_back(e.time_ns);
   a.deadline_ns = r_.deadline_ns;
   last_alive_ns_ = e.time_ns;
+  extension_run_ = 0;
 }
 
 void TaskHistoryBuilder::OnSignaled(const Event& e, bool ends_attempt) {
@@ -305,6 +308,48 @@ void TaskHistoryBuilder::OnRejected(const Event& e) {
   std::vector<ExplainMark>* marks = a != nullptr ? &a->marks : &h_.marks;
   AddMark(marks, e, "rejected", text);
   marks->back().refused = e.rejected_command;
+}
+
+// An imported fact with no equivalent kind: a mark of the attempt it happened in (or of
+// the task). A board's claim extensions with no heartbeat between them are one mark that
+// says what they amount to, and what a lease would have done instead.
+void TaskHistoryBuilder::OnAnnotated(const Event& e) {
+  AttemptStory* a = OpenAttempt();
+  if (a != nullptr && e.source_kind == "claim_extended") {
+    if (extension_run_ == 0) {
+      AddMark(&a->marks, e, "claim_extended", "");
+      extension_mark_ = a->marks.size() - 1;
+    }
+    ExplainMark& m = a->marks[extension_mark_];
+    ++extension_run_;
+    const int64_t span_ns = e.time_ns - m.time_ns;
+    const int64_t ttl_ns = h_.spec.lease_ttl_ns;
+    const int64_t lapse_ns = last_alive_ns_ + ttl_ns;
+    const bool beat = !a->heartbeat_ns.empty();
+    m.value_ns = span_ns;
+    m.text = "the board's dispatcher extended the claim " + Count(extension_run_, "time", "times") + " over " +
+             FormatDuration(span_ns) + " (until " + FormatTime(e.time_ns) + ") with no heartbeat from the worker" +
+             (beat ? " since " + FormatTime(last_alive_ns_) : " since the claim at " + FormatTime(last_alive_ns_)) +
+             "; a lease would have expired " + FormatDuration(ttl_ns) + " after the " +
+             (beat ? "last heartbeat" : "claim") + ", at " + FormatTime(lapse_ns) +
+             ", and the task would have been claimable again";
+    if (extension_run_ >= a->silent_extensions) {
+      a->silent_extensions = extension_run_;
+      a->silent_extensions_first_ns = m.time_ns;
+      a->silent_extensions_last_ns = e.time_ns;
+      a->silent_since_ns = last_alive_ns_;
+    }
+    return;
+  }
+  std::string text = "imported " + e.source_kind + (e.source_id.empty() ? "" : " (" + e.source_id + ")");
+  // The original record's own payload or body says what it was; the rest is in --json.
+  const nlohmann::json row = nlohmann::json::parse(e.text, nullptr, /*allow_exceptions=*/false);
+  for (const char* key : {"payload", "body", "reason"}) {
+    if (!row.is_object() || !row.contains(key) || row[key].is_null()) continue;
+    text += ": " + Quote(row[key].is_string() ? row[key].get<std::string>() : row[key].dump());
+    break;
+  }
+  AddMark(a != nullptr ? &a->marks : &h_.marks, e, "annotated", text);
 }
 
 // A writer's clock off the ledger's by more than the bound: flagged at the first such
@@ -543,7 +588,9 @@ nlohmann::json MarksToJson(const std::vector<ExplainMark>& marks) {
     nlohmann::json j = {{"seq", m.seq}, {"kind", m.kind}, {"actor", m.actor}, {"text", m.text}};
     if (m.pid != 0) j["pid"] = m.pid;
     if (!m.host.empty()) j["host"] = m.host;
-    if (m.value_ns != 0) j[m.kind == "clock_skew" ? "skew_ns" : "gap_ns"] = m.value_ns;
+    if (m.value_ns != 0) {
+      j[m.kind == "clock_skew" ? "skew_ns" : m.kind == "claim_extended" ? "span_ns" : "gap_ns"] = m.value_ns;
+    }
     PutTime(j, "time", m.time_ns);
     out.push_back(std::move(j));
   }
@@ -566,6 +613,14 @@ nlohmann::json AttemptToJson(const AttemptStory& a) {
     PutTime(j, "signaled", a.signaled_ns);
   }
   if (a.exited_ns != 0) PutTime(j, "exited", a.exited_ns);
+  if (a.silent_extensions != 0) {
+    nlohmann::json ext = {{"count", a.silent_extensions},
+                          {"span_ns", a.silent_extensions_last_ns - a.silent_extensions_first_ns}};
+    PutTime(ext, "first", a.silent_extensions_first_ns);
+    PutTime(ext, "last", a.silent_extensions_last_ns);
+    PutTime(ext, "last_sign_of_life", a.silent_since_ns);
+    j["claim_extensions_without_heartbeat"] = std::move(ext);
+  }
   if (!a.open) {
     j["end"] = std::string(AttemptEndName(a.end));
     PutTime(j, "ended", a.end_ns);

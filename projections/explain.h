@@ -32,7 +32,8 @@ struct ExplainMark {
   uint64_t seq = 0;  // the event that is the moment
   int64_t time_ns = 0;
   std::string kind;  // stable: heartbeat_gap, clock_skew, signal, exit, lease_expired, rejected,
-                     // blocked, unblocked, cancelled, revived
+                     // blocked, unblocked, cancelled, revived, annotated, claim_extended (a run
+                     // of imported claim extensions with no heartbeat between them, as one mark)
   std::string actor;
   uint32_t pid = 0;  // where the event's command came from (client metadata)
   std::string host;
@@ -70,6 +71,12 @@ struct AttemptStory {
   std::string detail;    // result, error, exit code or signal, reason
   std::string ending;    // why it ended, in words, with what followed
   std::vector<ExplainMark> marks;  // in seq order
+  // Imported claim extensions (annotations of a board's `claim_extended`) with no heartbeat
+  // in between: the longest such run in this attempt.
+  uint32_t silent_extensions = 0;
+  int64_t silent_extensions_first_ns = 0;
+  int64_t silent_extensions_last_ns = 0;
+  int64_t silent_since_ns = 0;  // the holder's last sign of life before that run
 };
 
 // A task's history as attempts and moments: the part of the story that needs only the
@@ -109,12 +116,17 @@ class TaskHistoryBuilder {
   void OnOperator(const Event& e);
   void OnLeaseExpired(const Event& e);
   void OnRejected(const Event& e);
+  void OnAnnotated(const Event& e);
   void NoteClockSkew(const Event& e);
 
   TaskHistory h_;
   TaskRecord r_;               // the fold, as of the last event
   int64_t last_alive_ns_ = 0;  // the open attempt's claim or last heartbeat
   std::map<std::string, int64_t> skew_flagged_;  // per writer: the skew last flagged
+  // The open attempt's current run of claim extensions with no heartbeat: how many, and
+  // the index of its mark (in the attempt's marks).
+  uint32_t extension_run_ = 0;
+  size_t extension_mark_ = 0;
 };
 
 // Folds one task's events (in seq order, starting with its `created`) into its history,

@@ -237,6 +237,8 @@ Status ApplySettled(TaskRecord* r, const Event& e) {
     case EventKind::kRejected:
       r->rejections++;
       break;
+    case EventKind::kAnnotated:
+      break;  // an imported fact with no equivalent: no state change, any status
   }
   r->last_seq = e.seq;
   r->last_ns = t;

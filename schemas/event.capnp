@@ -65,6 +65,7 @@ struct Event {
     revived @16 :Void;
     leaseExpired @17 :LeaseExpired;
     rejected @18 :Rejected;
+    annotated @19 :Annotated;
   }
 
   struct Claimed {
@@ -115,6 +116,13 @@ struct Event {
     currentToken @2 :UInt64;# the task's current token then (0 = no claim ever)
     reason @3 :Text;        # "stale token", "lease expired", ...
     note @4 :Text;          # what the command carried (note, result, error...)
+  }
+  # An imported fact with no equivalent kind (e.g. a kanban board's `claim_extended`).
+  # Changes no task state; kept so that nothing the source recorded is lost.
+  struct Annotated {
+    sourceKind @0 :Text;    # the source's own kind name
+    sourceId @1 :Text;      # where it came from, e.g. "task_events:123"
+    payload @2 :Text;       # the original record as JSON text
   }
 }
 

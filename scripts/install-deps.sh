@@ -16,7 +16,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  libsystemd-dev procps chromium curl \
+  libsystemd-dev libsqlite3-dev sqlite3 procps chromium curl \
   help2man lintian dpkg-dev file systemd python3-prometheus-client python3-pytest \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"

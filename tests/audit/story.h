@@ -103,6 +103,15 @@ class StoryLog {
     e.text = note;
   }
 
+  // An imported fact with no equivalent (changes no state).
+  void Annotated(int64_t t, const std::string& id, const std::string& source_kind, const std::string& source_id,
+                 const std::string& payload) {
+    Event& e = Add(EventKind::kAnnotated, t, id, {"board", 0, ""});
+    e.source_kind = source_kind;
+    e.source_id = source_id;
+    e.text = payload;
+  }
+
   const std::vector<Event>& events() const& { return events_; }
   std::vector<Event> events() && { return std::move(events_); }  // SigtermStory().events() stays valid
   // The last event, to give it what the builders above leave at defaults.
@@ -267,6 +276,8 @@ inline StoryLog EveryKindStory() {
   log.ExitCode(kT0 + 17 * kSec, "a", t, w1, 0);
   log.Operator(EventKind::kCancelled, kT0 + 18 * kSec, "b", "not needed");
   log.Operator(EventKind::kRevived, kT0 + 19 * kSec, "b");
+  // An annotation is accepted on a done task as on any other.
+  log.Annotated(kT0 + 20 * kSec, "a", "claim_extended", "task_events:7", "{\"worker_pid\": 777, \"note\": \"\u2713\"}");
   return log;
 }
 

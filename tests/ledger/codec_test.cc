@@ -107,6 +107,10 @@ std::vector<Event> EveryKind() {
     e.reason = "stale token (the current token is 9)";
     out.push_back(e);
   }
+  Event annotated = WithText(EventKind::kAnnotated, seq++, "{\"id\": 123, \"kind\": \"claim_extended\"}");
+  annotated.source_kind = "claim_extended";
+  annotated.source_id = "task_events:123";
+  out.push_back(annotated);
   return out;
 }
 

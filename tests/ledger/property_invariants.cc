@@ -149,7 +149,7 @@ void Simulation::CheckEventAgainstBefore(const Event& e, const TaskRecord* befor
         << "token " << e.token << " current " << settled.last_token << " open " << settled.attempt_open
         << " deadline " << settled.deadline_ns - e.time_ns << " ns ahead";
   }
-  if (before != nullptr && before->terminal() && e.kind != EventKind::kRejected &&
+  if (before != nullptr && before->terminal() && e.kind != EventKind::kRejected && e.kind != EventKind::kAnnotated &&
       e.kind != EventKind::kRevived && e.kind != EventKind::kCancelled && e.kind != EventKind::kExited) {
     ADD_FAILURE() << "invariant 7: an event after a terminal state";
   }

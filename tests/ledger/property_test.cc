@@ -210,6 +210,8 @@ TEST(PropertyTest, RandomMultiWorkerSequencesKeepTheInvariants) {
   if (ran >= 100 && !::testing::Test::HasFailure()) {
     // Every kind of event, and every way an attempt ends by an event, was exercised.
     for (int k = 0; k < kEventKindCount; ++k) {
+      // No command writes an annotation: only an import (import-board) does.
+      if (static_cast<EventKind>(k) == EventKind::kAnnotated) continue;
       EXPECT_GT(coverage["event " + std::string(EventKindName(static_cast<EventKind>(k)))], 0u)
           << EventKindName(static_cast<EventKind>(k));
     }

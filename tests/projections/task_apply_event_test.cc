@@ -248,6 +248,37 @@ TEST(SettleTest, EvaluateIsAPureFunctionOfTheRecordAndTime) {
   }
 }
 
+// An imported fact (import-board) changes no state, whatever the task's status: ready,
+// running (the lease keeps its deadline), blocked, done.
+TEST(ApplyEventTest, AnAnnotationIsAcceptedInAnyStatusAndChangesNothingButTheLastSeq) {
+  Fold fold;
+  const auto annotate = [&](int64_t t) {
+    Event e = MakeEvent(EventKind::kAnnotated, 0, t, fold.id());
+    e.actor = "board";
+    e.source_kind = "claim_extended";
+    e.source_id = "task_events:1";
+    e.text = "{}";
+    TaskRecord before = fold.record();
+    ASSERT_TRUE(fold.Apply(e).ok());
+    before.last_seq = fold.record().last_seq;
+    before.last_ns = t;
+    EXPECT_EQ(fold.record(), before);
+  };
+  annotate(kT0 + 1 * kSec);
+  ASSERT_TRUE(fold.Claim(kT0 + 2 * kSec).ok());
+  const int64_t deadline = fold.record().deadline_ns;
+  annotate(kT0 + 3 * kSec);
+  EXPECT_EQ(fold.record().deadline_ns, deadline) << "an annotation renews nothing";
+  EXPECT_EQ(fold.Own(kT0 + 3 * kSec), TaskStatus::kRunning);
+  ASSERT_TRUE(fold.Block(kT0 + 4 * kSec).ok());
+  annotate(kT0 + 5 * kSec);
+  ASSERT_TRUE(fold.Unblock(kT0 + 6 * kSec).ok());
+  ASSERT_TRUE(fold.Claim(kT0 + 7 * kSec).ok());
+  ASSERT_TRUE(fold.Complete(kT0 + 8 * kSec, fold.token()).ok());
+  annotate(kT0 + 9 * kSec);
+  EXPECT_EQ(fold.Own(kT0 + 9 * kSec), TaskStatus::kDone);
+}
+
 TEST(NamesTest, StatusAndEndNamesRoundTrip) {
   for (int i = 0; i < kTaskStatusCount; ++i) {
     const TaskStatus s = static_cast<TaskStatus>(i);

@@ -208,6 +208,7 @@ std::optional<std::string> World::CheckLogInvariants() {
         break;
       case EventKind::kCreated:
       case EventKind::kRejected:  // the evidence of a zombie may follow anything
+      case EventKind::kAnnotated:  // an imported fact: no state, may follow anything
         break;
     }
     return true;

@@ -76,6 +76,7 @@ int Main(int argc, char** argv) {
   AddTaskVerbs(app, cli, run);
   AddReadVerbs(app, cli, run);
   AddAuditVerbs(app, cli, run);
+  AddImportBoardVerb(app, cli, run);
   AddWhatIfVerb(app, cli, run);
   AddMaintenanceVerbs(app, cli, run);
   AddServeVerb(app, cli, run);

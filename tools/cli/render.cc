@@ -85,6 +85,10 @@ std::string EventLine(const Event& e) {
       out << ' ' << HolderCommandName(e.rejected_command) << " token=" << e.token << " current=" << e.current_token
           << " reason=" << Quoted(e.reason);
       break;
+    case EventKind::kAnnotated:
+      out << " source=" << e.source_kind;
+      if (!e.source_id.empty()) out << " id=" << e.source_id;
+      break;
   }
   if (e.meta.pid != 0) out << " pid=" << e.meta.pid;
   if (!e.meta.host.empty()) out << " host=" << e.meta.host;

@@ -34,6 +34,10 @@ void AddReadVerbs(CLI::App& app, Cli& cli, VerbAction& run);
 // projections/ (explain.h, timeline.h, stats.h); the JSON Lines format is docs/export.md.
 void AddAuditVerbs(CLI::App& app, Cli& cli, VerbAction& run);
 
+// import_board_verb.cc: import-board, a kanban board (SQLite, opened read-only) into an
+// empty ledger; the mapping is projections/board_import.h. Embedded-only, like import.
+void AddImportBoardVerb(CLI::App& app, Cli& cli, VerbAction& run);
+
 // whatif_verb.cc: whatif, the history replayed under another lease policy
 // (projections/whatif.h). Read-only, like the audit verbs.
 void AddWhatIfVerb(CLI::App& app, Cli& cli, VerbAction& run);
