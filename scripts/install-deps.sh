@@ -8,6 +8,8 @@ set -euo pipefail
 # python3-prometheus-client: the test that parses serve --http's /metrics.
 # curl: docs/http.md's examples, run as printed by tests/e2e/http_docs_test.py.
 # python3-pytest: the Python client's tests (python/tests, CTest python_client).
+# libsqlite3-dev, sqlite3: import-board reads a kanban board's SQLite file (and its tests
+# write fixture boards).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
