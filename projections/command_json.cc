@@ -62,20 +62,6 @@ constexpr Verb kVerbs[] = {
     {"cancel", CommandKind::kCancel, "reason"},      {"revive", CommandKind::kRevive, nullptr},
 };
 
-bool IsHolderVerb(CommandKind kind) {
-  switch (kind) {
-    case CommandKind::kHeartbeat:
-    case CommandKind::kComplete:
-    case CommandKind::kFail:
-    case CommandKind::kRelease:
-    case CommandKind::kSignal:
-    case CommandKind::kExit:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 Result<Command> CommandFromJson(std::string_view verb_name, const nlohmann::json& fields, int64_t now_ns) {
@@ -112,7 +98,7 @@ Result<Command> CommandFromJson(std::string_view verb_name, const nlohmann::json
   } else {
     in.String("id", &command.task_id);
   }
-  if (IsHolderVerb(verb->kind)) {
+  if (HolderCommandOf(verb->kind)) {
     TL_RETURN_IF_ERROR(ReadToken(in, &command.token));
     in.String("worker", &command.actor, false);
   } else if (verb->kind != CommandKind::kClaim) {

@@ -6,6 +6,19 @@
 #include "projections/time_text.h"
 
 namespace taskledger {
+
+std::optional<HolderCommand> HolderCommandOf(CommandKind kind) {
+  switch (kind) {
+    case CommandKind::kHeartbeat: return HolderCommand::kHeartbeat;
+    case CommandKind::kComplete: return HolderCommand::kComplete;
+    case CommandKind::kFail: return HolderCommand::kFail;
+    case CommandKind::kRelease: return HolderCommand::kRelease;
+    case CommandKind::kSignal: return HolderCommand::kSignal;
+    case CommandKind::kExit: return HolderCommand::kExit;
+    default: return std::nullopt;
+  }
+}
+
 namespace {
 
 Event NewEvent(const Command& c, const std::string& task_id, EventKind kind, const DecisionContext& ctx,
@@ -18,18 +31,6 @@ Event NewEvent(const Command& c, const std::string& task_id, EventKind kind, con
   e.meta = c.meta;
   e.kind = kind;
   return e;
-}
-
-std::optional<HolderCommand> HolderCommandOf(CommandKind kind) {
-  switch (kind) {
-    case CommandKind::kHeartbeat: return HolderCommand::kHeartbeat;
-    case CommandKind::kComplete: return HolderCommand::kComplete;
-    case CommandKind::kFail: return HolderCommand::kFail;
-    case CommandKind::kRelease: return HolderCommand::kRelease;
-    case CommandKind::kSignal: return HolderCommand::kSignal;
-    case CommandKind::kExit: return HolderCommand::kExit;
-    default: return std::nullopt;
-  }
 }
 
 // The event a holder command appends when the ledger accepts it.

@@ -34,6 +34,10 @@ enum class CommandKind : uint8_t {
   kSweep,
 };
 
+// The holder command a command is (heartbeat, complete, fail, release, signal, exit: the
+// ones fenced by the claim's token); nullopt for the others.
+std::optional<HolderCommand> HolderCommandOf(CommandKind kind);
+
 struct Command {
   CommandKind kind = CommandKind::kCreate;
   std::string task_id;  // create: empty = the ledger names it; claim --next, sweep: empty

@@ -157,6 +157,16 @@ class ImportBoardTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
     return r.out;
   }
+  // What issue 15 asks of every fixture generation: after import-board, the audit verbs
+  // (explain, timeline, stats, verify, whatif) all answer on the imported ledger.
+  void ExpectEveryAuditVerbWorks(const std::string& task) {
+    EXPECT_THAT(Ok({"explain", task}), HasSubstr(task));
+    const std::string page = dir_ / "timeline.html";
+    EXPECT_THAT(Ok({"timeline", "--out", page}), StartsWith("wrote "));
+    EXPECT_THAT(Ok({"--json", "stats"}), HasSubstr("\"tasks\""));
+    EXPECT_THAT(Ok({"verify"}), StartsWith("ok: "));
+    EXPECT_THAT(Ok({"--json", "whatif", "--ttl", "30s"}), HasSubstr("\"whatif\""));
+  }
   void ExpectOneLineFailure(const ProcessResult& r, int code, const std::string& says) {
     EXPECT_EQ(r.exit_code, code) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -181,6 +191,7 @@ TEST_F(ImportBoardTest, TheReportedStoryImportsAndVerifies) {
   EXPECT_THAT(summary, HasSubstr("ended at 2025-11-29T10:21:40.000Z as blocked but still holds pid 777"));
   EXPECT_THAT(Ok({"verify"}), StartsWith("ok: "));
   EXPECT_THAT(Ok({"stats"}), Not(::testing::IsEmpty()));
+  ExpectEveryAuditVerbWorks("t_0000000a");
 }
 
 TEST_F(ImportBoardTest, ExplainSaysTheClaimWasExtendedWithNoHeartbeatAndWhatALeaseWouldHaveDone) {
@@ -253,6 +264,7 @@ TEST_F(ImportBoardTest, ABoardFromBeforeRunsExistedGivesOneAttemptPerClaim) {
   EXPECT_THAT(story, HasSubstr("done at 2025-11-29T07:08:00"));
   EXPECT_THAT(story, HasSubstr("result \"all good\""));
   EXPECT_THAT(Ok({"verify"}), StartsWith("ok: "));
+  ExpectEveryAuditVerbWorks("t_00000001");
 }
 
 TEST_F(ImportBoardTest, WorkerStartedAtColumnsAreKeptAsOpaqueData) {
@@ -269,6 +281,7 @@ TEST_F(ImportBoardTest, WorkerStartedAtColumnsAreKeptAsOpaqueData) {
   const std::string log = Ok({"--json", "log"});
   EXPECT_THAT(log, HasSubstr("|179000051092"));
   EXPECT_THAT(Ok({"explain", "t_00000002"}), HasSubstr("completed, result \"ok\""));
+  ExpectEveryAuditVerbWorks("t_00000002");
 }
 
 TEST_F(ImportBoardTest, TheDivergentFingerprintVariantImportsToo) {
@@ -283,6 +296,7 @@ TEST_F(ImportBoardTest, TheDivergentFingerprintVariantImportsToo) {
   Ok({"import-board", board_});
   EXPECT_THAT(Ok({"--json", "log"}), HasSubstr("worker_scope"));
   EXPECT_THAT(Ok({"explain", "t_00000003"}), HasSubstr("exited with code 3"));
+  ExpectEveryAuditVerbWorks("t_00000003");
 }
 
 TEST_F(ImportBoardTest, RenamedKindsMeanTheirNewNames) {
@@ -303,6 +317,7 @@ TEST_F(ImportBoardTest, RenamedKindsMeanTheirNewNames) {
   EXPECT_THAT(story, HasSubstr("unblocked by board"));                             // ready
   EXPECT_THAT(story, HasSubstr("imported priority (task_events:4)"));              // kept under its own name
   EXPECT_THAT(story, HasSubstr("ready: claimable now"));
+  ExpectEveryAuditVerbWorks("t_00000004");
 }
 
 // A link added after the child ran, or an archived parent: the board did not wait, and a
