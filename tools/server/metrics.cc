@@ -250,7 +250,8 @@ void TaskTimings::OnEvent(const Event& e) {
       }
       break;
     case EventKind::kHeartbeat:
-    case EventKind::kRejected: break;
+    case EventKind::kRejected:
+    case EventKind::kAnnotated: break;  // an imported fact: it changes no attempt
   }
 }
 
