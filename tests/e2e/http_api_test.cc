@@ -205,6 +205,33 @@ TEST_F(HttpApiTest, ReadsAreTheAuditVerbsOutputs) {
   EXPECT_EQ(Expect(Get("/v1/events?limit=0"), 400)["code"], "invalid_argument");
 }
 
+TEST_F(HttpApiTest, WhatIfSweepAndRebuildAnswerAsTheirVerbs) {
+  Expect(Post("/v1/tasks", R"({"id":"w","title":"w"})"), 200);
+  Expect(Post("/v1/tasks/w/claim", R"({"worker":"w1","ttl":"1ms"})"), 200);
+  // The 1 ms lease lapses at once; sweep records it (polled, bounded: the ledger's clock
+  // must have passed the deadline).
+  json swept;
+  for (int i = 0; i < 200 && (swept.is_null() || swept["events"].empty()); ++i) {
+    swept = Expect(Post("/v1/sweep", ""), 200);
+  }
+  ASSERT_EQ(swept["events"].size(), 1u) << swept;
+  EXPECT_EQ(swept["events"][0]["kind"], "lease_expired");
+  EXPECT_EQ(swept["events"][0]["task"], "w");
+  EXPECT_EQ(Expect(Post("/v1/sweep", "{}"), 200)["events"].size(), 0u) << "a lapse is recorded once";
+  EXPECT_EQ(Expect(Post("/v1/sweep", R"({"all":true})"), 400)["code"], "invalid_argument");
+
+  json over_http = Expect(Get("/v1/whatif?ttl=30s&task=w"), 200);
+  json over_cli = Json({"whatif", "--ttl", "30s", "--task", "w"});
+  for (json* report : {&over_http, &over_cli}) report->erase("at"), report->erase("at_ns");
+  EXPECT_EQ(over_http, over_cli);
+  EXPECT_EQ(Expect(Get("/v1/whatif"), 400)["error"], "whatif: give --ttl D, the lease ttl to replay the history under");
+  EXPECT_EQ(Expect(Get("/v1/whatif?ttl=30s&task=nope"), 404)["code"], "not_found");
+
+  const json rebuilt = Expect(Post("/v1/rebuild", ""), 200);
+  EXPECT_EQ(rebuilt["tasks"], 1);
+  EXPECT_EQ(rebuilt["events"], Expect(Get("/v1/verify"), 200)["events"]);
+}
+
 TEST_F(HttpApiTest, TheStreamSendsTheLogThenEachEventAsItCommits) {
   Expect(Post("/v1/tasks", R"({"id":"s1","title":"one"})"), 200);
   const int fd = test::RawConnect(http_path_);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 
+#include "projections/create_fields.h"
 #include "projections/replay.h"
 #include "projections/time_text.h"
 #include "projections/timeline.h"
@@ -126,6 +128,38 @@ bool InWindow(const TaskHistory& h, int64_t from_ns, int64_t to_ns) {
   return h.created_ns <= to_ns && end >= from_ns;
 }
 
+// Every task's history (or the named ones'), settled at `at_ns`, folded as the events
+// stream by.
+Result<std::vector<TaskHistory>> ReadTaskHistories(Backend& ledger, int64_t at_ns,
+                                                   const std::vector<std::string>& wanted) {
+  std::unordered_map<std::string, TaskHistoryBuilder> builders;
+  std::vector<std::string> order;  // creation order
+  Status folded = Status::Ok();
+  const auto take = [&](const Event& e) {
+    if (e.time_ns > at_ns) return false;
+    folded = builders[e.task_id].Add(e);
+    if (e.kind == EventKind::kCreated) order.push_back(e.task_id);
+    return folded.ok();
+  };
+  if (wanted.empty()) {
+    TL_RETURN_IF_ERROR(ledger.ForEachEvent(1, "", take));
+  } else {
+    for (const std::string& id : wanted) TL_RETURN_IF_ERROR(ledger.ForEachEvent(1, id, take));
+  }
+  TL_RETURN_IF_ERROR(folded);
+  std::vector<TaskHistory> out;
+  out.reserve(order.size());
+  for (const std::string& id : order) out.push_back(builders.at(id).Finish(at_ns));
+  return out;
+}
+
+// A duration flag that must be positive when given; `unset` when not.
+Result<int64_t> OptionalDuration(const std::string& flag, const std::string& text, int64_t unset, bool positive) {
+  if (text.empty()) return unset;
+  Result<int64_t> ns = positive ? PositiveDuration(flag, text) : DurationFlag(flag, text);
+  return ns;
+}
+
 }  // namespace
 
 Result<Explanation> ExplainTask(Backend& ledger, const std::string& id, const AtFlags& at_flags) {
@@ -196,6 +230,47 @@ Result<TimelinePage> DrawTimeline(Backend& ledger, const TimelineRequest& reques
   page.from_ns = from_ns;
   page.to_ns = to_ns;
   return page;
+}
+
+Result<WhatIfReport> ReplayUnderPolicy(Backend& ledger, const WhatIfRequest& request) {
+  if (request.ttl.empty()) return Status::InvalidArgument("whatif: give --ttl D, the lease ttl to replay the history under");
+  WhatIfInput input;
+  Result<int64_t> ttl = PositiveDuration("--ttl", request.ttl);
+  if (!ttl.ok()) return ttl.status();
+  input.policy.ttl_ns = *ttl;
+  Result<int64_t> every = OptionalDuration("--heartbeat-every", request.heartbeat_every, 0, true);
+  if (!every.ok()) return every.status();
+  input.policy.heartbeat_every_ns = *every;
+  Result<int64_t> grace = OptionalDuration("--grace", request.grace, -1, false);
+  if (!grace.ok()) return grace.status();
+  input.policy.grace_ns = *grace;
+  Result<int64_t> max_runtime = OptionalDuration("--max-runtime", request.max_runtime, -1, true);
+  if (!max_runtime.ok()) return max_runtime.status();
+  input.policy.max_runtime_ns = *max_runtime;
+  for (const std::string& id : request.tasks) TL_RETURN_IF_ERROR(ValidateName("--task", id));
+
+  Result<int64_t> now = ledger.Now();
+  if (!now.ok()) return now.status();
+  for (const auto& [flag, text, out] : {std::tuple{"--since", &request.since, &input.since_ns},
+                                        std::tuple{"--until", &request.until, &input.until_ns}}) {
+    if (text->empty()) continue;
+    Result<int64_t> t = ParseTime(*text, *now);
+    if (!t.ok()) return Status::InvalidArgument(std::string(flag) + ": " + t.status().message());
+    *out = *t;
+  }
+  if (input.since_ns != 0 && input.until_ns != 0 && input.since_ns >= input.until_ns) {
+    return Status::InvalidArgument("whatif: --since must be before --until");
+  }
+  std::vector<std::string> tasks;  // each once
+  for (const std::string& id : request.tasks) {
+    if (Result<TaskView> found = ledger.TaskAt(id, PointInTime::Now()); !found.ok()) return found.status();
+    if (std::find(tasks.begin(), tasks.end(), id) == tasks.end()) tasks.push_back(id);
+  }
+  input.at_ns = *now;
+  Result<std::vector<TaskHistory>> histories = ReadTaskHistories(ledger, input.at_ns, tasks);
+  if (!histories.ok()) return histories.status();
+  input.histories = std::move(*histories);
+  return WhatIf(input);
 }
 
 }  // namespace taskledger::cli

@@ -11,6 +11,7 @@
 
 #include "projections/explain.h"
 #include "projections/stats.h"
+#include "projections/whatif.h"
 #include "tools/cli/backend.h"
 #include "tools/cli/common.h"
 
@@ -39,5 +40,13 @@ struct TimelinePage {
 };
 // `timeline`: the page, drawn whole (InvalidArgument for a window with too many tasks).
 Result<TimelinePage> DrawTimeline(Backend& ledger, const TimelineRequest& request);
+
+// `whatif`: the recorded history replayed under another lease policy. The durations and
+// times are text as the flags take them ("30s", "-1h"); empty: not given.
+struct WhatIfRequest {
+  std::string ttl, heartbeat_every, grace, max_runtime, since, until;
+  std::vector<std::string> tasks;  // empty: every task
+};
+Result<WhatIfReport> ReplayUnderPolicy(Backend& ledger, const WhatIfRequest& request);
 
 }  // namespace taskledger::cli

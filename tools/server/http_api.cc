@@ -14,6 +14,7 @@
 #include "projections/stats.h"
 #include "projections/time_text.h"
 #include "projections/validate.h"
+#include "projections/whatif.h"
 #include "tools/cli/audit_queries.h"
 #include "tools/common/signal_names.h"
 
@@ -158,7 +159,7 @@ Status NoSuchPath(const std::vector<std::string>& p) {
 bool IsReadPath(const std::vector<std::string>& p) {
   if (p.size() == 2) {
     return p[1] == "now" || p[1] == "tasks" || p[1] == "events" || p[1] == "stats" || p[1] == "verify" ||
-           p[1] == "timeline";
+           p[1] == "timeline" || p[1] == "whatif";
   }
   if (p.size() == 3) return p[1] == "tasks" || (p[1] == "events" && p[2] == "stream");
   return p.size() == 4 && p[1] == "tasks" && (p[3] == "explain" || p[3] == "events");
@@ -191,7 +192,8 @@ kj::Promise<ApiReply> HttpApi::Handle(const ApiRequest& request) {
   const bool tasks = p.size() >= 2 && p[1] == "tasks";
   // POST /v1/tasks, /v1/tasks/ID/VERB, /v1/claim, /v1/commands: commands.
   const bool command_path = (tasks && p.size() == 2) || (tasks && p.size() == 4 && IsCommandVerb(p[3])) ||
-                            (p.size() == 2 && (p[1] == "claim" || p[1] == "commands"));
+                            (p.size() == 2 && (p[1] == "claim" || p[1] == "commands" || p[1] == "sweep" ||
+                                               p[1] == "rebuild"));
   if (!command_path) {
     if (request.post) {
       if (!IsReadPath(p)) return Error(NoSuchPath(p));
@@ -206,6 +208,27 @@ kj::Promise<ApiReply> HttpApi::Handle(const ApiRequest& request) {
   if (!request.query.empty()) return Error(Status::InvalidArgument("commands take their fields in the body, not the query"));
   Result<nlohmann::json> body = BodyObject(request.body);
   if (!body.ok()) return Error(body.status());
+  if (p[1] == "sweep" || p[1] == "rebuild") {
+    if (!body->empty()) return Error(Status::InvalidArgument(p[1] + " takes no fields: send {} or nothing"));
+    if (p[1] == "rebuild") {
+      // As over RPC: the projection rewritten from the log, by the server's ledger.
+      Result<RebuildReport> report = ledger_->Rebuild();
+      if (!report.ok()) return Error(report.status());
+      return Json({{"events", report->events}, {"tasks", report->tasks}});
+    }
+    Command sweep;
+    sweep.kind = CommandKind::kSweep;
+    std::vector<Command> one;
+    one.push_back(std::move(sweep));
+    // The reply of a sweep is its events, one per lapse it recorded (`sweep --json`).
+    return submit_(std::move(one)).then([](std::vector<Outcome> outcomes) {
+      const Outcome& outcome = outcomes.front();
+      if (!outcome.status.ok()) return Error(outcome.status);
+      nlohmann::json events = nlohmann::json::array();
+      for (const Event& e : outcome.reply.events) events.push_back(EventToJson(e));
+      return Json({{"events", std::move(events)}});
+    });
+  }
   const int64_t now_ns = ledger_->Now();
   std::vector<Command> commands;
   if (p[1] == "commands") {
@@ -376,6 +399,23 @@ ApiReply HttpApi::Read(const ApiRequest& request) {
                  {"events", report->events},
                  {"tasks", report->tasks},
                  {"problems", report->problems}});
+  }
+  if (p.size() == 2 && p[1] == "whatif") {
+    if (Status s = OnlyQueryKeys(request, {"ttl", "heartbeat_every", "grace", "max_runtime", "since", "until", "task"});
+        !s.ok()) {
+      return fail(s);
+    }
+    cli::WhatIfRequest whatif;
+    whatif.ttl = QueryValue(request, "ttl").value_or("");
+    whatif.heartbeat_every = QueryValue(request, "heartbeat_every").value_or("");
+    whatif.grace = QueryValue(request, "grace").value_or("");
+    whatif.max_runtime = QueryValue(request, "max_runtime").value_or("");
+    whatif.since = QueryValue(request, "since").value_or("");
+    whatif.until = QueryValue(request, "until").value_or("");
+    whatif.tasks = QueryValues(request, "task");
+    Result<WhatIfReport> report = cli::ReplayUnderPolicy(*reads_, whatif);
+    if (!report.ok()) return fail(report.status());
+    return Json(WhatIfToJson(*report));
   }
   if (p.size() == 2 && p[1] == "timeline") {
     if (Status s = OnlyQueryKeys(request, {"task", "since", "until"}); !s.ok()) return fail(s);
