@@ -10,6 +10,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "projections/board_rows.h"
 #include "projections/limits.h"
 #include "projections/task.h"
 #include "projections/time_text.h"
@@ -31,197 +32,14 @@ using nlohmann::json;
 
 constexpr char kBoardActor[] = "board";
 
-// ---- Reading columns: every column may be missing or NULL on some generation ----
-
-std::optional<int64_t> Int(const json& row, const char* column) {
-  const auto found = row.find(column);
-  if (found == row.end()) return std::nullopt;
-  if (found->is_number_integer()) return found->get<int64_t>();
-  if (found->is_number_float()) return static_cast<int64_t>(found->get<double>());
-  return std::nullopt;
-}
-
-std::string Text(const json& row, const char* column) {
-  const auto found = row.find(column);
-  if (found == row.end() || found->is_null()) return "";
-  if (found->is_string()) return found->get<std::string>();
-  return found->dump();
-}
-
-bool IsNull(const json& row, const char* column) {
-  const auto found = row.find(column);
-  return found == row.end() || found->is_null();
-}
-
-std::string Row(const char* table, const json& row) {
-  const std::optional<int64_t> id = Int(row, "id");
-  if (id) return std::string(table) + " row " + std::to_string(*id);
-  const std::optional<int64_t> rowid = Int(row, "rowid");
-  return std::string(table) + " row " + (rowid ? std::to_string(*rowid) : "?");
-}
-
-Status Bad(const char* table, const json& row, const std::string& why) {
-  return Status::InvalidArgument(Row(table, row) + ": " + why);
-}
-
-// A board name (lock, profile) as a ledger actor: printable, no spaces, bounded.
-std::string AsName(std::string text, const std::string& fallback) {
-  if (text.size() > kMaxIdBytes) text.resize(kMaxIdBytes);
-  for (char& c : text) {
-    const auto ch = static_cast<unsigned char>(c);
-    if (ch <= 0x20 || ch >= 0x7f) c = '_';
-  }
-  return text.empty() ? fallback : text;
-}
-
-// Valid UTF-8 text within `max_bytes` (board text may hold anything).
-std::string AsText(const std::string& text, size_t max_bytes) {
-  std::string out = json(text).dump(-1, ' ', false, json::error_handler_t::replace);
-  out = json::parse(out).get<std::string>();  // invalid sequences replaced by U+FFFD
-  std::string clean;
-  clean.reserve(out.size());
-  for (char c : out) {
-    const auto ch = static_cast<unsigned char>(c);
-    clean.push_back(ch < 0x20 && c != '\n' && c != '\t' ? ' ' : c);
-  }
-  if (clean.size() > max_bytes) {
-    size_t cut = max_bytes;
-    while (cut > 0 && (static_cast<unsigned char>(clean[cut]) & 0xc0) == 0x80) --cut;
-    clean.resize(cut);
-  }
-  return clean;
-}
-
-json Payload(const json& row) {
-  const std::string text = Text(row, "payload");
-  if (text.empty()) return json::object();
-  json parsed = json::parse(text, nullptr, false);
-  return parsed.is_object() ? parsed : json::object();
-}
-
-// The row as JSON text, within the annotation limit: long text fields are cut first.
-std::string RowText(const json& row) {
-  std::string text = row.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() <= kBoardRowBytesMax) return text;
-  json cut = row;
-  for (auto& [key, value] : cut.items()) {
-    if (value.is_string() && value.get<std::string>().size() > 1024)
-      value = AsText(value.get<std::string>(), 1024) + "...";
-  }
-  cut["_cut"] = true;
-  text = cut.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > kBoardRowBytesMax) text = json({{"_cut", true}, {"rowid", row.value("rowid", json())}}).dump();
-  return text;
-}
-
-// ---- The board's check ----
-
-Status CheckTasks(const Board& board, std::set<std::string>* ids) {
-  if (!board.tasks.present) return Status::InvalidArgument("the board has no tasks table (is it a kanban.db?)");
-  for (const json& row : board.tasks.rows) {
-    const auto id = row.find("id");
-    if (id == row.end() || !id->is_string()) return Bad("tasks", row, "id is not text");
-    const std::string name = id->get<std::string>();
-    if (Status s = ValidateName("task id", name); !s.ok()) return Bad("tasks", row, s.message());
-    if (!ids->insert(name).second) return Bad("tasks", row, "task " + name + " appears twice");
-    const auto title = row.find("title");
-    if (title == row.end() || title->is_null()) return Bad("tasks", row, "task " + name + " has no title");
-    if (!Int(row, "created_at")) return Bad("tasks", row, "task " + name + ": created_at is not an integer");
-  }
-  return Status::Ok();
-}
-
-// Kahn's algorithm over the links: a cycle is a malformed board (no order can create it).
-Status CheckLinks(const Board& board, const std::set<std::string>& ids) {
-  std::map<std::string, std::vector<std::string>> children;
-  std::map<std::string, size_t> parents;
-  for (const json& row : board.task_links.rows) {
-    const std::string parent = Text(row, "parent_id"), child = Text(row, "child_id");
-    if (!ids.count(parent)) return Bad("task_links", row, "parent " + parent + " is not a task");
-    if (!ids.count(child)) return Bad("task_links", row, "child " + child + " is not a task");
-    if (parent == child) return Bad("task_links", row, "task " + parent + " depends on itself");
-    children[parent].push_back(child);
-    parents[child]++;
-  }
-  std::vector<std::string> ready;
-  for (const std::string& id : ids) {
-    if (!parents.count(id)) ready.push_back(id);
-  }
-  size_t seen = 0;
-  while (!ready.empty()) {
-    const std::string id = ready.back();
-    ready.pop_back();
-    ++seen;
-    for (const std::string& child : children[id]) {
-      if (--parents[child] == 0) ready.push_back(child);
-    }
-  }
-  if (seen != ids.size()) {
-    for (const auto& [id, left] : parents) {
-      if (left != 0) return Status::InvalidArgument("task_links: a dependency cycle runs through task " + id);
-    }
-  }
-  return Status::Ok();
-}
-
-Status CheckRuns(const Board& board, const std::set<std::string>& ids, std::map<int64_t, std::string>* runs) {
-  for (const json& row : board.task_runs.rows) {
-    const std::optional<int64_t> id = Int(row, "id");
-    if (!id) return Bad("task_runs", row, "id is not an integer");
-    const std::string task = Text(row, "task_id");
-    if (!ids.count(task)) return Bad("task_runs", row, "task " + task + " does not exist");
-    if (!Int(row, "started_at")) return Bad("task_runs", row, "started_at is not an integer");
-    if (!IsNull(row, "ended_at") && !Int(row, "ended_at")) return Bad("task_runs", row, "ended_at is not an integer");
-    if (!runs->emplace(*id, task).second) return Bad("task_runs", row, "run id appears twice");
-  }
-  return Status::Ok();
-}
-
-Status CheckEvents(const Board& board, const std::set<std::string>& ids, const std::map<int64_t, std::string>& runs) {
-  std::set<int64_t> seen;
-  for (const json& row : board.task_events.rows) {
-    const std::optional<int64_t> id = Int(row, "id");
-    if (!id) return Bad("task_events", row, "id is not an integer");
-    if (!seen.insert(*id).second) return Bad("task_events", row, "event id appears twice");
-    const std::string task = Text(row, "task_id");
-    if (!ids.count(task)) return Bad("task_events", row, "task " + task + " does not exist");
-    if (Status s = ValidateName("kind", Text(row, "kind")); !s.ok()) return Bad("task_events", row, s.message());
-    if (!Int(row, "created_at")) return Bad("task_events", row, "created_at is not an integer");
-    const std::string payload = Text(row, "payload");
-    if (!payload.empty() && !json::accept(payload)) return Bad("task_events", row, "payload is not JSON");
-    if (!IsNull(row, "run_id")) {
-      const std::optional<int64_t> run = Int(row, "run_id");
-      if (!run) return Bad("task_events", row, "run_id is not an integer");
-      if (board.task_runs.present) {
-        const auto found = runs.find(*run);
-        if (found == runs.end()) return Bad("task_events", row, "run " + std::to_string(*run) + " does not exist");
-        if (found->second != task) {
-          return Bad("task_events", row, "run " + std::to_string(*run) + " belongs to task " + found->second);
-        }
-      }
-    }
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status CheckBoard(const Board& board) {
-  std::set<std::string> ids;
-  TL_RETURN_IF_ERROR(CheckTasks(board, &ids));
-  TL_RETURN_IF_ERROR(CheckLinks(board, ids));
-  std::map<int64_t, std::string> runs;
-  TL_RETURN_IF_ERROR(CheckRuns(board, ids, &runs));
-  TL_RETURN_IF_ERROR(CheckEvents(board, ids, runs));
-  for (const json& row : board.task_comments.rows) {
-    if (!ids.count(Text(row, "task_id")))
-      return Bad("task_comments", row, "task " + Text(row, "task_id") + " does not exist");
-    if (!Int(row, "created_at")) return Bad("task_comments", row, "created_at is not an integer");
-  }
-  return Status::Ok();
-}
-
-namespace {
+using board::AsName;
+using board::AsText;
+using board::Int;
+using board::IsNull;
+using board::Payload;
+using board::Row;
+using board::RowText;
+using board::Text;
 
 // ---- The mapping ----
 

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <functional>
 #include <sstream>
-#include <thread>
 #include <string>
 #include <vector>
 
@@ -90,18 +89,17 @@ TEST_F(MetricsTest, CountsAScriptedStory) {
 }
 
 // Runs `args` until it exits 0 and prints something containing `expected`, for at most
-// `limit`: a lease lapse with a 1 s ttl, then the backoff, without a fixed sleep.
+// `limit` (WaitUntil: bounded polling): a lease lapse with a 1 s ttl, then the backoff.
 ProcessResult RunUntil(const std::function<ProcessResult()>& run, const std::string& expected,
                        std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (true) {
-    ProcessResult result = run();
-    if ((result.exit_code == 0 && result.out.find(expected) != std::string::npos) ||
-        std::chrono::steady_clock::now() > deadline) {
-      return result;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling, bounded by `limit`
-  }
+  ProcessResult result;
+  WaitUntil(
+      [&] {
+        result = run();
+        return result.exit_code == 0 && result.out.find(expected) != std::string::npos;
+      },
+      limit);
+  return result;
 }
 
 // The task timings and the scrape-time task counts after a story: a task created, claimed
