@@ -59,7 +59,7 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
     return outcomes;
   }
   MutexLock lock(&mutex_);
-  CommitGroup group(db_.get(), handles_, &mutex_);
+  CommitGroup group(db_.get(), handles_, &records_, &mutex_);
   uint64_t next_seq = last_seq_ + 1;
   int64_t last_ns = last_ns_;
   for (const Command& command : commands) {
@@ -99,10 +99,12 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
       }
       index_.RollbackTo(0);
       index_.Commit();
+      records_.Clear();  // it holds what the failed write would have written
       return outcomes;
     }
   }
   index_.Commit();
+  records_.Retire(group.WrittenTasks());
   last_seq_ = next_seq - 1;
   last_ns_ = last_ns;
   return outcomes;
@@ -177,9 +179,9 @@ Outcome LedgerImpl::Execute(CommitGroup& group, const Command& given, int64_t no
   if (command.kind == CommandKind::kCreate) return ExecuteCreate(group, command, now_ns, next_seq);
   if (command.kind == CommandKind::kSweep) return ExecuteSweep(group, command, now_ns, next_seq);
   if (command.kind == CommandKind::kClaim && command.next) return ExecuteClaimNext(group, command, now_ns, next_seq);
-  Result<std::optional<TaskRecord>> record = group.GetTask(command.task_id);
+  Result<const TaskRecord*> record = group.FindTask(command.task_id);
   if (!record.ok()) return {record.status(), {}};
-  if (!record->has_value()) return {Status::NotFound("no task " + command.task_id), {}};
+  if (*record == nullptr) return {Status::NotFound("no task " + command.task_id), {}};
   if (given.actor.empty() && command.token != 0) {
     // A holder command without a name speaks for whoever claimed its token: the token is
     // the seq of that claim, so a zombie's rejected command still names the zombie.
@@ -252,9 +254,9 @@ Outcome LedgerImpl::ExecuteClaimNext(CommitGroup& group, const Command& command,
     const std::optional<std::pair<std::string, std::string>> best = index_.First(prefix);
     if (!best) return {Status::NotFound("no task is ready in queue " + queue), {}};
     const std::string id = best->second;
-    Result<std::optional<TaskRecord>> record = group.GetTask(id);
+    Result<const TaskRecord*> record = group.FindTask(id);
     if (!record.ok()) return {record.status(), {}};
-    if (!record->has_value()) return {Status::DataLoss("schedule names unknown task " + id + "; run rebuild"), {}};
+    if (*record == nullptr) return {Status::DataLoss("schedule names unknown task " + id + "; run rebuild"), {}};
     Command claim = command;
     claim.next = false;
     claim.task_id = id;
@@ -280,9 +282,9 @@ Outcome LedgerImpl::ExecuteSweep(CommitGroup& group, const Command& command, int
   }
   Outcome outcome;
   for (const std::string& id : lapsed) {
-    Result<std::optional<TaskRecord>> record = group.GetTask(id);
+    Result<const TaskRecord*> record = group.FindTask(id);
     if (!record.ok()) return {record.status(), {}};
-    if (!record->has_value()) return {Status::DataLoss("deadline index names unknown task " + id), {}};
+    if (*record == nullptr) return {Status::DataLoss("deadline index names unknown task " + id), {}};
     const TaskRecord& r = **record;
     // Invariant: the deadline index holds exactly the open attempts of the projection.
     if (!r.attempt_open || r.deadline_ns > now_ns) {
@@ -305,16 +307,20 @@ Outcome LedgerImpl::ExecuteSweep(CommitGroup& group, const Command& command, int
 
 Status LedgerImpl::ApplyEvents(CommitGroup& group, const std::vector<Event>& events, int64_t now_ns) {
   for (const Event& event : events) {
-    std::optional<TaskRecord> before;
+    TaskRecord next;
+    bool was_open = false, was_done = false;
+    int64_t old_deadline_ns = 0;
     if (event.kind != EventKind::kCreated) {
-      Result<std::optional<TaskRecord>> found = group.GetTask(event.task_id);
+      Result<const TaskRecord*> found = group.FindTask(event.task_id);
       if (!found.ok()) return found.status();
-      before = std::move(*found);
-      if (!before) return Status::Internal("event for unknown task " + event.task_id);
+      if (*found == nullptr) return Status::Internal("event for unknown task " + event.task_id);
+      next = **found;
+      was_open = next.attempt_open;
+      was_done = next.done;
+      old_deadline_ns = next.deadline_ns;
     }
-    TaskRecord record = before.value_or(TaskRecord{});
     // Invariant: the ledger appends only events its own derivation rules accept.
-    if (Status s = ApplyEvent(&record, event); !s.ok()) {
+    if (Status s = ApplyEvent(&next, event); !s.ok()) {
       return Status::Internal("refusing to append an event the rules reject: " + s.message());
     }
     const std::string encoded = EncodeEvent(event);
@@ -322,22 +328,22 @@ Status LedgerImpl::ApplyEvents(CommitGroup& group, const std::vector<Event>& eve
     // decodes every event a second time on the hot path (on in every test build).
     TL_DCHECK(DecodeEvent(encoded).ok() && *DecodeEvent(encoded) == event);
     group.PutEvent(event, encoded);
-    group.PutTask(record);
-    if (before && before->attempt_open) index_.RemoveDeadline(keys::Deadline(before->deadline_ns, event.task_id));
+    const TaskRecord& record = group.PutTask(std::move(next));
+    if (was_open) index_.RemoveDeadline(keys::Deadline(old_deadline_ns, event.task_id));
     if (record.attempt_open) index_.AddDeadline(keys::Deadline(record.deadline_ns, event.task_id));
     if (event.kind == EventKind::kCreated) {
       for (const std::string& dep : record.spec.after) group.PutDependent(dep, record.id);
       if (!record.spec.idempotency_key.empty()) group.PutIdempotency(record.spec.idempotency_key, record.id);
     }
     TL_RETURN_IF_ERROR(UpdateSchedule(group, record, now_ns));
-    if (record.done && !(before && before->done)) {
+    if (record.done && !was_done) {
       // Completion is what wakes the tasks waiting on this one.
       Result<std::vector<std::string>> dependents = group.Dependents(record.id);
       if (!dependents.ok()) return dependents.status();
       for (const std::string& id : *dependents) {
-        Result<std::optional<TaskRecord>> dependent = group.GetTask(id);
+        Result<const TaskRecord*> dependent = group.FindTask(id);
         if (!dependent.ok()) return dependent.status();
-        if (dependent->has_value()) TL_RETURN_IF_ERROR(UpdateSchedule(group, **dependent, now_ns));
+        if (*dependent != nullptr) TL_RETURN_IF_ERROR(UpdateSchedule(group, **dependent, now_ns));
       }
     }
   }
@@ -359,9 +365,9 @@ Status LedgerImpl::PromoteDueTimers(CommitGroup& group, const std::string& queue
       due.push_back(id);
     }
     for (const std::string& id : due) {
-      Result<std::optional<TaskRecord>> record = group.GetTask(id);
+      Result<const TaskRecord*> record = group.FindTask(id);
       if (!record.ok()) return record.status();
-      if (!record->has_value()) return Status::DataLoss("schedule names unknown task " + id + "; run rebuild");
+      if (*record == nullptr) return Status::DataLoss("schedule names unknown task " + id + "; run rebuild");
       // Invariant: a due timer always moves (to ready, a later timer, or nowhere), so this
       // loop ends.
       TL_RETURN_IF_ERROR(UpdateSchedule(group, **record, now_ns));
@@ -371,9 +377,9 @@ Status LedgerImpl::PromoteDueTimers(CommitGroup& group, const std::string& queue
 }
 
 Status LedgerImpl::FillReply(CommitGroup& group, int64_t now_ns, CommandReply* reply) {
-  Result<std::optional<TaskRecord>> record = group.GetTask(reply->task_id);
+  Result<const TaskRecord*> record = group.FindTask(reply->task_id);
   if (!record.ok()) return record.status();
-  if (!record->has_value()) return Status::Internal("reply for unknown task " + reply->task_id);
+  if (*record == nullptr) return Status::Internal("reply for unknown task " + reply->task_id);
   const TaskView view = Evaluate(**record, now_ns, group.Dependencies(now_ns));
   reply->status = view.status;
   reply->token = view.settled.last_token;

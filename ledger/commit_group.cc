@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "ledger/codec.h"
@@ -11,17 +12,27 @@
 
 namespace taskledger {
 
-Result<std::optional<TaskRecord>> CommitGroup::GetTask(const std::string& id) {
-  if (auto cached = records_.find(id); cached != records_.end()) return std::optional<TaskRecord>(cached->second);
+void RecordCache::Retire(const std::vector<std::string>& written) {
+  if (records_.size() > kMaxRecords) {
+    records_.clear();
+    return;
+  }
+  for (const std::string& id : written) {
+    auto it = records_.find(id);
+    if (it != records_.end() && !it->second.attempt_open) records_.erase(it);
+  }
+}
+
+Result<const TaskRecord*> CommitGroup::FindTask(const std::string& id) {
+  if (auto cached = records_.find(id); cached != records_.end()) return &cached->second;
   std::string bytes;
   const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(kTasks), id, &bytes);
-  if (s.IsNotFound()) return std::optional<TaskRecord>();
+  if (s.IsNotFound()) return static_cast<const TaskRecord*>(nullptr);
   if (!s.ok()) return FromRocks(s, "read task " + id);
   Result<TaskRecord> record = DecodeTask(bytes);
   if (!record.ok()) return record.status();
   // What the DB holds: stays true across a rollback, so no undo.
-  records_.emplace(id, *record);
-  return std::optional<TaskRecord>(std::move(*record));
+  return &records_.emplace(id, std::move(*record)).first->second;
 }
 
 Result<bool> CommitGroup::TaskExists(const std::string& id) {
@@ -33,16 +44,26 @@ Result<bool> CommitGroup::TaskExists(const std::string& id) {
   return true;
 }
 
-void CommitGroup::PutTask(const TaskRecord& record) {
+const TaskRecord& CommitGroup::PutTask(TaskRecord record) {
   batch_.Put(cf(kTasks), record.id, EncodeTask(record));
   auto it = records_.find(record.id);
   if (it == records_.end()) {
     undo_.push_back({Undo::kRecord, record.id, std::nullopt});
-    records_.emplace(record.id, record);
-  } else {
-    undo_.push_back({Undo::kRecord, record.id, std::move(it->second)});
-    it->second = record;
+    return records_.emplace(record.id, std::move(record)).first->second;
   }
+  undo_.push_back({Undo::kRecord, record.id, std::move(it->second)});
+  it->second = std::move(record);
+  return it->second;
+}
+
+std::vector<std::string> CommitGroup::WrittenTasks() const {
+  std::vector<std::string> written;
+  for (const Undo& undo : undo_) {
+    if (undo.kind == Undo::kRecord) written.push_back(undo.key);
+  }
+  std::sort(written.begin(), written.end());
+  written.erase(std::unique(written.begin(), written.end()), written.end());
+  return written;
 }
 
 void CommitGroup::PutEvent(const Event& event, const std::string& encoded) {
@@ -111,8 +132,8 @@ void CommitGroup::PutLiveMarker(const std::string& id, bool live) {
 
 DependencyLookup CommitGroup::Dependencies(int64_t now_ns) {
   return [this, now_ns](const std::string& id) -> std::optional<TaskStatus> {
-    Result<std::optional<TaskRecord>> dep = GetTask(id);
-    if (!dep.ok() || !dep->has_value()) return std::nullopt;
+    Result<const TaskRecord*> dep = FindTask(id);
+    if (!dep.ok() || *dep == nullptr) return std::nullopt;
     return OwnStatus(**dep, now_ns);
   };
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ledger/column_families.h"
+#include "ledger/commit_group.h"
 #include "ledger/ledger.h"
 #include "ledger/process_lock.h"
 #include "ledger/schedule_index.h"
@@ -161,6 +162,7 @@ class LedgerImpl {
   uint64_t last_seq_ GUARDED_BY(mutex_) = 0;
   int64_t last_ns_ GUARDED_BY(mutex_) = 0;
   ScheduleIndex index_ GUARDED_BY(mutex_);  // writable ledgers only
+  RecordCache records_ GUARDED_BY(mutex_);  // the writer's decoded records (commit_group.h)
 
   // The durable view (DurableView). Taken after mutex_ when both are held.
   mutable Mutex view_mutex_;

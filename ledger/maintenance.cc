@@ -26,6 +26,7 @@ constexpr uint32_t kImportBatchEvents = 10'000;
 }  // namespace
 
 Status LedgerImpl::ClearFamilies(bool with_log) {
+  records_.Clear();  // the records it holds are about to go
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
   rocksdb::WriteBatch clear;
@@ -42,6 +43,7 @@ Status LedgerImpl::ClearFamilies(bool with_log) {
 // (a lease lapsed into `dead` since) are deleted. Cost: one record decode per live task.
 Status LedgerImpl::LoadIndex() {
   index_.Clear();
+  records_.Clear();  // called when the records were (re)written wholesale
   const int64_t now_ns = std::max(clock_->NowNs(), last_ns_);
   // A dependency that cannot be read says nothing about the task waiting on it: its marker
   // is kept (for verify to name and rebuild to repair), and a read error fails the open.
