@@ -10,6 +10,8 @@ set -euo pipefail
 # python3-pytest: the Python client's tests (python/tests, CTest python_client).
 # libsqlite3-dev, sqlite3: import-board reads a kanban board's SQLite file (and its tests
 # write fixture boards).
+# libgoogle-perftools-dev: tcmalloc_minimal, the taskledger binary's allocator (faster per
+# command than glibc's malloc; tools/CMakeLists.txt).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -18,7 +20,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config \
   librocksdb-dev capnproto libcapnp-dev libspdlog-dev libfmt-dev \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
-  libsystemd-dev libsqlite3-dev sqlite3 procps chromium curl \
+  libsystemd-dev libsqlite3-dev sqlite3 libgoogle-perftools-dev procps chromium curl \
   help2man lintian dpkg-dev file systemd python3-prometheus-client python3-pytest \
   clang-14 libclang-rt-14-dev >/dev/null
 echo "install-deps: done"
