@@ -137,7 +137,7 @@ Result<TasksSnapshot> LedgerImpl::TasksAt(const PointInTime& at) {
     Result<Replay> replay = ReplayTo(DurableView(), at, &snapshot.at_ns);
     if (!replay.ok()) return replay.status();
     snapshot.seq = replay->last_seq();
-    for (const TaskRecord* record : replay->Tasks()) snapshot.tasks.push_back(replay->View(*record, snapshot.at_ns));
+    snapshot.tasks = std::move(*replay).TakeViews(snapshot.at_ns);
     return snapshot;
   }
   // The same walk a server streams `ls` from, so that both list the same moment the same way.

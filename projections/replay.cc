@@ -141,4 +141,23 @@ DependencyLookup Replay::Dependencies(int64_t t) const {
 
 TaskView Replay::View(const TaskRecord& record, int64_t t) const { return Evaluate(record, t, Dependencies(t)); }
 
+std::vector<TaskView> Replay::TakeViews(int64_t t) && {
+  // Every verdict first, while every dependency's record is still here to be asked.
+  std::vector<TaskView> views;
+  views.reserve(records_.size());
+  const DependencyLookup dependencies = Dependencies(t);
+  for (const std::unique_ptr<TaskRecord>& record : records_) views.push_back(EvaluateVerdict(*record, t, dependencies));
+  slots_ = {};
+  creation_order_ = {};
+  idempotency_keys_ = {};
+  for (size_t i = 0; i < records_.size(); ++i) {
+    views[i].settled = std::move(*records_[i]);
+    records_[i].reset();
+    Settle(&views[i].settled, t);
+  }
+  records_.clear();
+  records_.shrink_to_fit();
+  return views;
+}
+
 }  // namespace taskledger

@@ -264,21 +264,20 @@ TaskStatus OwnStatus(const TaskRecord& record, int64_t t) {
   return TaskStatus::kReady;
 }
 
-TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies) {
-  TaskView view;
-  view.settled = record;
-  TaskRecord& r = view.settled;
-  Settle(&r, t);
-  if (r.done) { view.status = TaskStatus::kDone; return view; }
-  if (r.cancelled) { view.status = TaskStatus::kCancelled; return view; }
-  if (r.dead()) { view.status = TaskStatus::kDead; return view; }
-  if (r.blocked) { view.status = TaskStatus::kBlocked; return view; }
+namespace {
+
+// Evaluate's verdict (every field of the view but `settled`) on a record settled at t.
+void Classify(const TaskRecord& r, int64_t t, const DependencyLookup& dependencies, TaskView* view) {
+  if (r.done) { view->status = TaskStatus::kDone; return; }
+  if (r.cancelled) { view->status = TaskStatus::kCancelled; return; }
+  if (r.dead()) { view->status = TaskStatus::kDead; return; }
+  if (r.blocked) { view->status = TaskStatus::kBlocked; return; }
   if (r.attempt_open) {
     // Invariant (the lease rule): running means the deadline is still ahead.
     TL_CHECK(t < r.deadline_ns);
-    view.status = TaskStatus::kRunning;
-    view.until_ns = r.deadline_ns;
-    return view;
+    view->status = TaskStatus::kRunning;
+    view->until_ns = r.deadline_ns;
+    return;
   }
   // A dead or cancelled dependency blocks; one not done yet makes the task wait.
   const std::string* pending = nullptr;
@@ -287,10 +286,10 @@ TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& d
     const std::optional<TaskStatus> status = dependencies ? dependencies(dep) : std::nullopt;
     const TaskStatus s = status.value_or(TaskStatus::kWaiting);
     if (s == TaskStatus::kDead || s == TaskStatus::kCancelled) {
-      view.status = TaskStatus::kBlocked;
-      view.dependency = dep;
-      view.dependency_status = s;
-      return view;
+      view->status = TaskStatus::kBlocked;
+      view->dependency = dep;
+      view->dependency_status = s;
+      return;
     }
     if (s != TaskStatus::kDone && pending == nullptr) {
       pending = &dep;
@@ -298,25 +297,46 @@ TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& d
     }
   }
   if (pending != nullptr) {
-    view.status = TaskStatus::kWaiting;
-    view.wait = WaitReason::kDependency;
-    view.dependency = *pending;
-    view.dependency_status = pending_status;
-    return view;
+    view->status = TaskStatus::kWaiting;
+    view->wait = WaitReason::kDependency;
+    view->dependency = *pending;
+    view->dependency_status = pending_status;
+    return;
   }
   if (t < r.spec.not_before_ns) {
-    view.status = TaskStatus::kWaiting;
-    view.wait = WaitReason::kNotBefore;
-    view.until_ns = r.spec.not_before_ns;
-    return view;
+    view->status = TaskStatus::kWaiting;
+    view->wait = WaitReason::kNotBefore;
+    view->until_ns = r.spec.not_before_ns;
+    return;
   }
   if (t < r.backoff_until_ns) {
-    view.status = TaskStatus::kWaiting;
-    view.wait = WaitReason::kBackoff;
-    view.until_ns = r.backoff_until_ns;
-    return view;
+    view->status = TaskStatus::kWaiting;
+    view->wait = WaitReason::kBackoff;
+    view->until_ns = r.backoff_until_ns;
+    return;
   }
-  view.status = TaskStatus::kReady;
+  view->status = TaskStatus::kReady;
+}
+
+}  // namespace
+
+TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies) {
+  TaskView view;
+  view.settled = record;
+  Settle(&view.settled, t);
+  Classify(view.settled, t, dependencies, &view);
+  return view;
+}
+
+TaskView EvaluateVerdict(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies) {
+  TaskView view;
+  if (record.attempt_open && record.deadline_ns <= t) {  // settling changes it: on a copy
+    TaskRecord settled = record;
+    Settle(&settled, t);
+    Classify(settled, t, dependencies, &view);
+  } else {
+    Classify(record, t, dependencies, &view);
+  }
   return view;
 }
 

@@ -126,6 +126,9 @@ struct TaskView {
 using DependencyLookup = std::function<std::optional<TaskStatus>(const std::string& id)>;
 
 TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies);
+// Evaluate without `settled` (left empty): the status, what the task waits on, until when.
+// It copies the record only to settle a lapsed lease.
+TaskView EvaluateVerdict(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies);
 
 // Orders views as `ls` lists tasks: by creation (created_seq, unique per task). Storage
 // reads them in id order and may deliver them in pages; the order users see is this one.
