@@ -48,7 +48,6 @@ class RecordCache {
   void Retire(const std::vector<std::string>& written);
   // After a failed write, or when anything but a commit group rewrote the records.
   void Clear() { records_.clear(); }
-  size_t size() const { return records_.size(); }
 
  private:
   friend class CommitGroup;
