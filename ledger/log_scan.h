@@ -1,5 +1,5 @@
 // Reading the log in seq order: ScanEvents for a plain walk, FoldEvents for a fold of the
-// whole log (replay to a point in time, verify, rebuild), which decodes ahead of the fold.
+// whole log (replay to a point in time, verify, rebuild), which reads ahead of the fold.
 //
 // Both decode into reused Events: `fn` must not keep a reference to an event past its
 // call. Both stop when `fn` returns false (and then return Ok), and return a decoding or
@@ -35,9 +35,9 @@ Status ScanEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const ro
 
 // Every event of the log from seq 1 on, for a fold into `replay`: the replay is told of
 // each event ahead of `fn` (Replay::PrefetchSlot, PrefetchRecord) so that the cache misses
-// of its lookups overlap decoding. With two or more cores a reader thread iterates and
-// decodes while the calling thread folds. What `fn` sees, and where the scan stops, is
-// exactly as with ScanEvents.
+// of its lookups overlap decoding. With two or more cores a reader thread iterates while
+// the calling thread folds, and each batch is decoded by whichever of the two has the
+// time. What `fn` sees, and where the scan stops, is exactly as with ScanEvents.
 Status FoldEvents(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* events, const rocksdb::ReadOptions& options,
                   const Replay& replay, const EventFn& fn);
 
