@@ -4,7 +4,11 @@
 #include <rocksdb/sst_file_reader.h>
 
 #include <algorithm>
+#include <future>
+#include <iterator>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <utility>
 
 #include "ledger/codec.h"
@@ -110,9 +114,22 @@ Result<VerifyReport> Verifier::Run() {
     problems_.push_back({seq, text});
   } else {
     report.tasks = replay.task_count();
-    TL_RETURN_IF_ERROR(VerifyTaskEvents(report.events, log_fingerprint));
+    // The index's fingerprint needs no replay: it is read on a second thread while this
+    // one checks the projection (each a pass over a family of millions of keys).
+    std::future<Result<IndexFingerprint>> index =
+        std::async(std::launch::async, [this] { return FingerprintTaskEvents(); });
     std::set<std::string> misfolded;
-    TL_RETURN_IF_ERROR(VerifyProjection(replay, &misfolded));
+    const size_t before_projection = problems_.size();
+    const Status projection = VerifyProjection(replay, &misfolded);
+    const Result<IndexFingerprint> fingerprint = index.get();
+    TL_RETURN_IF_ERROR(projection);
+    if (!fingerprint.ok()) return fingerprint.status();
+    // The report lists the index's problems before the projection's, as it always did.
+    std::vector<Problem> projection_problems(std::make_move_iterator(problems_.begin() + before_projection),
+                                             std::make_move_iterator(problems_.end()));
+    problems_.resize(before_projection);
+    TL_RETURN_IF_ERROR(VerifyTaskEvents(report.events, log_fingerprint, *fingerprint));
+    std::move(projection_problems.begin(), projection_problems.end(), std::back_inserter(problems_));
     const int64_t now_ns = std::max(ledger_now_(), replay.last_ns());
     TL_RETURN_IF_ERROR(VerifyExactIndexes(replay));
     TL_RETURN_IF_ERROR(VerifySchedule(replay, now_ns, misfolded));
@@ -205,21 +222,25 @@ uint64_t Verifier::NextTaskSeq(const std::string& id, uint64_t after_seq) {
   return keys::ReadU64(it->key().ToStringView().substr(prefix.size()));
 }
 
-Status Verifier::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint) {
-  uint64_t indexed = 0;
-  uint64_t index_fingerprint = 0;
+Result<Verifier::IndexFingerprint> Verifier::FingerprintTaskEvents() {
+  IndexFingerprint print;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(LogScanOptions(), cf(kTaskEvents)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    indexed++;
+    print.entries++;
     const std::string_view key = it->key().ToStringView();
     if (key.size() < 9 || key[key.size() - 9] != '\0') {
-      index_fingerprint += 1;  // cannot be an entry of any event: forces the slow check
+      print.sum += 1;  // cannot be an entry of any event: forces the slow check
       continue;
     }
-    index_fingerprint += TaskEventHash(key.substr(0, key.size() - 9), keys::ReadU64(key.substr(key.size() - 8)));
+    print.sum += TaskEventHash(key.substr(0, key.size() - 9), keys::ReadU64(key.substr(key.size() - 8)));
   }
   TL_RETURN_IF_ERROR(FromRocks(it->status(), "read task events"));
-  if (indexed == events && index_fingerprint == log_fingerprint) return Status::Ok();
+  return print;
+}
+
+Status Verifier::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, const IndexFingerprint& index) {
+  const uint64_t indexed = index.entries;
+  if (indexed == events && index.sum == log_fingerprint) return Status::Ok();
 
   // Something differs: find which events lack their entry (each looked up by its key)...
   std::string ignored;
@@ -239,6 +260,7 @@ Status Verifier::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint) {
   // ...and which entries point nowhere.
   int listed = 0;
   std::string bytes;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
   for (it->SeekToFirst(); it->Valid() && listed < kMaxListedStrayEntries; it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (key.size() < 9) continue;
@@ -323,24 +345,36 @@ Status Verifier::VerifyExactIndexes(const Replay& replay) {
 
 // The schedule's markers (format 1 stored places and deadlines too; the next writable open
 // drops them, so they are not judged here).
-Status Verifier::ReadMarkedTasks(std::set<std::string>* marked) {
-  Result<std::map<std::string, std::string>> schedule = ReadFamily(kSchedule);
-  if (!schedule.ok()) return schedule.status();
-  for (const auto& [key, value] : *schedule) {
-    if (key[0] == keys::kScheduleOfTag) {
-      marked->insert(key.substr(1));
+Status Verifier::ReadMarkedTasks(const Replay& replay, MarkedTasks* marked) {
+  // Each marker as its task's record: a sorted vector of pointers instead of a set of 1M
+  // ids (which verify spent more time building and freeing than reading the family).
+  const auto mark = [&](std::string_view id) {
+    const std::string key(id);
+    if (const TaskRecord* record = replay.Find(key); record != nullptr) {
+      marked->tasks.push_back(record);
+    } else if (!marked->first_stray || key < *marked->first_stray) {
+      marked->first_stray = key;
+    }
+  };
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(LogScanOptions(), cf(kSchedule)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (!key.empty() && key[0] == keys::kScheduleOfTag) {
+      mark(key.substr(1));
     } else if (format_version_ >= 2) {
-      problems_.push_back({kNoSeq, "the schedule holds an entry of the old format (" + key.substr(0, 1) + " " +
-                                       (value.empty() ? key.substr(1) : value) + ")"});
+      const std::string_view value = it->value().ToStringView();
+      problems_.push_back({kNoSeq, "the schedule holds an entry of the old format (" + std::string(key.substr(0, 1)) +
+                                       " " + std::string(value.empty() ? key.substr(1) : value) + ")"});
       break;
     }
   }
+  TL_RETURN_IF_ERROR(FromRocks(it->status(), std::string("read ") + kColumnFamilyNames[kSchedule]));
   Result<std::map<std::string, std::string>> deadlines = ReadFamily(kDeadlines);
   if (!deadlines.ok()) return deadlines.status();
   if (format_version_ < 2) {
     // Format 1 marked a task with an open attempt by its deadline entry, not by `S`.
     for (const auto& [key, value] : *deadlines) {
-      if (key.size() > 8) marked->insert(key.substr(8));
+      if (key.size() > 8) mark(std::string_view(key).substr(8));
     }
   } else {
     if (!deadlines->empty()) {
@@ -348,20 +382,22 @@ Status Verifier::ReadMarkedTasks(std::set<std::string>* marked) {
                                        " entries; it is unused since format 2"});
     }
   }
+  std::sort(marked->tasks.begin(), marked->tasks.end());
+  marked->tasks.erase(std::unique(marked->tasks.begin(), marked->tasks.end()), marked->tasks.end());
   return Status::Ok();
 }
 
 // A marker for every live task, and none for a finished or blocked one.
 Status Verifier::VerifySchedule(const Replay& replay, int64_t now_ns, const std::set<std::string>& misfolded) {
-  std::set<std::string> marked;
-  TL_RETURN_IF_ERROR(ReadMarkedTasks(&marked));
+  MarkedTasks marked;
+  TL_RETURN_IF_ERROR(ReadMarkedTasks(replay, &marked));
   const DependencyLookup dependencies = replay.Dependencies(now_ns);
   for (const TaskRecord* r : replay.Tasks()) {
-    const TaskView view = replay.View(*r, now_ns);
+    const TaskView view = EvaluateVerdict(*r, now_ns, dependencies);  // the status only: no copy
     const auto problem = [&](const std::string& what) {
       problems_.push_back({r->last_seq, SeqAndTask(r->last_seq, r->id) + what});
     };
-    const bool is_marked = marked.erase(r->id) != 0;
+    const bool is_marked = std::binary_search(marked.tasks.begin(), marked.tasks.end(), r);
     // The schedule follows the stored record: where that already differs from the log,
     // the difference is the problem (reported at its seq), not what follows from it.
     if (misfolded.count(r->id) != 0) continue;
@@ -376,8 +412,8 @@ Status Verifier::VerifySchedule(const Replay& replay, int64_t now_ns, const std:
       problem(std::string(TaskStatusName(view.status)) + " but still scheduled");
     }
   }
-  if (!marked.empty()) {
-    problems_.push_back({kNoSeq, "a schedule entry belongs to no task (" + *marked.begin() + ")"});
+  if (marked.first_stray) {
+    problems_.push_back({kNoSeq, "a schedule entry belongs to no task (" + *marked.first_stray + ")"});
   }
   return Status::Ok();
 }

@@ -108,6 +108,18 @@ TEST_F(VerifyTest, CatchesAnUndecodableEvent) {
   EXPECT_THAT(report.problems.front(), HasSubstr("under task a"));
 }
 
+// A writable open drops a marker no live task needs; a verify beside a live server (read
+// only, as here) still finds one.
+TEST_F(VerifyTest, CatchesADoneTaskStillScheduled) {
+  WithRawDb(path_, [&](rocksdb::DB& db, auto& families) {
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), families.at("schedule"), keys::ScheduleOf("b"), "").ok());
+  });
+  const VerifyReport report = Verify();
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_EQ(report.problems.front(),
+            "seq " + std::to_string(last_seq_of_.at("b")) + ", task b: done but still scheduled");
+}
+
 TEST_F(VerifyTest, CatchesAProjectionEntryWithoutATask) {
   Tamper("a", [](TaskRecord&) {});
   WithRawDb(path_, [&](rocksdb::DB& db, auto& families) {

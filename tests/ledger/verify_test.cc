@@ -162,6 +162,17 @@ TEST_F(VerifyTest, FindsARunningTaskMissingFromTheScheduleAndAStrayIndexEntry) {
   EXPECT_EQ(sweep.reply.events[0].task_id, "a");
 }
 
+TEST_F(VerifyTest, NamesTheLeastMarkerOfNoTask) {
+  Tamper([&](rocksdb::DB* db, const auto& cf) {
+    for (const char* ghost : {"ghost-2", "ghost-1", "ghost-3"}) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kSchedule], keys::ScheduleOf(ghost), "").ok());
+    }
+  });
+  const std::vector<std::string> problems = Problems();
+  ASSERT_EQ(problems.size(), 1u) << Joined(problems);
+  EXPECT_EQ(problems[0], "a schedule entry belongs to no task (ghost-1)");
+}
+
 TEST_F(VerifyTest, FindsAMarkerOfNoTaskAndEntriesOfTheOldFormat) {
   Tamper([&](rocksdb::DB* db, const auto& cf) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), cf[kSchedule], keys::ScheduleOf("ghost"), "").ok());
