@@ -114,25 +114,25 @@ Result<VerifyReport> Verifier::Run() {
     problems_.push_back({seq, text});
   } else {
     report.tasks = replay.task_count();
-    // The index's fingerprint needs no replay: it is read on a second thread while this
-    // one checks the projection (each a pass over a family of millions of keys).
+    // The index's fingerprint needs no replay: it is read on a second thread (a pass over
+    // every event's entry) while this one checks what does.
     std::future<Result<IndexFingerprint>> index =
         std::async(std::launch::async, [this] { return FingerprintTaskEvents(); });
+    const size_t before_replay_checks = problems_.size();
     std::set<std::string> misfolded;
-    const size_t before_projection = problems_.size();
-    const Status projection = VerifyProjection(replay, &misfolded);
-    const Result<IndexFingerprint> fingerprint = index.get();
-    TL_RETURN_IF_ERROR(projection);
-    if (!fingerprint.ok()) return fingerprint.status();
-    // The report lists the index's problems before the projection's, as it always did.
-    std::vector<Problem> projection_problems(std::make_move_iterator(problems_.begin() + before_projection),
-                                             std::make_move_iterator(problems_.end()));
-    problems_.resize(before_projection);
-    TL_RETURN_IF_ERROR(VerifyTaskEvents(report.events, log_fingerprint, *fingerprint));
-    std::move(projection_problems.begin(), projection_problems.end(), std::back_inserter(problems_));
+    Status checked = VerifyProjection(replay, &misfolded);
+    if (checked.ok()) checked = VerifyExactIndexes(replay);
     const int64_t now_ns = std::max(ledger_now_(), replay.last_ns());
-    TL_RETURN_IF_ERROR(VerifyExactIndexes(replay));
-    TL_RETURN_IF_ERROR(VerifySchedule(replay, now_ns, misfolded));
+    if (checked.ok()) checked = VerifySchedule(replay, now_ns, misfolded);
+    const Result<IndexFingerprint> fingerprint = index.get();
+    TL_RETURN_IF_ERROR(checked);
+    if (!fingerprint.ok()) return fingerprint.status();
+    // The report lists the index's problems first, as it always did.
+    std::vector<Problem> replay_problems(std::make_move_iterator(problems_.begin() + before_replay_checks),
+                                         std::make_move_iterator(problems_.end()));
+    problems_.resize(before_replay_checks);
+    TL_RETURN_IF_ERROR(VerifyTaskEvents(report.events, log_fingerprint, *fingerprint));
+    std::move(replay_problems.begin(), replay_problems.end(), std::back_inserter(problems_));
   }
   std::stable_sort(problems_.begin(), problems_.end(),
                    [](const Problem& a, const Problem& b) { return a.seq < b.seq; });
