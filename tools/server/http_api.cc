@@ -17,6 +17,7 @@
 #include "projections/whatif.h"
 #include "tools/cli/audit_queries.h"
 #include "tools/common/signal_names.h"
+#include "tools/server/free_memory.h"
 
 namespace taskledger::server {
 namespace {
@@ -212,6 +213,7 @@ kj::Promise<ApiReply> HttpApi::Handle(const ApiRequest& request) {
     if (!body->empty()) return Error(Status::InvalidArgument(p[1] + " takes no fields: send {} or nothing"));
     if (p[1] == "rebuild") {
       // As over RPC: the projection rewritten from the log, by the server's ledger.
+      const ReturnFreeMemoryAfterward release;  // a replay of the whole log
       Result<RebuildReport> report = ledger_->Rebuild();
       if (!report.ok()) return Error(report.status());
       return Json({{"events", report->events}, {"tasks", report->tasks}});
@@ -315,6 +317,7 @@ ApiReply HttpApi::Read(const ApiRequest& request) {
     if (!at_flags.ok()) return fail(at_flags.status());
     Result<PointInTime> at = at_flags->Resolve(ledger_->Now());
     if (!at.ok()) return fail(at.status());
+    const ReturnFreeMemoryAfterward release;  // every view at once
     Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
     if (!snapshot.ok()) return fail(snapshot.status());
     nlohmann::json list = nlohmann::json::array();
@@ -393,6 +396,7 @@ ApiReply HttpApi::Read(const ApiRequest& request) {
   }
   if (p.size() == 2 && p[1] == "verify") {
     if (Status s = OnlyQueryKeys(request, {}); !s.ok()) return fail(s);
+    const ReturnFreeMemoryAfterward release;  // a replay of the whole log
     Result<VerifyReport> report = ledger_->Verify();
     if (!report.ok()) return fail(report.status());
     return Json({{"ok", report->problems.empty()},

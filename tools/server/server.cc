@@ -21,6 +21,7 @@
 #include "projections/limits.h"
 #include "tools/common/address.h"
 #include "tools/common/follow.h"
+#include "tools/server/free_memory.h"
 #include "tools/server/http_service.h"
 #include "tools/server/listener.h"
 #include "tools/server/metrics.h"
@@ -232,6 +233,7 @@ class LedgerService final : public rpc::Ledger::Server {
     Result<PointInTime> at = wire::ReadPointInTime(context.getParams().getAt());
     auto results = context.getResults();
     if (!at.ok()) return Error(results.initError(), at.status());
+    const ReturnFreeMemoryAfterward release;  // every view at once
     Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
     if (!snapshot.ok()) return Error(results.initError(), snapshot.status());
     uint64_t words = 1;  // the list's tag
@@ -272,6 +274,7 @@ class LedgerService final : public rpc::Ledger::Server {
       state->seq = (*pages)->seq();
       state->pages = std::move(*pages);
     } else {
+      state->release.Arm();  // the whole snapshot: released when the lister goes
       Result<TasksSnapshot> snapshot = ledger_->TasksAt(*at);
       if (!snapshot.ok()) return Error(context.getResults().initError(), snapshot.status());
       state->at_ns = snapshot->at_ns;
@@ -328,6 +331,7 @@ class LedgerService final : public rpc::Ledger::Server {
 
   kj::Promise<void> verify(VerifyContext context) override {
     CallInFlight call(activity_);
+    const ReturnFreeMemoryAfterward release;  // a replay of the whole log
     Result<VerifyReport> report = ledger_->Verify();
     auto results = context.getResults();
     if (!report.ok()) return Error(results.initError(), report.status());
@@ -340,6 +344,7 @@ class LedgerService final : public rpc::Ledger::Server {
 
   kj::Promise<void> rebuild(RebuildContext context) override {
     CallInFlight call(activity_);
+    const ReturnFreeMemoryAfterward release;  // a replay of the whole log
     Result<RebuildReport> report = ledger_->Rebuild();
     auto results = context.getResults();
     if (!report.ok()) return Error(results.initError(), report.status());
@@ -377,6 +382,7 @@ class LedgerService final : public rpc::Ledger::Server {
 
   struct Lister {
     explicit Lister(rpc::TaskViewSink::Client to) : sink(kj::mv(to)) {}
+    ReturnFreeMemoryAfterward release{false};  // first: goes after the snapshot
     rpc::TaskViewSink::Client sink;
     std::unique_ptr<TaskPages> pages;  // streaming: where the next page comes from; else null
     std::vector<TaskView> page;        // streaming: the current page; else the whole snapshot
