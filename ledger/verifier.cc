@@ -281,9 +281,13 @@ Status Verifier::VerifyProjection(const Replay& replay, std::set<std::string>* m
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(LogScanOptions(), cf(kTasks)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string id = it->key().ToString();
-    Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
     const TaskRecord* expected = replay.Find(id);
     if (expected != nullptr) stored_and_created++;
+    // The same bytes as the replayed record encodes to: equal (the codec's round trip is
+    // exact, tests/ledger/codec_test.cc), without decoding. Else decoded and compared field
+    // by field, which also covers bytes written by another version of the encoder.
+    if (expected != nullptr && it->value().ToStringView() == EncodeTask(*expected)) continue;
+    Result<TaskRecord> record = DecodeTask(it->value().ToStringView());
     if (expected == nullptr) {
       problems_.push_back({kNoSeq, "task " + id + ": in the projection but never created in the log"});
     } else if (!record.ok()) {
