@@ -192,11 +192,14 @@ Status Mapper::OnEvent(const Item& item) {
   return Status::Ok();
 }
 
-Status Mapper::OnRunStart(const Item& item) {
+Mapper::RunRow Mapper::RunRowOf(const Item& item) {
   const json& row = board_.task_runs.rows[item.index];
-  TaskIn& t = tasks_[item.task];
   const int64_t run = *Int(row, "id");
-  const std::string source = "task_runs:" + std::to_string(run);
+  return {row, tasks_[item.task], run, "task_runs:" + std::to_string(run)};
+}
+
+Status Mapper::OnRunStart(const Item& item) {
+  const auto [row, t, run, source] = RunRowOf(item);
   const std::optional<int64_t> ended = Int(row, "ended_at");
   if (ended && *ended <= item.board_s) {
     // A synthesized run (zero length, no claim): a handoff the board recorded as a run.
@@ -216,10 +219,7 @@ Status Mapper::OnRunStart(const Item& item) {
 }
 
 Status Mapper::OnRunEnd(const Item& item) {
-  const json& row = board_.task_runs.rows[item.index];
-  TaskIn& t = tasks_[item.task];
-  const int64_t run = *Int(row, "id");
-  const std::string source = "task_runs:" + std::to_string(run);
+  const auto [row, t, run, source] = RunRowOf(item);
   if (t.record.attempt_open && t.open_run == run) {
     const uint64_t mapped = summary_.events_mapped;
     json payload = {{"error", "the run ended as " + Text(row, "outcome") + " with no event"}};

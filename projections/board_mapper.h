@@ -101,6 +101,14 @@ class Mapper {
   Status Create(size_t task);
   Status Process(const Item& item);
   Status OnEvent(const Item& item);
+  // A run row's item: the row, its task, its id and its name in messages.
+  struct RunRow {
+    const nlohmann::json& row;
+    TaskIn& task;
+    int64_t run;
+    std::string source;
+  };
+  RunRow RunRowOf(const Item& item);
   Status OnRunStart(const Item& item);
   Status OnRunEnd(const Item& item);
   Status Claim(TaskIn& t, const Item& item, int64_t run, const std::string& lock, const std::string& source);
