@@ -4,6 +4,7 @@
 #include <rocksdb/sst_file_reader.h>
 
 #include <algorithm>
+#include <functional>
 #include <future>
 #include <iterator>
 #include <memory>
@@ -125,8 +126,8 @@ Result<VerifyReport> Verifier::Run() {
     const int64_t now_ns = std::max(ledger_now_(), replay.last_ns());
     if (checked.ok()) checked = VerifySchedule(replay, now_ns, misfolded);
     const Result<IndexFingerprint> fingerprint = index.get();
+    if (!fingerprint.ok()) return fingerprint.status();  // first, as when it ran first
     TL_RETURN_IF_ERROR(checked);
-    if (!fingerprint.ok()) return fingerprint.status();
     // The report lists the index's problems first, as it always did.
     std::vector<Problem> replay_problems(std::make_move_iterator(problems_.begin() + before_replay_checks),
                                          std::make_move_iterator(problems_.end()));
@@ -260,7 +261,7 @@ Status Verifier::VerifyTaskEvents(uint64_t events, uint64_t log_fingerprint, con
   // ...and which entries point nowhere.
   int listed = 0;
   std::string bytes;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(kTaskEvents)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(LogScanOptions(), cf(kTaskEvents)));
   for (it->SeekToFirst(); it->Valid() && listed < kMaxListedStrayEntries; it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (key.size() < 9) continue;
@@ -386,7 +387,7 @@ Status Verifier::ReadMarkedTasks(const Replay& replay, MarkedTasks* marked) {
                                        " entries; it is unused since format 2"});
     }
   }
-  std::sort(marked->tasks.begin(), marked->tasks.end());
+  std::sort(marked->tasks.begin(), marked->tasks.end(), std::less<>());
   marked->tasks.erase(std::unique(marked->tasks.begin(), marked->tasks.end()), marked->tasks.end());
   return Status::Ok();
 }
@@ -401,7 +402,7 @@ Status Verifier::VerifySchedule(const Replay& replay, int64_t now_ns, const std:
     const auto problem = [&](const std::string& what) {
       problems_.push_back({r->last_seq, SeqAndTask(r->last_seq, r->id) + what});
     };
-    const bool is_marked = std::binary_search(marked.tasks.begin(), marked.tasks.end(), r);
+    const bool is_marked = std::binary_search(marked.tasks.begin(), marked.tasks.end(), r, std::less<>());
     // The schedule follows the stored record: where that already differs from the log,
     // the difference is the problem (reported at its seq), not what follows from it.
     if (misfolded.count(r->id) != 0) continue;

@@ -1,10 +1,12 @@
 // Handing a replay's memory back to the system once a call that needed it is over.
 //
-// A time-travel `ls`, `verify` or `rebuild` holds every task of the ledger for a few
-// seconds (about 0.6-1.2 GiB at 1M tasks). The allocator keeps what they freed for reuse,
-// and a server that answered one such call went on holding it while idle (measured at 1M
-// tasks / 10M events: 356 MiB idle, 1,003 MiB after one verify, 1,610 MiB after an
-// `ls --at`). These calls are rare and slow; giving the pages back costs little beside them.
+// A `verify`, a `rebuild`, or a listing held whole (a time-travel `ls`; a current one the
+// server sorts itself: RPC tasksAt, listTasks without anyOrder, HTTP GET /v1/tasks) holds
+// every task of the ledger for a while (about 0.6-1.2 GiB at 1M tasks). The allocator
+// keeps what they freed for reuse, and a server that answered one such call went on
+// holding it while idle (measured at 1M tasks / 10M events: 347 MiB idle, 980 MiB after
+// one verify, 1,573 MiB after an `ls --at`). Giving the pages back costs little beside
+// building a view of every task.
 #pragma once
 
 namespace taskledger::server {
