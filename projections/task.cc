@@ -341,9 +341,12 @@ TaskView EvaluateVerdict(const TaskRecord& record, int64_t t, const DependencyLo
 }
 
 void SortInCreationOrder(std::vector<TaskView>* views) {
-  std::sort(views->begin(), views->end(), [](const TaskView& a, const TaskView& b) {
+  const auto by_creation = [](const TaskView& a, const TaskView& b) {
     return a.settled.created_seq < b.settled.created_seq;
-  });
+  };
+  // A replay's views come in creation order already; std::sort would still move each one.
+  if (std::is_sorted(views->begin(), views->end(), by_creation)) return;
+  std::sort(views->begin(), views->end(), by_creation);
 }
 
 }  // namespace taskledger

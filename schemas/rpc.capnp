@@ -69,7 +69,9 @@ interface EventSink {
 # Receives the task views of `listTasks`, a page at a time: in creation order, or in any
 # order if the caller set `anyOrder`.
 interface TaskViewSink {
-  push @0 (tasks :List(TaskView)) -> stream;
+  push @0 (tasks :List(TaskView), total :UInt64) -> stream;
+  # total: how many views the whole listing holds, when the server knows before the first
+  # page (a snapshot held whole); 0 when it does not. A hint for the receiver's memory.
   # After the last page: every page has been taken in.
   done @1 ();
 }

@@ -6,6 +6,7 @@
 #include <kj/async.h>
 #include <kj/timer.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -105,11 +106,21 @@ struct Listing {
   bool done = false;
 };
 
+// The most views a listing reserves room for on the server's word (about 2.5 GiB of
+// address space, touched only as views arrive).
+constexpr uint64_t kMaxReservedViews = uint64_t{1} << 22;
+
 class TaskViewSinkImpl final : public rpc::TaskViewSink::Server {
  public:
   explicit TaskViewSinkImpl(std::shared_ptr<Listing> listing) : listing_(std::move(listing)) {}
   kj::Promise<void> push(PushContext context) override {
     if (!listing_->bad.ok()) return kj::READY_NOW;
+    // Room for every view at once when the server says how many: growing by doubling
+    // touched about twice the memory and moved every view again (at 1M views the client
+    // spent more time in page faults than in decoding). Bounded: a hint, not a promise.
+    if (listing_->tasks.empty() && context.getParams().getTotal() > 0) {
+      listing_->tasks.reserve(std::min<uint64_t>(context.getParams().getTotal(), kMaxReservedViews));
+    }
     for (auto v : context.getParams().getTasks()) {
       Result<TaskView> view = wire::ReadTaskView(v);
       if (!view.ok()) {

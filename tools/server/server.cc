@@ -279,6 +279,7 @@ class LedgerService final : public rpc::Ledger::Server {
       if (!snapshot.ok()) return Error(context.getResults().initError(), snapshot.status());
       state->at_ns = snapshot->at_ns;
       state->seq = snapshot->seq;
+      state->total = snapshot->tasks.size();
       state->page = std::move(snapshot->tasks);
     }
     context.releaseParams();
@@ -388,6 +389,7 @@ class LedgerService final : public rpc::Ledger::Server {
     std::vector<TaskView> page;        // streaming: the current page; else the whole snapshot
     size_t next = 0;                   // the first view of `page` not yet pushed
     uint64_t count = 0;                // views pushed
+    uint64_t total = 0;                // views in all, when known before the first page
     int64_t at_ns = 0;
     uint64_t seq = 0;
     Status failed = Status::Ok();      // a page that could not be read: no done(), the error
@@ -410,6 +412,7 @@ class LedgerService final : public rpc::Ledger::Server {
       ++end;
     }
     auto request = l.sink.pushRequest();
+    request.setTotal(l.total);
     auto list = request.initTasks(static_cast<unsigned>(end - l.next));
     for (size_t i = l.next; i < end; ++i) wire::WriteTaskView(tasks[i], list[static_cast<unsigned>(i - l.next)]);
     l.count += end - l.next;
