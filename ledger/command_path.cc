@@ -287,7 +287,7 @@ Outcome LedgerImpl::ExecuteSweep(CommitGroup& group, const Command& command, int
     if (*record == nullptr) return {Status::DataLoss("deadline index names unknown task " + id), {}};
     const TaskRecord& r = **record;
     // Invariant: the deadline index holds exactly the open attempts of the projection.
-    if (!r.attempt_open || r.deadline_ns > now_ns) {
+    if (!LeaseLapsed(r, now_ns)) {
       return {Status::DataLoss("deadline index is stale for task " + id + "; run rebuild"), {}};
     }
     Event e;

@@ -92,7 +92,7 @@ int64_t BackoffNs(const TaskSpec& spec, uint32_t failures) {
 }
 
 void Settle(TaskRecord* r, int64_t t) {
-  if (!r->attempt_open || r->deadline_ns > t) return;
+  if (!LeaseLapsed(*r, t)) return;
   // Invariant: a lapsed lease ends at its deadline, whenever the lapse is noticed.
   EndAttempt(r, r->signal.empty() ? AttemptEnd::kExpired : AttemptEnd::kInterrupted, r->deadline_ns);
   if (r->last_end == AttemptEnd::kExpired) r->last_error = "lease expired";
@@ -120,7 +120,7 @@ Status ApplyEvent(TaskRecord* r, const Event& e) {
   if (r->id.empty()) return Corrupt(e, "no such task");
   if (e.time_ns < r->last_ns) return Corrupt(e, "ledger time went backwards");
   if (e.seq <= r->last_seq) return Corrupt(e, "seq does not increase");
-  if (r->attempt_open && r->deadline_ns <= e.time_ns) {
+  if (LeaseLapsed(*r, e.time_ns)) {
     // The lease lapsed before this event: settle a copy, so that a refusal still leaves
     // the record unchanged (the common case, no lapse, needs no copy).
     TaskRecord settled = *r;
@@ -248,7 +248,7 @@ Status ApplySettled(TaskRecord* r, const Event& e) {
 }  // namespace
 
 TaskStatus OwnStatus(const TaskRecord& record, int64_t t) {
-  if (record.attempt_open && record.deadline_ns <= t) {
+  if (LeaseLapsed(record, t)) {
     // Only a lapsed lease changes the record when settled; copy just then.
     TaskRecord settled = record;
     Settle(&settled, t);
@@ -330,7 +330,7 @@ TaskView Evaluate(const TaskRecord& record, int64_t t, const DependencyLookup& d
 
 TaskView EvaluateVerdict(const TaskRecord& record, int64_t t, const DependencyLookup& dependencies) {
   TaskView view;
-  if (record.attempt_open && record.deadline_ns <= t) {  // settling changes it: on a copy
+  if (LeaseLapsed(record, t)) {  // settling changes it: on a copy
     TaskRecord settled = record;
     Settle(&settled, t);
     Classify(settled, t, dependencies, &view);

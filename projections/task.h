@@ -98,8 +98,14 @@ struct TaskRecord {
 // capped at max.
 int64_t BackoffNs(const TaskSpec& spec, uint32_t failures);
 
-// Ends a lapsed lease: if an attempt is open and its deadline is <= t, it ends by expiry at
-// the deadline (interrupted if it had been signaled, else a failure with backoff).
+// Whether the record holds a lease that has lapsed by t: an open attempt whose deadline is
+// <= t. Exactly then does Settle change the record.
+inline bool LeaseLapsed(const TaskRecord& record, int64_t t) {
+  return record.attempt_open && record.deadline_ns <= t;
+}
+
+// Ends a lapsed lease: if LeaseLapsed(record, t), the attempt ends by expiry at the deadline
+// (interrupted if it had been signaled, else a failure with backoff).
 void Settle(TaskRecord* record, int64_t t);
 
 // Folds one event into the record (the record must be empty for `created`). Refuses, with
