@@ -12,6 +12,8 @@ set -euo pipefail
 # write fixture boards).
 # libgoogle-perftools-dev: tcmalloc_minimal, the taskledger binary's allocator (faster per
 # command than glibc's malloc; tools/CMakeLists.txt).
+# libnats-dev: the NATS JetStream client of the replicated log (ledger/jetstream_log.h); the
+# server the cluster tests run is trixie's (scripts/install-nats-server.sh, below).
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
@@ -22,5 +24,6 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libgtest-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev \
   libsystemd-dev libsqlite3-dev sqlite3 libgoogle-perftools-dev procps chromium curl \
   help2man lintian dpkg-dev file systemd python3-prometheus-client python3-pytest \
-  clang-14 libclang-rt-14-dev >/dev/null
+  clang-14 libclang-rt-14-dev libnats-dev >/dev/null
+"$(dirname "$0")/install-nats-server.sh"
 echo "install-deps: done"

@@ -1,0 +1,95 @@
+// One partition's replicated log on a NATS JetStream stream (docs/scale-out.md).
+//
+// Each message of the stream is one commit group, and its stream sequence is the group's
+// position. Message 1 is a header naming the stream's format; commit groups start at 2.
+//
+// Appends are conditional on the stream's last sequence: a writer appends "after N", and
+// the stream refuses if anything else was appended after N. This is what fences a stale
+// writer. A writer frozen past its lease wakes believing it is still at N. By then the new
+// writer has appended after N, so the frozen writer's next append is refused and nothing
+// it sends is stored. The guarantee comes from the server: docs/scale-out.md "Which NATS
+// server" says which versions keep it under replication, and the cluster tests check it.
+//
+// Not thread-safe: a partition has one writer, and each writer has its own JetStreamLog.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/status.h"
+
+namespace taskledger {
+
+namespace nats {
+struct Connection;
+}
+
+struct JetStreamLogOptions {
+  std::vector<std::string> servers;  // nats://host:port of any servers of the cluster
+  std::string stream;                // the stream's name, e.g. TASKLEDGER_P0
+  std::string subject;               // its one subject, e.g. taskledger.p0
+  int replicas = 1;                  // 1 or 3 (R3: a majority of 3 servers holds each append)
+  // How long one call may try, across reconnects and a leader election, before it gives up.
+  std::chrono::milliseconds patience{10'000};
+};
+
+// The header a stream's first message holds. A reader checks it before trusting the rest.
+inline constexpr std::string_view kJetStreamLogHeader = "taskledger partition log, format 1";
+// The sequence of the first commit group.
+inline constexpr uint64_t kFirstGroupSeq = 2;
+
+class JetStreamLog {
+ public:
+  // Connects and creates the stream if there is none (file storage, the given replicas, no
+  // deletes or purges), writing its header. An existing stream is used if its configuration
+  // is the same; otherwise InvalidArgument names the difference. Busy if the cluster did
+  // not answer within the patience.
+  static Result<std::unique_ptr<JetStreamLog>> Open(const JetStreamLogOptions& options);
+  ~JetStreamLog();
+  JetStreamLog(const JetStreamLog&) = delete;
+  JetStreamLog& operator=(const JetStreamLog&) = delete;
+
+  // Appends `group` if the stream's last sequence is `after` (>= 1, the header); returns
+  // the group's sequence, after + 1, once the stream has stored it (on a majority of its
+  // replicas). Refused, with the stream's actual last sequence, if another append came
+  // first: this writer is fenced and must catch up (or step down) before appending again.
+  //
+  // A timeout or a lost leader leaves an append's outcome unknown. Append resolves it
+  // itself: it tries again until the patience runs out, and if the stream then refuses
+  // because something is already at after + 1, it compares the bytes stored there with
+  // `group`. Equal bytes mean the earlier try was stored, and the append succeeded. Busy
+  // means the patience ran out with the outcome still unknown.
+  Result<uint64_t> Append(std::string_view group, uint64_t after);
+
+  // The stream's last sequence (1 when it holds only the header).
+  Result<uint64_t> LastSeq();
+
+  // Calls `each(seq, bytes)` for every commit group from `from` (>= kFirstGroupSeq)
+  // through the last one stored when the call starts, in order; stops at the first error
+  // `each` returns.
+  Status ReadFrom(uint64_t from, const std::function<Status(uint64_t seq, std::string_view group)>& each);
+
+  // The name of the server leading the stream now (its Raft leader), for tests and status.
+  Result<std::string> Leader();
+
+ private:
+  JetStreamLog(JetStreamLogOptions options, std::unique_ptr<nats::Connection> nats);
+  struct StreamState {
+    uint64_t last_seq = 0;
+    std::string leader;  // empty for a stream of one server
+  };
+  Status CreateStream();
+  // The stream's state; with `need_leader`, waits (within the patience) for it to have one.
+  Result<StreamState> State(bool need_leader);
+  Result<std::string> MessageAt(uint64_t seq);
+
+  JetStreamLogOptions options_;
+  std::unique_ptr<nats::Connection> nats_;
+};
+
+}  // namespace taskledger

@@ -1,0 +1,95 @@
+#include "ledger/nats_client.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace taskledger::nats {
+
+Connection::~Connection() {
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(connection);
+  natsOptions_Destroy(options);
+}
+
+Result<std::unique_ptr<Connection>> Connect(const std::vector<std::string>& servers, std::chrono::milliseconds patience) {
+  if (servers.empty()) return Status::InvalidArgument("no NATS server given");
+  auto nats = std::make_unique<Connection>();
+  std::vector<const char*> urls;
+  for (const std::string& url : servers) urls.push_back(url.c_str());
+  natsStatus s = natsOptions_Create(&nats->options);
+  if (s == NATS_OK) s = natsOptions_SetServers(nats->options, urls.data(), static_cast<int>(urls.size()));
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats->options, 50);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats->options, -1);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(nats->options, 2000);
+  if (s == NATS_OK) s = natsOptions_SetName(nats->options, "taskledger");
+  if (s != NATS_OK) return Status::Internal("NATS options: " + ErrorText(s));
+
+  Patience tries(patience);
+  while ((s = natsConnection_Connect(&nats->connection, nats->options)) != NATS_OK) {
+    if (!tries.Again()) return Status::Busy("cannot connect to NATS at " + servers.front() + ": " + ErrorText(s));
+  }
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  s = natsConnection_JetStream(&nats->js, nats->connection, &js_options);
+  if (s != NATS_OK) return Status::Internal("JetStream context: " + ErrorText(s));
+  return nats;
+}
+
+Status AddStream(Connection& nats, jsStreamConfig& config, std::chrono::milliseconds patience) {
+  Patience tries(patience);
+  for (;;) {
+    jsOptions call = tries.RequestOptions();
+    jsStreamInfo* info = nullptr;
+    jsErrCode js_error = static_cast<jsErrCode>(0);
+    // Creating a stream that exists with the same configuration succeeds and changes nothing.
+    natsStatus s = js_AddStream(&info, nats.js, &config, &call, &js_error);
+    jsStreamInfo_Destroy(info);
+    if (s == NATS_OK) return Status::Ok();
+    if (js_error == JSStreamNameExistErr) {
+      return Status::InvalidArgument("stream " + std::string(config.Name) + " exists with another configuration (not " +
+                                     std::to_string(config.Replicas) + " replicas of subject " + config.Subjects[0] +
+                                     ", file storage)");
+    }
+    if (Final(s, js_error) || !tries.Again()) {
+      return Status::Busy("cannot create stream " + std::string(config.Name) + ": " + ErrorText(s, js_error));
+    }
+  }
+}
+
+std::string ErrorText(natsStatus s, jsErrCode js_error) {
+  std::string text = natsStatus_GetText(s);
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  if (detail != nullptr && *detail != '\0' && text.find(detail) == std::string::npos) text += std::string(": ") + detail;
+  if (js_error != 0) text += " (JetStream error " + std::to_string(static_cast<int>(js_error)) + ")";
+  return text;
+}
+
+bool Final(natsStatus s, jsErrCode js_error) {
+  return s == NATS_CONNECTION_CLOSED || s == NATS_MAX_PAYLOAD || s == NATS_INVALID_ARG ||
+         js_error == JSStreamNotFoundErr || js_error == JSStreamNameExistErr || js_error == JSNoMessageFoundErr ||
+         js_error == JSStreamWrongLastSequenceErr;
+}
+
+Patience::Patience(std::chrono::milliseconds patience) : deadline_(std::chrono::steady_clock::now() + patience) {}
+
+int64_t Patience::RequestWaitMs() const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
+  return std::clamp<int64_t>(left.count(), 100, 2000);
+}
+
+jsOptions Patience::RequestOptions() const {
+  jsOptions options;
+  jsOptions_Init(&options);
+  options.Wait = RequestWaitMs();
+  return options;
+}
+
+bool Patience::Again() {
+  if (std::chrono::steady_clock::now() + wait_ >= deadline_) return false;
+  std::this_thread::sleep_for(wait_);
+  wait_ = std::min(wait_ * 2, std::chrono::milliseconds(200));
+  return true;
+}
+
+}  // namespace taskledger::nats

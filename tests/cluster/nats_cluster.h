@@ -1,0 +1,52 @@
+// NATS servers with JetStream on loopback for the cluster tests: one alone, or three in
+// a cluster. Each runs in its own directory of the test's temp dir, and all are killed
+// when the NatsCluster goes. Not thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace taskledger::test {
+
+// The nats-server the tests run: $TASKLEDGER_NATS_SERVER if set (to try another version),
+// else the one CMake found (scripts/install-nats-server.sh installs it).
+std::string NatsServerBinary();
+
+class NatsCluster {
+ public:
+  // Starts `size` servers (1, or 3 clustered) and waits until each accepts connections.
+  // JetStream may still be electing its leaders then: clients retry (JetStreamLogOptions
+  // ::patience). A server that does not start is a test failure.
+  NatsCluster(const std::string& root, int size);
+  ~NatsCluster();
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  // nats://127.0.0.1:port of server i.
+  std::string Url(int i) const;
+  std::vector<std::string> Urls() const;
+  // The name server i has in the cluster (what a stream names as its leader).
+  std::string Name(int i) const;
+  // The index of the server named `name`; -1 if none is.
+  int IndexOf(const std::string& name) const;
+
+  // kill -9, and reaped.
+  void Kill(int i);
+  // Starts server i again on its ports and directory, and waits until it accepts
+  // connections.
+  void Restart(int i);
+
+ private:
+  struct Node {
+    std::string name, dir;
+    int port = 0, cluster_port = 0;
+    int starts = 0;
+    std::unique_ptr<Background> process;
+  };
+  void Start(int i);
+  std::vector<Node> nodes_;
+};
+
+}  // namespace taskledger::test
