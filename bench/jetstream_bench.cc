@@ -1,0 +1,152 @@
+// jetstream_bench: what one append to a partition's replicated log costs (docs/scale-out.md,
+// docs/performance.md "Scale-out"), beside a raw RocksDB sync put measured in the same run.
+//
+//   JetStreamAppend/rN/partitions:P  P writers, each appending 256-byte groups to its own
+//                                    partition's stream (JetStreamLog::Append, one at a
+//                                    time, as a partition writer without pipelining does)
+//   RawPutSync                       one 200-byte RocksDB put with sync=true at a time,
+//                                    before and after the appends (the machine is noisy)
+//
+// The servers come from the environment (bench/cluster_append.sh starts them):
+// TASKLEDGER_NATS_R1 names one server, TASKLEDGER_NATS_R3 three clustered ones, each a
+// comma-separated list of nats:// URLs. A replica count whose variable is unset is skipped.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "bench/ledger_bench_support.h"
+#include "ledger/jetstream_log.h"
+
+namespace taskledger::bench {
+namespace {
+
+std::vector<std::string> Servers(const char* variable) {
+  std::vector<std::string> servers;
+  const char* list = std::getenv(variable);
+  if (list == nullptr) return servers;
+  std::stringstream in(list);
+  for (std::string url; std::getline(in, url, ',');) {
+    if (!url.empty()) servers.push_back(url);
+  }
+  return servers;
+}
+
+void BM_RawPutSync(benchmark::State& state, const std::string& when) {
+  const double seconds = BySize(RunMode(), 0.3, 3.0, 10.0);
+  for (auto _ : state) {
+    (void)_;
+    RawProbe raw;
+    Latencies puts;
+    const int64_t start = MonotonicNs();
+    while (MonotonicNs() - start < seconds * 1e9) puts.Add(raw.PutSyncNs());
+    const double elapsed = (MonotonicNs() - start) / 1e9;
+    state.SetIterationTime(elapsed);
+    Report(state, "raw.put_sync." + when + ".per_s", puts.count() / elapsed);
+    Report(state, "raw.put_sync." + when + ".p50_us", puts.PercentileUs(0.5));
+    Report(state, "raw.put_sync." + when + ".p99_us", puts.PercentileUs(0.99));
+  }
+}
+
+void BM_JetStreamAppend(benchmark::State& state, const std::vector<std::string>& servers, int replicas,
+                        int partitions) {
+  const double seconds = BySize(RunMode(), 0.3, 3.0, 10.0);
+  const std::string name = "jetstream.r" + std::to_string(replicas) + ".p" + std::to_string(partitions);
+  // Each run appends to fresh streams: a stream's first append costs what the others do.
+  static int run = 0;
+  ++run;
+  for (auto _ : state) {
+    (void)_;
+    std::vector<std::unique_ptr<JetStreamLog>> logs;
+    for (int p = 0; p < partitions; ++p) {
+      JetStreamLogOptions options;
+      options.servers = servers;
+      options.replicas = replicas;
+      options.stream = "BENCH_" + std::to_string(run) + "_P" + std::to_string(p);
+      options.subject = "bench." + std::to_string(run) + ".p" + std::to_string(p);
+      Result<std::unique_ptr<JetStreamLog>> log = JetStreamLog::Open(options);
+      if (!log.ok()) {
+        state.SkipWithError(log.status().ToString().c_str());
+        return;
+      }
+      logs.push_back(std::move(log).value());
+    }
+    const std::string group(256, 'g');
+    std::vector<Latencies> latencies(partitions);
+    std::vector<std::string> errors(partitions);
+    const int64_t start = MonotonicNs();
+    std::vector<std::thread> writers;
+    for (int p = 0; p < partitions; ++p) {
+      writers.emplace_back([&, p] {
+        uint64_t last = 1;
+        while (MonotonicNs() - start < seconds * 1e9) {
+          const int64_t asked = MonotonicNs();
+          Result<uint64_t> seq = logs[p]->Append(group, last);
+          if (!seq.ok()) {
+            errors[p] = seq.status().ToString();
+            return;
+          }
+          latencies[p].Add(MonotonicNs() - asked);
+          last = *seq;
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+    const double elapsed = (MonotonicNs() - start) / 1e9;
+    state.SetIterationTime(elapsed);
+    Latencies all;
+    for (int p = 0; p < partitions; ++p) {
+      if (!errors[p].empty()) {
+        state.SkipWithError(errors[p].c_str());
+        return;
+      }
+      all.Append(latencies[p]);
+    }
+    Report(state, name + ".appends_per_s", all.count() / elapsed);
+    Report(state, name + ".p50_us", all.PercentileUs(0.5));
+    Report(state, name + ".p99_us", all.PercentileUs(0.99));
+  }
+}
+
+// Each append rate beside the raw sync put rate (the mean of before and after), and the
+// ratio; then every figure.
+void PrintAppendSummary() {
+  const Figures& figures = RunFigures();
+  const double raw = (figures.Get("raw.put_sync.before.per_s") + figures.Get("raw.put_sync.after.per_s")) / 2;
+  std::printf("\n== jetstream_bench summary (mode %s) ==\n", ModeName(RunMode()));
+  std::printf("raw RocksDB sync puts/s (mean of before and after): %.0f\n", raw);
+  std::printf("%-36s %12s %12s %10s %10s\n", "streams", "appends/s", "x raw put", "p50 us", "p99 us");
+  for (const std::string& name : figures.order()) {
+    const std::string suffix = ".appends_per_s";
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string stem = name.substr(0, name.size() - suffix.size());
+    const double rate = figures.Get(name);
+    std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, raw > 0 ? rate / raw : 0,
+                figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
+  }
+}
+
+}  // namespace
+}  // namespace taskledger::bench
+
+int main(int argc, char** argv) {
+  using namespace taskledger::bench;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+  RegisterOnce("RawPutSync/before", [](benchmark::State& s) { BM_RawPutSync(s, "before"); });
+  for (int replicas : {1, 3}) {
+    const std::vector<std::string> servers = Servers(replicas == 1 ? "TASKLEDGER_NATS_R1" : "TASKLEDGER_NATS_R3");
+    if (servers.empty()) continue;
+    for (int partitions : {1, 2, 4}) {
+      RegisterOnce("JetStreamAppend/r" + std::to_string(replicas) + "/partitions:" + std::to_string(partitions),
+                   [=](benchmark::State& s) { BM_JetStreamAppend(s, servers, replicas, partitions); });
+    }
+  }
+  RegisterOnce("RawPutSync/after", [](benchmark::State& s) { BM_RawPutSync(s, "after"); });
+  benchmark::RunSpecifiedBenchmarks();
+  PrintAppendSummary();
+  benchmark::Shutdown();
+  return 0;
+}
