@@ -16,14 +16,11 @@ JetStreamLog::JetStreamLog(JetStreamLogOptions options, std::unique_ptr<nats::Co
 JetStreamLog::~JetStreamLog() = default;
 
 Result<std::unique_ptr<JetStreamLog>> JetStreamLog::Open(const JetStreamLogOptions& options) {
-  if (options.servers.empty()) return Status::InvalidArgument("a JetStream log needs at least one server");
   if (options.stream.empty() || options.subject.empty()) {
     return Status::InvalidArgument("a JetStream log needs a stream name and a subject");
   }
-  if (options.replicas != 1 && options.replicas != 3) {
-    return Status::InvalidArgument("replicas must be 1 or 3, not " + std::to_string(options.replicas));
-  }
-  Result<std::unique_ptr<nats::Connection>> nats = nats::Connect(options.servers, options.patience);
+  Result<std::unique_ptr<nats::Connection>> nats =
+      nats::ConnectForReplicas(options.servers, options.replicas, options.patience);
   if (!nats.ok()) return nats.status();
   std::unique_ptr<JetStreamLog> log(new JetStreamLog(options, std::move(nats).value()));
   TL_RETURN_IF_ERROR(log->CreateStream());
@@ -31,14 +28,8 @@ Result<std::unique_ptr<JetStreamLog>> JetStreamLog::Open(const JetStreamLogOptio
 }
 
 Status JetStreamLog::CreateStream() {
-  const char* subjects[] = {options_.subject.c_str()};
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  config.Name = options_.stream.c_str();
-  config.Subjects = subjects;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Replicas = options_.replicas;
+  const char* subject[] = {options_.subject.c_str()};
+  jsStreamConfig config = nats::FileStreamConfig(options_.stream, subject, options_.replicas);
   // The log is append-only: nobody may remove a commit group from it.
   config.DenyDelete = true;
   config.DenyPurge = true;

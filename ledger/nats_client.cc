@@ -35,6 +35,25 @@ Result<std::unique_ptr<Connection>> Connect(const std::vector<std::string>& serv
   return nats;
 }
 
+Result<std::unique_ptr<Connection>> ConnectForReplicas(const std::vector<std::string>& servers, int replicas,
+                                                       std::chrono::milliseconds patience) {
+  if (replicas != 1 && replicas != 3) {
+    return Status::InvalidArgument("replicas must be 1 or 3, not " + std::to_string(replicas));
+  }
+  return Connect(servers, patience);
+}
+
+jsStreamConfig FileStreamConfig(const std::string& name, const char** subject, int replicas) {
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = name.c_str();
+  config.Subjects = subject;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = replicas;
+  return config;
+}
+
 Status AddStream(Connection& nats, jsStreamConfig& config, std::chrono::milliseconds patience) {
   Patience tries(patience);
   for (;;) {

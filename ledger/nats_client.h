@@ -31,6 +31,15 @@ struct Connection {
 // server answered in time.
 Result<std::unique_ptr<Connection>> Connect(const std::vector<std::string>& servers, std::chrono::milliseconds patience);
 
+// Connect, for a client of streams with `replicas` copies: InvalidArgument unless 1 or 3
+// (3: a majority of 3 servers holds each write; 2 would stop at the loss of either).
+Result<std::unique_ptr<Connection>> ConnectForReplicas(const std::vector<std::string>& servers, int replicas,
+                                                       std::chrono::milliseconds patience);
+
+// What every taskledger stream is: `name`, file storage, one subject (or subject pattern)
+// at *subject, `replicas` copies. The strings must outlive the configuration.
+jsStreamConfig FileStreamConfig(const std::string& name, const char** subject, int replicas);
+
 // Creates the stream `config` describes, or finds it with the same configuration (then
 // nothing changes). InvalidArgument if it exists configured otherwise; Busy if the cluster
 // did not answer within the patience.

@@ -24,21 +24,13 @@ Result<std::unique_ptr<WriterLeases>> WriterLeases::Open(const WriterLeaseOption
   if (options.stream.empty() || options.subject_prefix.empty()) {
     return Status::InvalidArgument("writer leases need a stream name and a subject prefix");
   }
-  if (options.replicas != 1 && options.replicas != 3) {
-    return Status::InvalidArgument("replicas must be 1 or 3, not " + std::to_string(options.replicas));
-  }
-  Result<std::unique_ptr<nats::Connection>> nats = nats::Connect(options.servers, options.patience);
+  Result<std::unique_ptr<nats::Connection>> nats =
+      nats::ConnectForReplicas(options.servers, options.replicas, options.patience);
   if (!nats.ok()) return nats.status();
 
   const std::string subjects = options.subject_prefix + ".*";
-  const char* subject_list[] = {subjects.c_str()};
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  config.Name = options.stream.c_str();
-  config.Subjects = subject_list;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Replicas = options.replicas;
+  const char* subject[] = {subjects.c_str()};
+  jsStreamConfig config = nats::FileStreamConfig(options.stream, subject, options.replicas);
   // The last few records of each partition stay, for `who held it when`; older ones go.
   config.MaxMsgsPerSubject = 16;
   TL_RETURN_IF_ERROR(nats::AddStream(**nats, config, options.patience));

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <barrier>
+#include <functional>
 #include <thread>
 
 #include "ledger/jetstream_log.h"
@@ -17,6 +18,50 @@ namespace {
 
 using test::NatsCluster;
 using test::TempDir;
+
+// Two racers make one attempt each per round, both at once; each round starts once both
+// answered the one before. What each racer got, round by round.
+template <typename T>
+std::pair<std::vector<Result<T>>, std::vector<Result<T>>> Race(int rounds,
+                                                               const std::function<Result<T>(int racer, int round)>& attempt) {
+  std::vector<Result<T>> first, second;
+  std::barrier start(2);
+  auto race = [&](int racer, std::vector<Result<T>>* results) {
+    for (int round = 0; round < rounds; ++round) {
+      start.arrive_and_wait();
+      results->push_back(attempt(racer, round));
+      start.arrive_and_wait();
+    }
+  };
+  std::thread other(race, 1, &second);
+  race(0, &first);
+  other.join();
+  return {std::move(first), std::move(second)};
+}
+
+// Rounds both racers won, rounds neither did, and answers that were neither a win nor
+// `lost` (the loser's code).
+struct Tally {
+  int double_wins = 0, no_wins = 0, errors = 0;
+  std::string first_error;
+};
+template <typename T>
+Tally Count(const std::pair<std::vector<Result<T>>, std::vector<Result<T>>>& results, Code lost) {
+  Tally tally;
+  for (size_t round = 0; round < results.first.size(); ++round) {
+    const Result<T>& a = results.first[round];
+    const Result<T>& b = results.second[round];
+    for (const Result<T>* r : {&a, &b}) {
+      if (!r->ok() && r->status().code() != lost) {
+        ++tally.errors;
+        if (tally.first_error.empty()) tally.first_error = "round " + std::to_string(round) + ": " + r->status().ToString();
+      }
+    }
+    if (a.ok() && b.ok()) ++tally.double_wins;
+    if (!a.ok() && !b.ok()) ++tally.no_wins;
+  }
+  return tally;
+}
 
 class JetStreamClusterTest : public ::testing::Test {
  protected:
@@ -50,39 +95,18 @@ TEST_F(JetStreamClusterTest, OfTwoWritersAppendingAfterTheSameSeqExactlyOneWins)
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
 
-  struct Outcome {
-    std::vector<Result<uint64_t>> seqs;
-  } outcome_a, outcome_b;
-  std::barrier start(2);
-  auto race = [&](JetStreamLog& log, const char* who, Outcome* outcome) {
-    for (int round = 0; round < rounds; ++round) {
-      start.arrive_and_wait();  // both appends after 1 + round
-      outcome->seqs.push_back(log.Append(std::string(who) + " " + std::to_string(round), 1 + round));
-      start.arrive_and_wait();  // both answered: the next round's seq is known
-    }
-  };
-  std::thread racer_b(race, std::ref(*b), "b", &outcome_b);
-  race(*a, "a", &outcome_a);
-  racer_b.join();
-
-  int double_wins = 0, no_wins = 0, errors = 0;
-  std::string first_error;
-  for (int round = 0; round < rounds; ++round) {
-    const Result<uint64_t>& sa = outcome_a.seqs[round];
-    const Result<uint64_t>& sb = outcome_b.seqs[round];
-    for (const Result<uint64_t>* s : {&sa, &sb}) {
-      // A win stored anywhere but after + 1 is reported as Internal by Append.
-      if (!s->ok() && s->status().code() != Code::kRefused) {
-        ++errors;
-        if (first_error.empty()) first_error = "round " + std::to_string(round) + ": " + s->status().ToString();
-      }
-    }
-    if (sa.ok() && sb.ok()) ++double_wins;
-    if (!sa.ok() && !sb.ok()) ++no_wins;
-  }
-  EXPECT_EQ(double_wins, 0) << "of " << rounds << " rounds";
-  EXPECT_EQ(no_wins, 0) << "of " << rounds << " rounds";
-  EXPECT_EQ(errors, 0) << first_error;
+  JetStreamLog* logs[] = {a.get(), b.get()};
+  // Both append after 1 + round; a win stored anywhere but there is Internal (Append).
+  const Tally tally = Count(Race<uint64_t>(rounds,
+                                           [&](int racer, int round) {
+                                             return logs[racer]->Append(
+                                                 std::string(racer == 0 ? "a " : "b ") + std::to_string(round),
+                                                 1 + round);
+                                           }),
+                            Code::kRefused);
+  EXPECT_EQ(tally.double_wins, 0) << "of " << rounds << " rounds";
+  EXPECT_EQ(tally.no_wins, 0) << "of " << rounds << " rounds";
+  EXPECT_EQ(tally.errors, 0) << tally.first_error;
   EXPECT_EQ(*a->LastSeq(), static_cast<uint64_t>(1 + rounds));
 }
 
@@ -116,33 +140,16 @@ TEST_F(JetStreamClusterTest, OfTwoStandbysRacingForAPartitionExactlyOneTakesIt) 
   }
   clock.Advance(kTtl);  // every held lease has now stood unrenewed for its ttl
 
-  std::vector<Result<WriterGrant>> grants_a, grants_b;
-  std::barrier start(2);
-  auto race = [&](WriterLeases& leases, const char* who, std::vector<Result<WriterGrant>>* grants) {
-    for (int round = 0; round < rounds; ++round) {
-      start.arrive_and_wait();
-      grants->push_back(leases.TryAcquire(static_cast<uint32_t>(round), who, kTtl));
-    }
-  };
-  std::thread racer_b(race, std::ref(*b), "b", &grants_b);
-  race(*a, "a", &grants_a);
-  racer_b.join();
-
-  int double_wins = 0, no_wins = 0, errors = 0;
-  std::string first_error;
-  for (int round = 0; round < rounds; ++round) {
-    for (const Result<WriterGrant>* g : {&grants_a[round], &grants_b[round]}) {
-      if (!g->ok() && g->status().code() != Code::kBusy) {
-        ++errors;
-        if (first_error.empty()) first_error = "round " + std::to_string(round) + ": " + g->status().ToString();
-      }
-    }
-    if (grants_a[round].ok() && grants_b[round].ok()) ++double_wins;
-    if (!grants_a[round].ok() && !grants_b[round].ok()) ++no_wins;
-  }
-  EXPECT_EQ(double_wins, 0) << "of " << rounds << " rounds";
-  EXPECT_EQ(no_wins, 0) << "of " << rounds << " rounds";
-  EXPECT_EQ(errors, 0) << first_error;
+  WriterLeases* racers[] = {a.get(), b.get()};
+  const Tally tally = Count(Race<WriterGrant>(rounds,
+                                              [&](int racer, int round) {
+                                                return racers[racer]->TryAcquire(static_cast<uint32_t>(round),
+                                                                                 racer == 0 ? "a" : "b", kTtl);
+                                              }),
+                            Code::kBusy);
+  EXPECT_EQ(tally.double_wins, 0) << "of " << rounds << " rounds";
+  EXPECT_EQ(tally.no_wins, 0) << "of " << rounds << " rounds";
+  EXPECT_EQ(tally.errors, 0) << tally.first_error;
 }
 
 TEST_F(JetStreamClusterTest, KillingTheStreamLeaderTwiceLosesNoAcknowledgedAppend) {
