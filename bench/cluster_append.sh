@@ -10,7 +10,8 @@
 # the setting comparable to RocksDB's sync=true. --sync default: NATS's own default (a
 # flush every 2 minutes; an R3 append is then held in the memory of 2 of 3 servers).
 # Starts one lone server and a cluster of three on loopback (nats-server from
-# /opt/nats-server-2.10.27, scripts/install-nats-server.sh), all removed at the end.
+# /opt/taskledger-nats, scripts/install-nats-server.sh), all removed at the end (their logs
+# are kept, and their place printed, if the benchmark fails).
 # The binary defaults to build-bench/bench/jetstream_bench (Release, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 case $sync in always|default) ;; *) echo "cluster_append: --sync is always or default, not '$sync'" >&2; exit 2 ;; esac
-nats_server=${TASKLEDGER_NATS_SERVER:-/opt/nats-server-2.10.27/nats-server}
+nats_server=${TASKLEDGER_NATS_SERVER:-/opt/taskledger-nats/nats-server}
 if [[ ! -x $nats_server ]]; then
   echo "cluster_append: no $nats_server: run scripts/install-nats-server.sh" >&2
   exit 1
@@ -44,14 +45,20 @@ fi
 scratch=$(mktemp -d /var/tmp/taskledger-cluster-append-XXXXXX)
 pids=()
 cleanup() {
+  local status=$?
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$scratch"
+  if [[ $status == 0 ]]; then
+    rm -rf "$scratch"
+  else
+    echo "cluster_append: failed; the servers' logs are in $scratch" >&2
+  fi
 }
 trap cleanup EXIT
 
-# Loopback ports from the kernel's unused range, four apart per server.
-base=$(( 20000 + RANDOM % 20000 ))
+# Loopback ports below the kernel's ephemeral range (32768 and up), so that no outgoing
+# connection holds one: a client port and a cluster port per server.
+base=$(( 10000 + RANDOM % 20000 ))
 start_server() {  # NAME PORT CLUSTER_PORT ROUTES (empty: alone)
   local name=$1 port=$2 cluster_port=$3 routes=$4 conf=$scratch/$1.conf
   {

@@ -89,6 +89,11 @@ Result<uint64_t> JetStreamLog::Append(std::string_view group, uint64_t after) {
     if (js_error == JSStreamWrongLastSequenceErr) {
       // Something is at after + 1: this append's earlier try, or another writer's group.
       Result<std::string> there = MessageAt(after + 1);
+      if (!there.ok() && !there.status().IsNotFound()) {
+        // It may be this append's own earlier try: unknown, not refused.
+        return Status::Busy("append after " + std::to_string(after) + " to stream " + options_.stream +
+                            ": outcome unknown: " + there.status().message());
+      }
       if (there.ok() && *there == group) return after + 1;
       Result<uint64_t> last = LastSeq();
       return Status::Refused("fenced: stream " + options_.stream + " has moved past " + std::to_string(after) +

@@ -60,10 +60,16 @@ class JetStreamLog {
   // first: this writer is fenced and must catch up (or step down) before appending again.
   //
   // A timeout or a lost leader leaves an append's outcome unknown. Append resolves it
-  // itself: it tries again until the patience runs out, and if the stream then refuses
-  // because something is already at after + 1, it compares the bytes stored there with
-  // `group`. Equal bytes mean the earlier try was stored, and the append succeeded. Busy
-  // means the patience ran out with the outcome still unknown.
+  // itself: it sends the same bytes after the same seq again until the patience runs out.
+  // If the stream then refuses because something is at after + 1, the bytes stored there
+  // are compared with `group`: equal bytes mean an earlier try was stored (the append
+  // succeeded). So a writer must make its groups unlike any other writer's (the partition
+  // writer puts its lease term in each), or another's equal group would count as its own.
+  //
+  // Busy means the outcome is still unknown. A read showing nothing at after + 1 does not
+  // settle it: a try still in flight (in the client's reconnect buffer, or a proposal of a
+  // deposed leader) may land later. The only resolution is to Append the same bytes after
+  // the same seq again, until it answers Ok or Refused.
   Result<uint64_t> Append(std::string_view group, uint64_t after);
 
   // The stream's last sequence (1 when it holds only the header).

@@ -78,7 +78,7 @@ Result<uint64_t> WriterLeases::Write(uint32_t partition, const WriterLeaseRecord
     publish.MaxWait = patience.RequestWaitMs();
     natsMsg* message = nullptr;
     natsStatus s = natsMsg_Create(&message, subject.c_str(), nullptr, bytes.data(), static_cast<int>(bytes.size()));
-    // Set by hand: the client sends no expectation for 0, and 0 means "never written".
+    // Set as a header, for every revision alike (0 means "never written").
     if (s == NATS_OK) s = natsMsgHeader_Set(message, "Nats-Expected-Last-Subject-Sequence", expected.c_str());
     jsPubAck* ack = nullptr;
     jsErrCode js_error = static_cast<jsErrCode>(0);
@@ -112,9 +112,12 @@ Result<WriterGrant> WriterLeases::TryAcquire(uint32_t partition, const std::stri
   if (ttl_ns < kMs || ttl_ns > kDay || ttl_ns % kMs != 0) {
     return Status::InvalidArgument("a writer lease's ttl is a whole number of ms from 1 ms to a day");
   }
-  const int64_t looked_at = clock_.NowNs();
   Result<Reading> reading = Read(partition);
   if (!reading.ok()) return reading.status();
+  // Timed when the answer is in hand, not when the question was sent: the record it shows
+  // was written by then, and a read that took long (an election) must not date a fresh
+  // renewal from before it was asked.
+  const int64_t looked_at = clock_.NowNs();
   const TakeoverDecision decision =
       DecideTakeover(watches_[partition], reading->revision, reading->record, holder, ttl_ns, looked_at);
   if (!decision.take) {

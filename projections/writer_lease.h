@@ -1,5 +1,6 @@
 // The rules of a partition's writer lease (docs/scale-out.md "Writer lease"), apart from
-// where the lease is stored (ledger/writer_lease.h keeps it in JetStream KV).
+// where the lease is stored (ledger/writer_lease.h keeps it on a JetStream stream, as
+// JetStream KV would).
 //
 // The lease is one record per partition in a store with compare-and-set by revision:
 // whoever wrote the record last holds the partition. Nobody compares clocks across

@@ -16,6 +16,8 @@ using test::TempDir;
 
 class JetStreamLogTest : public ::testing::Test {
  protected:
+  // A server that did not start failed the test in the fixture's constructor: stop here.
+  void SetUp() override { ASSERT_FALSE(HasFatalFailure()); }
   JetStreamLogOptions Options() const {
     JetStreamLogOptions options;
     options.servers = nats_.Urls();

@@ -18,8 +18,10 @@ using test::TempDir;
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kTtl = 2000 * kMs;
 
-class WriterLeaseTest : public ::testing::Test {
+class WriterLeasesOnNatsTest : public ::testing::Test {
  protected:
+  // A server that did not start failed the test in the fixture's constructor: stop here.
+  void SetUp() override { ASSERT_FALSE(HasFatalFailure()); }
   std::unique_ptr<WriterLeases> OpenLeases() {
     WriterLeaseOptions options;
     options.servers = nats_.Urls();
@@ -33,7 +35,7 @@ class WriterLeaseTest : public ::testing::Test {
   ManualClock clock_{1'000 * kMs};
 };
 
-TEST_F(WriterLeaseTest, TheFirstServerTakesAFreePartitionAndOthersWait) {
+TEST_F(WriterLeasesOnNatsTest, TheFirstServerTakesAFreePartitionAndOthersWait) {
   std::unique_ptr<WriterLeases> a = OpenLeases(), b = OpenLeases();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
@@ -49,7 +51,7 @@ TEST_F(WriterLeaseTest, TheFirstServerTakesAFreePartitionAndOthersWait) {
   EXPECT_TRUE(b->TryAcquire(1, "b", kTtl).ok());
 }
 
-TEST_F(WriterLeaseTest, AStandbyTakesOverOnlyAfterWatchingTheRecordStandForItsTtl) {
+TEST_F(WriterLeasesOnNatsTest, AStandbyTakesOverOnlyAfterWatchingTheRecordStandForItsTtl) {
   std::unique_ptr<WriterLeases> a = OpenLeases(), b = OpenLeases();
   Result<WriterGrant> held = a->TryAcquire(0, "a", kTtl);
   ASSERT_TRUE(held.ok());
@@ -69,7 +71,7 @@ TEST_F(WriterLeaseTest, AStandbyTakesOverOnlyAfterWatchingTheRecordStandForItsTt
                                      "now held by b (term 2)");
 }
 
-TEST_F(WriterLeaseTest, RenewingKeepsStandbysWaiting) {
+TEST_F(WriterLeasesOnNatsTest, RenewingKeepsStandbysWaiting) {
   std::unique_ptr<WriterLeases> a = OpenLeases(), b = OpenLeases();
   Result<WriterGrant> held = a->TryAcquire(0, "a", kTtl);
   ASSERT_TRUE(held.ok());
@@ -84,7 +86,7 @@ TEST_F(WriterLeaseTest, RenewingKeepsStandbysWaiting) {
   }
 }
 
-TEST_F(WriterLeaseTest, AReleasedLeaseIsTakenAtOnceWithTheNextTerm) {
+TEST_F(WriterLeasesOnNatsTest, AReleasedLeaseIsTakenAtOnceWithTheNextTerm) {
   std::unique_ptr<WriterLeases> a = OpenLeases(), b = OpenLeases();
   Result<WriterGrant> held = a->TryAcquire(0, "a", kTtl);
   ASSERT_TRUE(held.ok());
@@ -95,7 +97,7 @@ TEST_F(WriterLeaseTest, AReleasedLeaseIsTakenAtOnceWithTheNextTerm) {
   EXPECT_EQ(a->Renew(*held).status().code(), Code::kRefused);
 }
 
-TEST_F(WriterLeaseTest, ARestartedHolderWaitsLikeAnyoneElse) {
+TEST_F(WriterLeasesOnNatsTest, ARestartedHolderWaitsLikeAnyoneElse) {
   std::unique_ptr<WriterLeases> before = OpenLeases();
   ASSERT_TRUE(before->TryAcquire(0, "a", kTtl).ok());
   // The same name in a new process: its old self may only be paused, so it waits.
@@ -107,7 +109,7 @@ TEST_F(WriterLeaseTest, ARestartedHolderWaitsLikeAnyoneElse) {
   EXPECT_EQ(again->record.term, 2u);
 }
 
-TEST_F(WriterLeaseTest, BadArgumentsAreRefused) {
+TEST_F(WriterLeasesOnNatsTest, BadArgumentsAreRefused) {
   std::unique_ptr<WriterLeases> a = OpenLeases();
   EXPECT_EQ(a->TryAcquire(0, "", kTtl).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(a->TryAcquire(0, "a", 0).status().code(), Code::kInvalidArgument);
@@ -121,7 +123,7 @@ TEST_F(WriterLeaseTest, BadArgumentsAreRefused) {
 // The reported story, one level down: a writer paused past its lease wakes believing it
 // still writes the partition. The lease refuses its renewal and the log refuses its
 // append, and the log holds the new writer's groups after the old one's.
-TEST_F(WriterLeaseTest, AFrozenWriterIsRefusedByTheLeaseAndByTheLog) {
+TEST_F(WriterLeasesOnNatsTest, AFrozenWriterIsRefusedByTheLeaseAndByTheLog) {
   JetStreamLogOptions log_options;
   log_options.servers = nats_.Urls();
   log_options.stream = "TASKLEDGER_P0";
