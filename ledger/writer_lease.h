@@ -44,7 +44,7 @@ struct WriterGrant {
 
 class WriterLeases {
  public:
-  // `clock` is monotonic (SteadyClock; a ManualClock in tests) and outlives this object.
+  // `clock` is monotonic (a steady clock; a ManualClock in tests) and outlives this object.
   static Result<std::unique_ptr<WriterLeases>> Open(const WriterLeaseOptions& options, Clock& clock);
   ~WriterLeases();
   WriterLeases(const WriterLeases&) = delete;
