@@ -120,10 +120,10 @@ std::string Encode(Build build) {
 // (TOOLCHAIN.md), unless they happen to be. (uint64_t, not capnp::word: a word cannot be
 // copied or moved, which a growing std::vector needs; clang's libstdc++ checks refuse it.)
 template <typename Root, typename Fn>
-auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<uint64_t>* scratch, Fn read)
-    -> decltype(read(typename Root::Reader())) {
+auto ReadMessageWith(std::string_view bytes, std::string_view what, std::vector<uint64_t>* scratch, Fn read,
+                     size_t max_bytes = kMaxEncodedBytes) -> decltype(read(typename Root::Reader())) {
   using Out = decltype(read(typename Root::Reader()));
-  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kMaxEncodedBytes) {
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > max_bytes) {
     return Out(Status::DataLoss(std::string(what) + " of " + std::to_string(bytes.size()) +
                                 " bytes is not a Cap'n Proto message"));
   }
@@ -439,6 +439,34 @@ void WriteTaskState(const TaskRecord& r, schema::TaskState::Builder out) {
   out.setExpiries(r.expiries);
   out.setRejections(r.rejections);
   out.setInterruptions(r.interruptions);
+}
+
+std::string EncodeReplicatedGroup(const ReplicatedGroup& group) {
+  return Encode<schema::ReplicatedGroup>([&group](schema::ReplicatedGroup::Builder out) {
+    out.setTerm(group.term);
+    out.setWriter(group.writer);
+    auto events = out.initEvents(static_cast<unsigned>(group.events.size()));
+    for (unsigned i = 0; i < events.size(); ++i) {
+      events.set(i, kj::arrayPtr(reinterpret_cast<const kj::byte*>(group.events[i].data()), group.events[i].size()));
+    }
+  });
+}
+
+Result<ReplicatedGroup> DecodeReplicatedGroup(std::string_view bytes) {
+  std::vector<uint64_t> scratch;
+  return ReadMessageWith<schema::ReplicatedGroup>(
+      bytes, "replicated group", &scratch,
+      [](schema::ReplicatedGroup::Reader in) -> Result<ReplicatedGroup> {
+        ReplicatedGroup group;
+        group.term = in.getTerm();
+        group.writer = in.getWriter();
+        group.events.reserve(in.getEvents().size());
+        for (capnp::Data::Reader event : in.getEvents()) {
+          group.events.emplace_back(reinterpret_cast<const char*>(event.begin()), event.size());
+        }
+        return group;
+      },
+      kMaxReplicatedGroupBytes);
 }
 
 std::string EncodeTask(const TaskRecord& r) {

@@ -38,6 +38,19 @@ class EventDecoder {
   std::vector<uint64_t> words_;  // the aligned copy (see ReadMessageWith)
 };
 
+// One commit group of a partition's replicated log (schemas/event.capnp ReplicatedGroup).
+struct ReplicatedGroup {
+  uint64_t term = 0;
+  std::string writer;
+  std::vector<std::string> events;  // EncodeEvent's bytes, in seq order
+  bool operator==(const ReplicatedGroup&) const = default;
+};
+// A group may hold a whole commit group's events: up to this many bytes.
+inline constexpr size_t kMaxReplicatedGroupBytes = 64 << 20;
+std::string EncodeReplicatedGroup(const ReplicatedGroup& group);
+// DataLoss for bytes that are not a well-formed group.
+Result<ReplicatedGroup> DecodeReplicatedGroup(std::string_view bytes);
+
 std::string EncodeTask(const TaskRecord& record);
 Result<TaskRecord> DecodeTask(std::string_view bytes);
 

@@ -82,32 +82,53 @@ std::vector<Outcome> LedgerImpl::SubmitGroup(const std::vector<Command>& command
   }
   // Tasks that entered or left the schedule: the one thing of it that is stored.
   for (const auto& [id, live] : index_.LivenessChanges()) group.PutLiveMarker(id, live);
+  Status written = Status::Ok();
   if (group.batch().Count() > 0) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync && sync;
-    if (!write_options.sync) BeginUnsyncedWrite();
-    const Status written = FromRocks(db_->Write(write_options, &group.batch()), "commit");
-    if (!write_options.sync) {
-      EndUnsyncedWrite(written.ok(), next_seq - 1, last_ns);
-    } else if (written.ok()) {
-      AfterSyncedWrite();
+    // Cluster mode: the group is in the partition's replicated log before it is here.
+    if (options_.replicate) written = Replicate(group, outcomes);
+    if (written.ok()) {
+      written = WriteGroup(group, sync, next_seq - 1, last_ns);
+    } else {
+      DropGroup();
     }
-    if (!written.ok()) {
-      for (Outcome& outcome : outcomes) {
-        outcome.status = written;
-        outcome.reply.events.clear();
-      }
-      index_.RollbackTo(0);
-      index_.Commit();
-      records_.Clear();  // it holds what the failed write would have written
-      return outcomes;
-    }
+  } else {
+    index_.Commit();
   }
-  index_.Commit();
-  records_.Retire(group.WrittenTasks());
+  if (!written.ok()) {
+    for (Outcome& outcome : outcomes) {
+      outcome.status = written;
+      outcome.reply.events.clear();
+    }
+    return outcomes;
+  }
   last_seq_ = next_seq - 1;
   last_ns_ = last_ns;
   return outcomes;
+}
+
+Status LedgerImpl::WriteGroup(CommitGroup& group, bool sync, uint64_t last_seq, int64_t last_ns) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync && sync;
+  if (!write_options.sync) BeginUnsyncedWrite();
+  const Status written = FromRocks(db_->Write(write_options, &group.batch()), "commit");
+  if (!write_options.sync) {
+    EndUnsyncedWrite(written.ok(), last_seq, last_ns);
+  } else if (written.ok()) {
+    AfterSyncedWrite();
+  }
+  if (!written.ok()) {
+    DropGroup();
+    return written;
+  }
+  index_.Commit();
+  records_.Retire(group.WrittenTasks());
+  return Status::Ok();
+}
+
+void LedgerImpl::DropGroup() {
+  index_.RollbackTo(0);
+  index_.Commit();
+  records_.Clear();  // it holds what the group would have written
 }
 
 Status LedgerImpl::SyncWrites() {

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ledger/replicated_log.h"
 #include "projections/status.h"
 
 namespace taskledger {
@@ -40,17 +41,16 @@ struct JetStreamLogOptions {
 
 // The header a stream's first message holds. A reader checks it before trusting the rest.
 inline constexpr std::string_view kJetStreamLogHeader = "taskledger partition log, format 1";
-// The sequence of the first commit group.
-inline constexpr uint64_t kFirstGroupSeq = 2;
+static_assert(kFirstGroupSeq == 2, "message 1 of the stream is its header");
 
-class JetStreamLog {
+class JetStreamLog final : public ReplicatedLog {
  public:
   // Connects and creates the stream if there is none (file storage, the given replicas, no
   // deletes or purges), writing its header. An existing stream is used if its configuration
   // is the same; otherwise InvalidArgument names the difference. Busy if the cluster did
   // not answer within the patience.
   static Result<std::unique_ptr<JetStreamLog>> Open(const JetStreamLogOptions& options);
-  ~JetStreamLog();
+  ~JetStreamLog() override;
   JetStreamLog(const JetStreamLog&) = delete;
   JetStreamLog& operator=(const JetStreamLog&) = delete;
 
@@ -70,15 +70,15 @@ class JetStreamLog {
   // settle it: a try still in flight (in the client's reconnect buffer, or a proposal of a
   // deposed leader) may land later. The only resolution is to Append the same bytes after
   // the same seq again, until it answers Ok or Refused.
-  Result<uint64_t> Append(std::string_view group, uint64_t after);
+  Result<uint64_t> Append(std::string_view group, uint64_t after) override;
 
   // The stream's last sequence (1 when it holds only the header).
-  Result<uint64_t> LastSeq();
+  Result<uint64_t> LastSeq() override;
 
   // Calls `each(seq, bytes)` for every commit group from `from` (>= kFirstGroupSeq)
   // through the last one stored when the call starts, in order; stops at the first error
   // `each` returns.
-  Status ReadFrom(uint64_t from, const std::function<Status(uint64_t seq, std::string_view group)>& each);
+  Status ReadFrom(uint64_t from, const std::function<Status(uint64_t seq, std::string_view group)>& each) override;
 
   // The name of the server leading the stream now (its Raft leader), for tests and status.
   Result<std::string> Leader();

@@ -45,6 +45,11 @@ Status Ledger::ForEachTaskEvent(const std::string& id, uint64_t from_seq,
 }
 Result<uint64_t> Ledger::FirstSeqAtOrAfter(int64_t time_ns) { return impl_->FirstSeqAtOrAfter(time_ns); }
 
+Result<uint64_t> Ledger::ReplicatedPosition() { return impl_->ReplicatedPosition(); }
+Status Ledger::ApplyReplicated(const std::vector<std::string>& events, uint64_t position) {
+  return impl_->ApplyReplicated(events, position);
+}
+
 Result<VerifyReport> Ledger::Verify() { return impl_->Verify(); }
 Result<RebuildReport> Ledger::Rebuild() { return impl_->Rebuild(); }
 Result<ImportReport> Ledger::CheckLog(const EventSource& source) { return LedgerImpl::CheckLog(source); }

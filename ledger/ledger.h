@@ -48,6 +48,15 @@ struct LedgerOptions {
   // The RocksDB environment; default (nullptr) the real filesystem. Tests may pass an
   // in-memory one.
   rocksdb::Env* env = nullptr;
+  // Cluster mode (docs/scale-out.md): the local view of a partition whose log is
+  // replicated elsewhere. Each commit group's events, encoded as stored, are handed to
+  // `replicate` after they are decided and before anything is written here. The group is
+  // written only if it returns Ok, with the returned position (the group's place in the
+  // replicated log) stored in the same write; otherwise every command of the group fails
+  // with its status and nothing of it is written. Called under the write mutex. A group
+  // without events (a claim --next's repairs of the in-memory schedule only) is not handed
+  // over. Default empty: a single-node ledger.
+  std::function<Result<uint64_t>(const std::vector<std::string>& events)> replicate;
 };
 
 // A moment of the log to evaluate at (DESIGN §4): now, a ledger time, or after a seq.
@@ -172,6 +181,15 @@ class Ledger {
   Status ForEachTaskEvent(const std::string& id, uint64_t from_seq, const std::function<bool(const Event&)>& fn);
   // The seq of the first event at or after a ledger time (last_seq()+1 if none).
   Result<uint64_t> FirstSeqAtOrAfter(int64_t time_ns);
+
+  // Cluster mode: the position of the last replicated group this ledger holds (0: none),
+  // and the way a group another writer replicated is applied here. ApplyReplicated checks
+  // that the events continue this ledger's log (the next seqs, time never decreasing,
+  // accepted by the derivation rules) and that `position` is past the stored one, then
+  // folds and writes them as the command path would have, all in one write; DataLoss
+  // names what does not fit and nothing is written.
+  Result<uint64_t> ReplicatedPosition();
+  Status ApplyReplicated(const std::vector<std::string>& events, uint64_t position);
 
   // Replays the whole log and checks it, the materialized projection and the indexes
   // against it (DESIGN §5).

@@ -7,6 +7,7 @@
 //   task_pages.cc     TaskPagesNow and TaskPages (the paged listing)
 //   verifier.cc       Verify (the Verifier class)
 //   maintenance.cc    LoadIndex, format-1 conversion, rebuild, import, backup
+//   replication.cc    cluster mode: the replicate hook, ApplyReplicated
 //
 // and the helpers they share: commit_group.h (a group's WriteBatch and what it reads back),
 // log_scan.h (reading the log), schedule_key.h (the placement rule), process_lock.h (who
@@ -60,6 +61,10 @@ class LedgerImpl {
   // sync: fsync the group's write (if options_.sync); false: SyncWrites() will.
   std::vector<Outcome> SubmitGroup(const std::vector<Command>& commands, bool sync) EXCLUDES(mutex_);
   Status SyncWrites();
+
+  // ---- replication.cc ----
+  Result<uint64_t> ReplicatedPosition() EXCLUDES(mutex_);
+  Status ApplyReplicated(const std::vector<std::string>& events, uint64_t position) EXCLUDES(mutex_);
 
   // ---- reads.cc ----
   // What reads see: only what is durable. A group the server's committer wrote without
@@ -120,6 +125,19 @@ class LedgerImpl {
   Status UpdateSchedule(CommitGroup& group, const TaskRecord& record, int64_t now_ns) REQUIRES(mutex_);
   Status PromoteDueTimers(CommitGroup& group, const std::string& queue, int64_t now_ns) REQUIRES(mutex_);
   Status FillReply(CommitGroup& group, int64_t now_ns, CommandReply* reply);
+  // Writes a group made by SubmitGroup or ApplyReplicated (synced if `sync` and
+  // options_.sync), keeping the durable view's bookkeeping; on success the schedule's
+  // changes are committed and the group's records retired into the cache, on failure both
+  // are dropped. `last_seq` and `last_ns`: the log's end with the group.
+  Status WriteGroup(CommitGroup& group, bool sync, uint64_t last_seq, int64_t last_ns) REQUIRES(mutex_);
+  // Forgets a group that is not written: the schedule's changes and the cached records.
+  void DropGroup() REQUIRES(mutex_);
+
+  // ---- replication.cc ----
+  // Hands the group's events to options_.replicate and adds the position it returns to the
+  // group's batch.
+  Status Replicate(CommitGroup& group, const std::vector<Outcome>& outcomes) REQUIRES(mutex_);
+  Result<uint64_t> ReadReplicatedPosition() REQUIRES(mutex_);
 
   // ---- reads.cc ----
   // The log folded up to `at`; *eval_ns: the time to evaluate it at.

@@ -42,6 +42,7 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsRefused() const { return code_ == Code::kRefused; }
+  bool IsBusy() const { return code_ == Code::kBusy; }
   // The same status with `prefix` before its message (where in a file it happened).
   Status Prefixed(const std::string& prefix) const { return ok() ? *this : Status(code_, prefix + message_); }
 

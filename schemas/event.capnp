@@ -181,3 +181,11 @@ struct TaskState {
   rejections @31 :UInt32;
   interruptions @32 :UInt32;
 }
+
+# One commit group of a partition's replicated log (docs/scale-out.md): one message of the
+# partition's stream.
+struct ReplicatedGroup {
+  term @0 :UInt64;         # the writer's lease term: no two writers' groups are alike
+  writer @1 :Text;         # the server that wrote it
+  events @2 :List(Data);   # the group's events, each encoded as the ledger stores it (Event)
+}

@@ -1,0 +1,171 @@
+#include "ledger/partition_writer.h"
+
+#include <utility>
+
+#include "ledger/codec.h"
+
+namespace taskledger {
+
+PartitionWriter::PartitionWriter(ReplicatedLog* log, Clock* lease_clock, PartitionWriterOptions options)
+    : log_(log), lease_clock_(lease_clock), options_(std::move(options)) {}
+
+PartitionWriter::~PartitionWriter() = default;
+
+Result<std::unique_ptr<PartitionWriter>> PartitionWriter::Open(LedgerOptions local, Clock* ledger_clock,
+                                                               ReplicatedLog* log, Clock* lease_clock,
+                                                               PartitionWriterOptions options) {
+  if (local.replicate) return Status::InvalidArgument("the partition writer sets the ledger's replicate hook");
+  if (local.read_only) return Status::InvalidArgument("a partition's local ledger must be writable");
+  if (options.name.empty()) return Status::InvalidArgument("a partition writer needs this server's name");
+  std::unique_ptr<PartitionWriter> writer(new PartitionWriter(log, lease_clock, std::move(options)));
+  PartitionWriter* self = writer.get();
+  local.replicate = [self](const std::vector<std::string>& events) { return self->AppendGroup(events); };
+  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(local, ledger_clock);
+  if (!ledger.ok()) return ledger.status();
+  writer->ledger_ = std::move(*ledger);
+  Result<uint64_t> held = writer->ledger_->ReplicatedPosition();
+  if (!held.ok()) return held.status();
+  if (*held == 0 && writer->ledger_->last_seq() != 0) {
+    return Status::InvalidArgument("ledger " + local.path + " holds " + std::to_string(writer->ledger_->last_seq()) +
+                                   " events that are not in any partition's log: a partition's local ledger starts "
+                                   "empty");
+  }
+  {
+    MutexLock lock(&writer->mutex_);
+    if (*held != 0) writer->position_ = *held;
+  }
+  TL_RETURN_IF_ERROR(writer->CatchUp());
+  return writer;
+}
+
+std::string PartitionWriter::NotWriter(const std::string& why) const {
+  return "partition " + std::to_string(options_.partition) + ": server " + options_.name + " is not its writer (" +
+         why + "); try again, or ask its writer";
+}
+
+Status PartitionWriter::CatchUp() {
+  MutexLock lock(&mutex_);
+  return CatchUpLocked();
+}
+
+Status PartitionWriter::CatchUpLocked() {
+  // The log is the truth: a group left unsettled is either in it (and read below) or may
+  // still land at the one place it was conditional on, where the next append of this
+  // server is refused for it, and the catch-up that follows reads it.
+  unsettled_.reset();
+  return log_->ReadFrom(position_ + 1, [this](uint64_t seq, std::string_view bytes) NO_THREAD_SAFETY_ANALYSIS {
+    return ApplyGroup(seq, bytes);
+  });
+}
+
+Status PartitionWriter::ApplyGroup(uint64_t seq, std::string_view bytes) {
+  const std::string where = "partition " + std::to_string(options_.partition) + " log position " + std::to_string(seq);
+  if (seq != position_ + 1) {
+    return Status::DataLoss(where + ": expected position " + std::to_string(position_ + 1));
+  }
+  Result<ReplicatedGroup> group = DecodeReplicatedGroup(bytes);
+  if (!group.ok()) return Status::DataLoss(where + ": " + group.status().message());
+  if (group->term < last_term_) {
+    return Status::DataLoss(where + ": a group of term " + std::to_string(group->term) + " (by " + group->writer +
+                            ") after one of term " + std::to_string(last_term_));
+  }
+  TL_RETURN_IF_ERROR(ledger_->ApplyReplicated(group->events, seq));
+  position_ = seq;
+  last_term_ = group->term;
+  return Status::Ok();
+}
+
+Status PartitionWriter::Lead(uint64_t term, int64_t held_until_ns) {
+  if (term == 0) return Status::InvalidArgument("writer lease terms start at 1");
+  MutexLock lock(&mutex_);
+  leading_ = false;
+  TL_RETURN_IF_ERROR(CatchUpLocked());
+  if (term < last_term_) {
+    return Status::Refused("partition " + std::to_string(options_.partition) + ": a writer lease of term " +
+                           std::to_string(term) + " is stale: the log holds a group of term " +
+                           std::to_string(last_term_));
+  }
+  term_ = term;
+  held_until_ns_.store(held_until_ns);
+  leading_ = true;
+  return Status::Ok();
+}
+
+void PartitionWriter::StepDown() {
+  MutexLock lock(&mutex_);
+  leading_ = false;
+}
+
+bool PartitionWriter::writing() {
+  MutexLock lock(&mutex_);
+  return leading_ && lease_clock_->NowNs() < held_until_ns_.load();
+}
+
+uint64_t PartitionWriter::position() {
+  MutexLock lock(&mutex_);
+  return position_;
+}
+
+std::vector<Outcome> PartitionWriter::Submit(const std::vector<Command>& commands) {
+  MutexLock lock(&mutex_);
+  Status refused = Status::Ok();
+  if (!leading_) {
+    refused = Status::Busy(NotWriter("it holds no writer lease"));
+  } else if (unsettled_) {
+    refused = Settle();
+  }
+  if (!refused.ok()) {
+    std::vector<Outcome> outcomes(commands.size());
+    for (Outcome& outcome : outcomes) outcome.status = refused;
+    return outcomes;
+  }
+  // The ledger validates the group and calls AppendGroup before writing it.
+  return ledger_->SubmitGroup(commands);
+}
+
+Result<uint64_t> PartitionWriter::AppendGroup(const std::vector<std::string>& events) {
+  // Called by ledger_->SubmitGroup, inside Submit: mutex_ is held.
+  if (lease_clock_->NowNs() >= held_until_ns_.load()) {
+    leading_ = false;
+    return Status::Busy(NotWriter("its writer lease lapsed before it was renewed"));
+  }
+  ReplicatedGroup group{term_, options_.name, events};
+  std::string bytes = EncodeReplicatedGroup(group);
+  const uint64_t after = position_;
+  Result<uint64_t> appended = log_->Append(bytes, after);
+  if (appended.ok()) {
+    position_ = *appended;
+    last_term_ = term_;
+    return appended;
+  }
+  if (appended.status().IsRefused()) {
+    leading_ = false;
+    return Status::Busy(NotWriter("another writer appended to the log: " + appended.status().message()));
+  }
+  if (appended.status().IsBusy()) {
+    unsettled_ = Unsettled{std::move(bytes), after};
+    return Status::Busy("partition " + std::to_string(options_.partition) +
+                        ": the replicated log did not answer; whether these commands took effect is unknown "
+                        "until it does (" + appended.status().message() + ")");
+  }
+  return appended.status();
+}
+
+Status PartitionWriter::Settle() {
+  Result<uint64_t> appended = log_->Append(unsettled_->bytes, unsettled_->after);
+  if (appended.ok()) {
+    const std::string bytes = std::move(unsettled_->bytes);
+    unsettled_.reset();
+    // The group was stored, not written here: it is applied as any group read from the log.
+    return ApplyGroup(*appended, bytes);
+  }
+  if (appended.status().IsRefused()) {
+    unsettled_.reset();
+    leading_ = false;
+    return Status::Busy(NotWriter("another writer appended to the log: " + appended.status().message()));
+  }
+  return Status::Busy("partition " + std::to_string(options_.partition) +
+                      ": the replicated log still does not answer (" + appended.status().message() + ")");
+}
+
+}  // namespace taskledger

@@ -1,0 +1,116 @@
+// PartitionWriter: one partition's local ledger, written only through the partition's
+// replicated log (docs/scale-out.md "The partition writer").
+//
+// While this server holds the partition's writer lease (ledger/writer_lease.h; the server
+// drives the lease and hands each grant in with Lead and Hold), it is the partition's
+// writer: each commit group's commands are validated by the local ledger exactly as on a
+// single node, the group's events are appended to the log after the position this ledger
+// holds, and the group is written here and acknowledged only once the log has stored it.
+// Otherwise it is a standby: it follows the log (CatchUp) and answers commands Busy.
+//
+// - Fenced: if another writer appended meanwhile, the log refuses the append. Nothing of
+//   the group is written, every command of it answers Busy, and this server stops
+//   writing until it is handed a new grant, when it catches up first.
+// - A lost answer: if the log cannot say whether it stored a group, the group's commands
+//   answer Busy (their outcome is unknown) and the same bytes are appended again, after
+//   the same position, before anything else is: Ok means they were stored (and they are
+//   applied here then), Refused that another writer's group is there.
+// - A lapsed lease: the writer stops appending at held_until_ns on the lease's clock,
+//   whatever the log would say.
+//
+// Each group carries the writer's lease term and name, so no two writers' groups are
+// alike (JetStreamLog relies on it to settle a lost answer), and a log whose terms go
+// down is refused as damaged.
+//
+// Thread-safe: Submit, CatchUp, Lead and StepDown are serialized; Hold (a renewal) never
+// waits for an append in flight.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ledger/clock.h"
+#include "ledger/ledger.h"
+#include "ledger/replicated_log.h"
+#include "ledger/thread_safety.h"
+
+namespace taskledger {
+
+struct PartitionWriterOptions {
+  uint32_t partition = 0;
+  std::string name;  // this server's name in the cluster: the lease holder it writes as
+};
+
+class PartitionWriter {
+ public:
+  // Opens the local ledger (`local`, whose `replicate` must be empty: the writer sets it),
+  // which must be a view of this partition's log (or empty), and catches it up with `log`.
+  // `ledger_clock` is the ledger's (wall) clock; `lease_clock` the monotonic clock the
+  // writer lease's grants are measured on. Both, and `log`, outlive the writer.
+  static Result<std::unique_ptr<PartitionWriter>> Open(LedgerOptions local, Clock* ledger_clock, ReplicatedLog* log,
+                                                       Clock* lease_clock, PartitionWriterOptions options);
+  ~PartitionWriter();
+  PartitionWriter(const PartitionWriter&) = delete;
+  PartitionWriter& operator=(const PartitionWriter&) = delete;
+
+  // The local view: for reads. Writing it other than through Submit would fork it from
+  // the log.
+  Ledger& ledger() { return *ledger_; }
+
+  // Applies every group the log holds past this ledger's position. DataLoss if a group
+  // does not continue this ledger's log (nothing of it is applied).
+  Status CatchUp() EXCLUDES(mutex_);
+
+  // Becomes the partition's writer under a lease of `term`, held until `held_until_ns` on
+  // the lease clock: catches up first. Refused if the log already holds a group of a
+  // later term (the grant is stale).
+  Status Lead(uint64_t term, int64_t held_until_ns) EXCLUDES(mutex_);
+  // A renewal of the lease led under.
+  void Hold(int64_t held_until_ns) { held_until_ns_.store(held_until_ns); }
+  // Stops writing (the lease was lost or given up).
+  void StepDown() EXCLUDES(mutex_);
+  // Whether this server writes the partition now: leading and the lease not lapsed.
+  bool writing() EXCLUDES(mutex_);
+
+  // The commands as one commit group, through the log (see above). Every command answers
+  // Busy, and nothing is written, when this server is not the writer.
+  std::vector<Outcome> Submit(const std::vector<Command>& commands) EXCLUDES(mutex_);
+
+  // The log's position of the last group this ledger holds (kFirstGroupSeq - 1: none).
+  uint64_t position() EXCLUDES(mutex_);
+
+ private:
+  PartitionWriter(ReplicatedLog* log, Clock* lease_clock, PartitionWriterOptions options);
+  // The replicate hook the ledger calls (under its write mutex, inside Submit's).
+  Result<uint64_t> AppendGroup(const std::vector<std::string>& events) NO_THREAD_SAFETY_ANALYSIS;
+  Status CatchUpLocked() REQUIRES(mutex_);
+  // Appends an unsettled group's bytes again (see "a lost answer" above).
+  Status Settle() REQUIRES(mutex_);
+  // A group read from the log, or settled as stored: applied here.
+  Status ApplyGroup(uint64_t seq, std::string_view bytes) REQUIRES(mutex_);
+  std::string NotWriter(const std::string& why) const;
+
+  ReplicatedLog* const log_;
+  Clock* const lease_clock_;
+  const PartitionWriterOptions options_;
+  std::unique_ptr<Ledger> ledger_;
+
+  Mutex mutex_;
+  bool leading_ GUARDED_BY(mutex_) = false;
+  uint64_t term_ GUARDED_BY(mutex_) = 0;
+  std::atomic<int64_t> held_until_ns_{0};
+  uint64_t position_ GUARDED_BY(mutex_) = kFirstGroupSeq - 1;
+  uint64_t last_term_ GUARDED_BY(mutex_) = 0;  // of the last group seen in the log
+  // A group whose append answered Busy: its bytes and the position it was appended after.
+  struct Unsettled {
+    std::string bytes;
+    uint64_t after = 0;
+  };
+  std::optional<Unsettled> unsettled_ GUARDED_BY(mutex_);
+};
+
+}  // namespace taskledger
