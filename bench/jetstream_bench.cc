@@ -6,6 +6,13 @@
 //                                    time, as a partition writer without pipelining does)
 //   RawPutSync                       one 200-byte RocksDB put with sync=true at a time,
 //                                    before and after the appends (the machine is noisy)
+//   Commands/single-node             64 clients, each creating one task at a time through a
+//                                    GroupCommitter on one ledger (sync=true): the
+//                                    single-node figure of the same run
+//   Commands/rN/partitions:P         the same 64 clients spread over P partitions, each a
+//                                    PartitionWriter (its groups appended to its stream
+//                                    before they are written locally; the local ledger
+//                                    unsynced) behind its own GroupCommitter
 //
 // The servers come from the environment (bench/cluster_append.sh starts them):
 // TASKLEDGER_NATS_R1 names one server, TASKLEDGER_NATS_R3 three clustered ones, each a
@@ -17,8 +24,12 @@
 #include <sstream>
 #include <thread>
 
+#include <future>
+
 #include "bench/ledger_bench_support.h"
+#include "ledger/group_commit.h"
 #include "ledger/jetstream_log.h"
+#include "ledger/partition_writer.h"
 
 namespace taskledger::bench {
 namespace {
@@ -110,6 +121,117 @@ void BM_JetStreamAppend(benchmark::State& state, const std::vector<std::string>&
   }
 }
 
+constexpr int kCommandClients = 64;
+
+// kCommandClients threads, client i creating tasks one at a time through committers[i % P],
+// for the mode's time. Reports commands/s and the latency of each.
+void RunCommandClients(benchmark::State& state, const std::string& name,
+                       const std::vector<GroupCommitter*>& committers) {
+  const double seconds = BySize(RunMode(), 0.3, 3.0, 10.0);
+  std::vector<Latencies> latencies(kCommandClients);
+  std::vector<std::string> errors(kCommandClients);
+  const int64_t start = MonotonicNs();
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kCommandClients; ++c) {
+    clients.emplace_back([&, c] {
+      GroupCommitter* committer = committers[c % committers.size()];
+      for (int i = 0; MonotonicNs() - start < seconds * 1e9; ++i) {
+        Command create;
+        create.kind = CommandKind::kCreate;
+        create.task_id = "c" + std::to_string(c) + "-" + std::to_string(i);
+        create.spec.title = "bench";
+        std::promise<Status> done;
+        const int64_t asked = MonotonicNs();
+        Status queued = committer->Enqueue(
+            {std::move(create)}, [&done](std::vector<Outcome> outcomes) { done.set_value(outcomes.front().status); });
+        const Status status = queued.ok() ? done.get_future().get() : queued;
+        if (!status.ok()) {
+          errors[c] = status.ToString();
+          return;
+        }
+        latencies[c].Add(MonotonicNs() - asked);
+      }
+    });
+  }
+  for (std::thread& client : clients) client.join();
+  const double elapsed = (MonotonicNs() - start) / 1e9;
+  state.SetIterationTime(elapsed);
+  Latencies all;
+  for (int c = 0; c < kCommandClients; ++c) {
+    if (!errors[c].empty()) {
+      state.SkipWithError(errors[c].c_str());
+      return;
+    }
+    all.Append(latencies[c]);
+  }
+  Report(state, name + ".commands_per_s", all.count() / elapsed);
+  Report(state, name + ".p50_us", all.PercentileUs(0.5));
+  Report(state, name + ".p99_us", all.PercentileUs(0.99));
+}
+
+void BM_SingleNodeCommands(benchmark::State& state) {
+  for (auto _ : state) {
+    (void)_;
+    ScratchDir dir("taskledger-bench-single");
+    SystemClock clock;
+    LedgerOptions options;
+    options.path = dir.Sub("ledger");
+    Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(options, &clock);
+    if (!ledger.ok()) {
+      state.SkipWithError(ledger.status().ToString().c_str());
+      return;
+    }
+    GroupCommitter committer(ledger->get(), GroupCommitOptions{});
+    RunCommandClients(state, "commands.single_node", {&committer});
+  }
+}
+
+void BM_PartitionCommands(benchmark::State& state, const std::vector<std::string>& servers, int replicas,
+                          int partitions) {
+  static int run = 0;
+  ++run;
+  for (auto _ : state) {
+    (void)_;
+    ScratchDir dir("taskledger-bench-partitions");
+    SystemClock wall;
+    // The writers lead on fresh streams with a lease that outlasts the run: renewals are
+    // off the command path (PartitionSeat renews at half the lease, on its own thread).
+    ManualClock lease_clock(0);
+    std::vector<std::unique_ptr<JetStreamLog>> logs;
+    std::vector<std::unique_ptr<PartitionWriter>> writers;
+    std::vector<std::unique_ptr<GroupCommitter>> committers;
+    std::vector<GroupCommitter*> targets;
+    for (int p = 0; p < partitions; ++p) {
+      JetStreamLogOptions log_options;
+      log_options.servers = servers;
+      log_options.replicas = replicas;
+      log_options.stream = "BENCH_CMD_" + std::to_string(run) + "_P" + std::to_string(p);
+      log_options.subject = "bench.cmd." + std::to_string(run) + ".p" + std::to_string(p);
+      Result<std::unique_ptr<JetStreamLog>> log = JetStreamLog::Open(log_options);
+      if (!log.ok()) {
+        state.SkipWithError(log.status().ToString().c_str());
+        return;
+      }
+      LedgerOptions local;
+      local.path = dir.Sub("p" + std::to_string(p));
+      local.sync = false;  // the stream is the durable copy
+      Result<std::unique_ptr<PartitionWriter>> writer = PartitionWriter::Open(
+          local, &wall, log->get(), &lease_clock, PartitionWriterOptions{static_cast<uint32_t>(p), "bench"});
+      Status led = writer.ok() ? (*writer)->Lead(1, int64_t{1} << 62) : writer.status();
+      if (!led.ok()) {
+        state.SkipWithError(led.ToString().c_str());
+        return;
+      }
+      logs.push_back(std::move(*log));
+      writers.push_back(std::move(*writer));
+      committers.push_back(std::make_unique<GroupCommitter>(writers.back().get(), GroupCommitOptions{}));
+      targets.push_back(committers.back().get());
+    }
+    RunCommandClients(state, "commands.r" + std::to_string(replicas) + ".p" + std::to_string(partitions), targets);
+    committers.clear();  // before the writers they write through
+  }
+}
+
 // Each append rate beside the raw sync put rate (the mean of before and after), and the
 // ratio; then every figure.
 void PrintAppendSummary() {
@@ -124,6 +246,18 @@ void PrintAppendSummary() {
     const std::string stem = name.substr(0, name.size() - suffix.size());
     const double rate = figures.Get(name);
     std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, raw > 0 ? rate / raw : 0,
+                figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
+  }
+  // Commands through partitions beside one node's, all with 64 clients.
+  const double single = figures.Get("commands.single_node.commands_per_s");
+  std::printf("\n%d clients, one create at a time each\n", kCommandClients);
+  std::printf("%-36s %12s %12s %10s %10s\n", "commands", "commands/s", "x one node", "p50 us", "p99 us");
+  for (const std::string& name : figures.order()) {
+    const std::string suffix = ".commands_per_s";
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string stem = name.substr(0, name.size() - suffix.size());
+    const double rate = figures.Get(name);
+    std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, single > 0 ? rate / single : 0,
                 figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
   }
 }
@@ -142,6 +276,15 @@ int main(int argc, char** argv) {
     for (int partitions : {1, 2, 4}) {
       RegisterOnce("JetStreamAppend/r" + std::to_string(replicas) + "/partitions:" + std::to_string(partitions),
                    [=](benchmark::State& s) { BM_JetStreamAppend(s, servers, replicas, partitions); });
+    }
+  }
+  RegisterOnce("Commands/single-node", [](benchmark::State& s) { BM_SingleNodeCommands(s); });
+  for (int replicas : {1, 3}) {
+    const std::vector<std::string> servers = Servers(replicas == 1 ? "TASKLEDGER_NATS_R1" : "TASKLEDGER_NATS_R3");
+    if (servers.empty()) continue;
+    for (int partitions : {1, 2, 4}) {
+      RegisterOnce("Commands/r" + std::to_string(replicas) + "/partitions:" + std::to_string(partitions),
+                   [=](benchmark::State& s) { BM_PartitionCommands(s, servers, replicas, partitions); });
     }
   }
   RegisterOnce("RawPutSync/after", [](benchmark::State& s) { BM_RawPutSync(s, "after"); });

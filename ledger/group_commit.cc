@@ -6,7 +6,19 @@
 namespace taskledger {
 
 GroupCommitter::GroupCommitter(Ledger* ledger, GroupCommitOptions options)
-    : ledger_(ledger), options_(options), writer_([this] { RunWriter(); }), syncer_([this] { RunSyncer(); }) {}
+    : GroupCommitter([ledger](const std::vector<Command>& commands) { return ledger->SubmitGroupUnsynced(commands); },
+                     [ledger] { return ledger->SyncWrites(); }, std::move(options)) {}
+
+GroupCommitter::GroupCommitter(PartitionWriter* writer, GroupCommitOptions options)
+    : GroupCommitter([writer](const std::vector<Command>& commands) { return writer->SubmitUnsynced(commands); },
+                     [writer] { return writer->SyncWrites(); }, std::move(options)) {}
+
+GroupCommitter::GroupCommitter(WriteGroup write, SyncWritten sync, GroupCommitOptions options)
+    : write_(std::move(write)),
+      sync_(std::move(sync)),
+      options_(std::move(options)),
+      writer_([this] { RunWriter(); }),
+      syncer_([this] { RunSyncer(); }) {}
 
 GroupCommitter::~GroupCommitter() { Stop(); }
 
@@ -81,7 +93,7 @@ void GroupCommitter::RunWriter() {
       for (Command& command : batch.commands) commands.push_back(std::move(command));
     }
     const auto started = std::chrono::steady_clock::now();
-    group.outcomes = ledger_->SubmitGroupUnsynced(commands);
+    group.outcomes = write_(commands);
     if (options_.on_group_written) options_.on_group_written(commands.size(), std::chrono::steady_clock::now() - started);
     {
       MutexLock lock(&mutex_);
@@ -104,7 +116,7 @@ void GroupCommitter::RunSyncer() {
     }
     // One fsync for every group written so far: each was written before this call began.
     const auto started = std::chrono::steady_clock::now();
-    const Status synced = ledger_->SyncWrites();
+    const Status synced = sync_();
     if (options_.on_synced) options_.on_synced(std::chrono::steady_clock::now() - started);
     size_t completed = 0;
     for (Written& group : groups) {

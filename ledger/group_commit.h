@@ -3,6 +3,9 @@
 // Submitters enqueue batches of commands; the writer takes everything queued (up to a
 // group limit), validates it in arrival order and writes it in one batch
 // (Ledger::SubmitGroupUnsynced), then hands the group to the syncer and takes the next.
+// In cluster mode the groups go through a PartitionWriter instead, which appends each to
+// the partition's replicated log before writing it (docs/scale-out.md): the log is what
+// makes it durable, and the local sync only keeps the local view's own bookkeeping.
 // The syncer makes everything written so far durable with one fsync (Ledger::SyncWrites)
 // and only then calls each batch's completion with its outcomes, in order. So the fsync
 // of one group overlaps the validation and writing of the next (on two cores the writer
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "ledger/ledger.h"
+#include "ledger/partition_writer.h"
 #include "ledger/thread_safety.h"
 
 namespace taskledger {
@@ -47,6 +51,7 @@ class GroupCommitter {
   using Completion = std::function<void(std::vector<Outcome>)>;
 
   GroupCommitter(Ledger* ledger, GroupCommitOptions options);
+  GroupCommitter(PartitionWriter* writer, GroupCommitOptions options);
   ~GroupCommitter();  // Stops (draining the queue).
   GroupCommitter(const GroupCommitter&) = delete;
   GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -73,10 +78,15 @@ class GroupCommitter {
     std::vector<Batch> batches;
     std::vector<Outcome> outcomes;  // in the order of the batches' commands
   };
+  using WriteGroup = std::function<std::vector<Outcome>(const std::vector<Command>&)>;
+  using SyncWritten = std::function<Status()>;
+  GroupCommitter(WriteGroup write, SyncWritten sync, GroupCommitOptions options);
   void RunWriter() EXCLUDES(mutex_);
   void RunSyncer() EXCLUDES(mutex_);
 
-  Ledger* const ledger_;
+  // Writes a group unsynced, and syncs everything written so far.
+  const WriteGroup write_;
+  const SyncWritten sync_;
   const GroupCommitOptions options_;
   mutable Mutex mutex_;
   CondVar wake_;

@@ -107,6 +107,14 @@ uint64_t PartitionWriter::position() {
 }
 
 std::vector<Outcome> PartitionWriter::Submit(const std::vector<Command>& commands) {
+  return SubmitWith(commands, /*sync=*/true);
+}
+
+std::vector<Outcome> PartitionWriter::SubmitUnsynced(const std::vector<Command>& commands) {
+  return SubmitWith(commands, /*sync=*/false);
+}
+
+std::vector<Outcome> PartitionWriter::SubmitWith(const std::vector<Command>& commands, bool sync) {
   MutexLock lock(&mutex_);
   Status refused = Status::Ok();
   if (!leading_) {
@@ -120,7 +128,7 @@ std::vector<Outcome> PartitionWriter::Submit(const std::vector<Command>& command
     return outcomes;
   }
   // The ledger validates the group and calls AppendGroup before writing it.
-  return ledger_->SubmitGroup(commands);
+  return sync ? ledger_->SubmitGroup(commands) : ledger_->SubmitGroupUnsynced(commands);
 }
 
 Result<uint64_t> PartitionWriter::AppendGroup(const std::vector<std::string>& events) {

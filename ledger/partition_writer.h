@@ -79,6 +79,11 @@ class PartitionWriter {
   // The commands as one commit group, through the log (see above). Every command answers
   // Busy, and nothing is written, when this server is not the writer.
   std::vector<Outcome> Submit(const std::vector<Command>& commands) EXCLUDES(mutex_);
+  // For a GroupCommitter: as Submit, but the local write is not synced (SyncWrites is the
+  // local ledger's). The log has stored the group when this returns: that is what makes
+  // an outcome durable here.
+  std::vector<Outcome> SubmitUnsynced(const std::vector<Command>& commands) EXCLUDES(mutex_);
+  Status SyncWrites() { return ledger_->SyncWrites(); }
 
   // The log's position of the last group this ledger holds (kFirstGroupSeq - 1: none).
   uint64_t position() EXCLUDES(mutex_);
@@ -86,6 +91,7 @@ class PartitionWriter {
  private:
   PartitionWriter(ReplicatedLog* log, Clock* lease_clock, PartitionWriterOptions options);
   // The replicate hook the ledger calls (under its write mutex, inside Submit's).
+  std::vector<Outcome> SubmitWith(const std::vector<Command>& commands, bool sync) EXCLUDES(mutex_);
   Result<uint64_t> AppendGroup(const std::vector<std::string>& events) NO_THREAD_SAFETY_ANALYSIS;
   Status CatchUpLocked() REQUIRES(mutex_);
   // Appends an unsettled group's bytes again (see "a lost answer" above).

@@ -7,15 +7,20 @@
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <future>
 #include <random>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "ledger/codec.h"
+#include "ledger/group_commit.h"
 #include "test_util.h"
 #include "tests/support/commands.h"
 #include "tests/support/ledgers.h"
@@ -278,6 +283,41 @@ TEST_F(PartitionWriterTest, ALocalLedgerWithEventsOfItsOwnIsRefused) {
   local.replicate = [](const std::vector<std::string>&) -> Result<uint64_t> { return uint64_t{2}; };
   TL_EXPECT_CODE(PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, PartitionWriterOptions{0, "a"}).status(),
                  Code::kInvalidArgument);
+}
+
+TEST_F(PartitionWriterTest, AGroupCommitterWritesThroughTheLog) {
+  auto a = MakeNode("a");
+  ASSERT_TRUE(a);
+  GroupCommitter committer(a->writer.get(), GroupCommitOptions{});
+  const auto submit_all = [&](const std::string& prefix) {
+    constexpr int kThreads = 8, kEach = 25;
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0}, busy{0};
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          std::promise<Outcome> done;
+          TL_EXPECT_OK(committer.Enqueue({CreateCmd(prefix + std::to_string(t) + "-" + std::to_string(i))},
+                                         [&done](std::vector<Outcome> outcomes) { done.set_value(outcomes.front()); }));
+          const Outcome outcome = done.get_future().get();
+          (outcome.status.ok() ? ok : busy)++;
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    return std::make_pair(ok.load(), busy.load());
+  };
+  EXPECT_EQ(submit_all("standby-"), std::make_pair(0, 200));  // not the writer: all Busy
+  EXPECT_TRUE(log_.groups().empty());
+  TL_ASSERT_OK(a->writer->Lead(1, kFarFuture));
+  EXPECT_EQ(submit_all("t"), std::make_pair(200, 0));
+  committer.Stop();
+  EXPECT_LE(log_.groups().size(), 200u);
+  EXPECT_EQ(a->ledger().last_seq(), 200u);
+  auto b = MakeNode("b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(ExportLines(b->ledger()), ExportLines(a->ledger()));
+  ExpectClean(b->ledger());
 }
 
 // Random commands through servers taking over from each other, with lost answers and
