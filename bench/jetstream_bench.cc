@@ -9,6 +9,11 @@
 //   Commands/single-node             64 clients, each creating one task at a time through a
 //                                    GroupCommitter on one ledger (sync=true): the
 //                                    single-node figure of the same run
+//   Failover/rN                      two servers' seats (PartitionSeat) at one partition,
+//                                    stepping on their own threads with a 500 ms writer
+//                                    lease: the writer freezes (stops stepping), and the
+//                                    time until the other server has accepted a command
+//                                    is measured; then the roles swap
 //   Commands/rN/partitions:P         the same 64 clients spread over P partitions, each a
 //                                    PartitionWriter (its groups appended to its stream
 //                                    before they are written locally; the local ledger
@@ -24,12 +29,15 @@
 #include <sstream>
 #include <thread>
 
+#include <atomic>
 #include <future>
 
 #include "bench/ledger_bench_support.h"
 #include "ledger/group_commit.h"
 #include "ledger/jetstream_log.h"
+#include "ledger/partition_seat.h"
 #include "ledger/partition_writer.h"
+#include "ledger/writer_lease.h"
 
 namespace taskledger::bench {
 namespace {
@@ -232,6 +240,138 @@ void BM_PartitionCommands(benchmark::State& state, const std::vector<std::string
   }
 }
 
+// One server's part in the failover benchmark: its clients of the log and the leases, its
+// partition writer and its seat, and the thread that steps the seat unless frozen.
+struct FailoverServer {
+  std::unique_ptr<JetStreamLog> log;
+  std::unique_ptr<WriterLeases> leases;
+  std::unique_ptr<PartitionWriter> writer;
+  std::unique_ptr<PartitionSeat> seat;
+  std::atomic<bool> frozen{false};
+  std::string error;  // the seat's last failed step, for the report
+};
+
+void BM_Failover(benchmark::State& state, const std::vector<std::string>& servers, int replicas) {
+  constexpr int64_t kTtlNs = 500'000'000;
+  const int rounds = static_cast<int>(BySize(RunMode(), 1, 6, 20));
+  static int run = 0;
+  ++run;
+  const std::string name = "failover.r" + std::to_string(replicas);
+  for (auto _ : state) {
+    (void)_;
+    ScratchDir dir("taskledger-bench-failover");
+    SystemClock wall;
+    MonotonicClock monotonic;
+    FailoverServer parts[2];
+    for (int i = 0; i < 2; ++i) {
+      JetStreamLogOptions log_options;
+      log_options.servers = servers;
+      log_options.replicas = replicas;
+      log_options.stream = "BENCH_FAILOVER_" + std::to_string(run);
+      log_options.subject = "bench.failover." + std::to_string(run);
+      Result<std::unique_ptr<JetStreamLog>> log = JetStreamLog::Open(log_options);
+      WriterLeaseOptions lease_options;
+      lease_options.servers = servers;
+      lease_options.replicas = replicas;
+      lease_options.stream = "BENCH_WRITERS_" + std::to_string(run);
+      lease_options.subject_prefix = "bench.writers." + std::to_string(run);
+      Result<std::unique_ptr<WriterLeases>> leases = WriterLeases::Open(lease_options, monotonic);
+      Status opened = log.ok() ? leases.status() : log.status();
+      if (!opened.ok()) {
+        state.SkipWithError(opened.ToString().c_str());
+        return;
+      }
+      LedgerOptions local;
+      local.path = dir.Sub("s" + std::to_string(i));
+      local.sync = false;
+      const std::string server = "s" + std::to_string(i);
+      Result<std::unique_ptr<PartitionWriter>> writer =
+          PartitionWriter::Open(local, &wall, log->get(), &monotonic, PartitionWriterOptions{0, server});
+      if (!writer.ok()) {
+        state.SkipWithError(writer.status().ToString().c_str());
+        return;
+      }
+      parts[i].log = std::move(*log);
+      parts[i].leases = std::move(*leases);
+      parts[i].writer = std::move(*writer);
+      parts[i].seat = std::make_unique<PartitionSeat>(parts[i].leases.get(), parts[i].writer.get(), &monotonic, 0,
+                                                      server, kTtlNs);
+    }
+    std::atomic<bool> done{false};
+    std::vector<std::thread> steppers;
+    for (FailoverServer& part : parts) {
+      steppers.emplace_back([&part, &done, &monotonic] {
+        while (!done.load()) {
+          int64_t next_ns = monotonic.NowNs() + kTtlNs / 10;
+          if (!part.frozen.load()) {
+            Result<int64_t> next = part.seat->Step();
+            if (next.ok()) next_ns = *next;
+            if (!next.ok()) part.error = next.status().ToString();
+          }
+          while (!done.load() && monotonic.NowNs() < next_ns) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+      });
+    }
+    // Creates a task through server i; true once accepted.
+    int tasks = 0;
+    const auto create = [&](int i) {
+      Command command;
+      command.kind = CommandKind::kCreate;
+      command.task_id = "t" + std::to_string(++tasks);
+      command.spec.title = "bench";
+      return parts[i].writer->Submit({command}).front().status.ok();
+    };
+    Latencies failovers;
+    std::string error;
+    const int64_t start = MonotonicNs();
+    int holder = -1;
+    for (int64_t waited = MonotonicNs(); holder == -1; std::this_thread::sleep_for(std::chrono::milliseconds(1))) {
+      for (int i = 0; i < 2; ++i) {
+        if (parts[i].writer->writing()) holder = i;
+      }
+      if (MonotonicNs() - waited > 20 * kTtlNs) error = "no server took the partition";
+      if (!error.empty()) break;
+    }
+    for (int round = 0; error.empty() && round < rounds; ++round) {
+      if (!create(holder)) {
+        error = "the holder refused a command before it froze";
+        break;
+      }
+      // The holder freezes; the other takes over once it may.
+      parts[holder].frozen = true;
+      const int64_t lost = MonotonicNs();
+      const int next = 1 - holder;
+      while (!create(next)) {
+        if (MonotonicNs() - lost > 20 * kTtlNs) {
+          error = "no takeover within 20 ttls";
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      failovers.Add(MonotonicNs() - lost);
+      // The old holder wakes, finds its lease taken, and follows.
+      parts[holder].frozen = false;
+      while (error.empty() && parts[holder].seat->holding()) {
+        if (MonotonicNs() - lost > 40 * kTtlNs) error = "the woken holder did not step down";
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      holder = next;
+    }
+    done = true;
+    for (std::thread& stepper : steppers) stepper.join();
+    state.SetIterationTime((MonotonicNs() - start) / 1e9);
+    if (!error.empty()) {
+      error += " (seats: " + parts[0].error + " / " + parts[1].error + ")";
+      state.SkipWithError(error.c_str());
+      return;
+    }
+    Report(state, name + ".ttl_ms", kTtlNs / 1e6);
+    Report(state, name + ".p50_ms", failovers.PercentileUs(0.5) / 1e3);
+    Report(state, name + ".max_ms", failovers.PercentileUs(1.0) / 1e3);
+    Report(state, name + ".rounds", failovers.count());
+  }
+}
+
 // Each append rate beside the raw sync put rate (the mean of before and after), and the
 // ratio; then every figure.
 void PrintAppendSummary() {
@@ -247,6 +387,14 @@ void PrintAppendSummary() {
     const double rate = figures.Get(name);
     std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, raw > 0 ? rate / raw : 0,
                 figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
+  }
+  for (int replicas : {1, 3}) {
+    const std::string stem = "failover.r" + std::to_string(replicas);
+    if (!figures.Has(stem + ".p50_ms")) continue;
+    std::printf("\n%s: writer frozen -> the other server accepting commands, ttl %.0f ms, %.0f rounds: p50 %.0f ms, "
+                "max %.0f ms\n",
+                stem.c_str(), figures.Get(stem + ".ttl_ms"), figures.Get(stem + ".rounds"),
+                figures.Get(stem + ".p50_ms"), figures.Get(stem + ".max_ms"));
   }
   // Commands through partitions beside one node's, all with 64 clients.
   const double single = figures.Get("commands.single_node.commands_per_s");
@@ -286,6 +434,12 @@ int main(int argc, char** argv) {
       RegisterOnce("Commands/r" + std::to_string(replicas) + "/partitions:" + std::to_string(partitions),
                    [=](benchmark::State& s) { BM_PartitionCommands(s, servers, replicas, partitions); });
     }
+  }
+  for (int replicas : {1, 3}) {
+    const std::vector<std::string> servers = Servers(replicas == 1 ? "TASKLEDGER_NATS_R1" : "TASKLEDGER_NATS_R3");
+    if (servers.empty()) continue;
+    RegisterOnce("Failover/r" + std::to_string(replicas),
+                 [=](benchmark::State& s) { BM_Failover(s, servers, replicas); });
   }
   RegisterOnce("RawPutSync/after", [](benchmark::State& s) { BM_RawPutSync(s, "after"); });
   benchmark::RunSpecifiedBenchmarks();

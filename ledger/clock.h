@@ -23,6 +23,16 @@ class SystemClock final : public Clock {
   }
 };
 
+// Monotonic ns from an arbitrary start: for spans measured on one machine (how long a
+// writer lease has stood, ledger/writer_lease.h), never for the times events carry.
+class MonotonicClock final : public Clock {
+ public:
+  int64_t NowNs() override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
 // A clock that moves only when told to. Thread-safe.
 class ManualClock final : public Clock {
  public:
