@@ -69,6 +69,26 @@ void BM_RawPutSync(benchmark::State& state, const std::string& when) {
   }
 }
 
+// After threads that each timed operations from `start` (latencies[i], or errors[i] for
+// the one that stopped them): the first error skips the benchmark; otherwise the rate
+// (NAME.RATE) and the p50 and p99 of all of them are reported.
+void ReportTimedThreads(benchmark::State& state, const std::string& name, const std::string& rate, int64_t start,
+                        std::vector<Latencies>& latencies, const std::vector<std::string>& errors) {
+  const double elapsed = (MonotonicNs() - start) / 1e9;
+  state.SetIterationTime(elapsed);
+  Latencies all;
+  for (size_t i = 0; i < latencies.size(); ++i) {
+    if (!errors[i].empty()) {
+      state.SkipWithError(errors[i].c_str());
+      return;
+    }
+    all.Append(latencies[i]);
+  }
+  Report(state, name + "." + rate, all.count() / elapsed);
+  Report(state, name + ".p50_us", all.PercentileUs(0.5));
+  Report(state, name + ".p99_us", all.PercentileUs(0.99));
+}
+
 void BM_JetStreamAppend(benchmark::State& state, const std::vector<std::string>& servers, int replicas,
                         int partitions) {
   const double seconds = BySize(RunMode(), 0.3, 3.0, 10.0);
@@ -113,19 +133,7 @@ void BM_JetStreamAppend(benchmark::State& state, const std::vector<std::string>&
       });
     }
     for (std::thread& writer : writers) writer.join();
-    const double elapsed = (MonotonicNs() - start) / 1e9;
-    state.SetIterationTime(elapsed);
-    Latencies all;
-    for (int p = 0; p < partitions; ++p) {
-      if (!errors[p].empty()) {
-        state.SkipWithError(errors[p].c_str());
-        return;
-      }
-      all.Append(latencies[p]);
-    }
-    Report(state, name + ".appends_per_s", all.count() / elapsed);
-    Report(state, name + ".p50_us", all.PercentileUs(0.5));
-    Report(state, name + ".p99_us", all.PercentileUs(0.99));
+    ReportTimedThreads(state, name, "appends_per_s", start, latencies, errors);
   }
 }
 
@@ -162,19 +170,7 @@ void RunCommandClients(benchmark::State& state, const std::string& name,
     });
   }
   for (std::thread& client : clients) client.join();
-  const double elapsed = (MonotonicNs() - start) / 1e9;
-  state.SetIterationTime(elapsed);
-  Latencies all;
-  for (int c = 0; c < kCommandClients; ++c) {
-    if (!errors[c].empty()) {
-      state.SkipWithError(errors[c].c_str());
-      return;
-    }
-    all.Append(latencies[c]);
-  }
-  Report(state, name + ".commands_per_s", all.count() / elapsed);
-  Report(state, name + ".p50_us", all.PercentileUs(0.5));
-  Report(state, name + ".p99_us", all.PercentileUs(0.99));
+  ReportTimedThreads(state, name, "commands_per_s", start, latencies, errors);
 }
 
 void BM_SingleNodeCommands(benchmark::State& state) {
@@ -372,6 +368,20 @@ void BM_Failover(benchmark::State& state, const std::vector<std::string>& server
   }
 }
 
+// A table of every figure named STEM.RATE, with its ratio to `baseline` and its p50 and p99.
+void PrintRates(const Figures& figures, const char* what, const std::string& rate, const char* unit,
+                const char* ratio, double baseline) {
+  std::printf("%-36s %12s %12s %10s %10s\n", what, unit, ratio, "p50 us", "p99 us");
+  const std::string suffix = "." + rate;
+  for (const std::string& name : figures.order()) {
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string stem = name.substr(0, name.size() - suffix.size());
+    const double value = figures.Get(name);
+    std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), value, baseline > 0 ? value / baseline : 0,
+                figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
+  }
+}
+
 // Each append rate beside the raw sync put rate (the mean of before and after), and the
 // ratio; then every figure.
 void PrintAppendSummary() {
@@ -379,15 +389,7 @@ void PrintAppendSummary() {
   const double raw = (figures.Get("raw.put_sync.before.per_s") + figures.Get("raw.put_sync.after.per_s")) / 2;
   std::printf("\n== jetstream_bench summary (mode %s) ==\n", ModeName(RunMode()));
   std::printf("raw RocksDB sync puts/s (mean of before and after): %.0f\n", raw);
-  std::printf("%-36s %12s %12s %10s %10s\n", "streams", "appends/s", "x raw put", "p50 us", "p99 us");
-  for (const std::string& name : figures.order()) {
-    const std::string suffix = ".appends_per_s";
-    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    const std::string stem = name.substr(0, name.size() - suffix.size());
-    const double rate = figures.Get(name);
-    std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, raw > 0 ? rate / raw : 0,
-                figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
-  }
+  PrintRates(figures, "streams", "appends_per_s", "appends/s", "x raw put", raw);
   for (int replicas : {1, 3}) {
     const std::string stem = "failover.r" + std::to_string(replicas);
     if (!figures.Has(stem + ".p50_ms")) continue;
@@ -399,15 +401,7 @@ void PrintAppendSummary() {
   // Commands through partitions beside one node's, all with 64 clients.
   const double single = figures.Get("commands.single_node.commands_per_s");
   std::printf("\n%d clients, one create at a time each\n", kCommandClients);
-  std::printf("%-36s %12s %12s %10s %10s\n", "commands", "commands/s", "x one node", "p50 us", "p99 us");
-  for (const std::string& name : figures.order()) {
-    const std::string suffix = ".commands_per_s";
-    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    const std::string stem = name.substr(0, name.size() - suffix.size());
-    const double rate = figures.Get(name);
-    std::printf("%-36s %12.0f %12.2f %10.0f %10.0f\n", stem.c_str(), rate, single > 0 ? rate / single : 0,
-                figures.Get(stem + ".p50_us"), figures.Get(stem + ".p99_us"));
-  }
+  PrintRates(figures, "commands", "commands_per_s", "commands/s", "x one node", single);
 }
 
 }  // namespace
