@@ -25,8 +25,12 @@ constexpr size_t kPromoteBatch = 256;
 // A schedule entry that cannot be claimed is repaired and skipped; more than this many in
 // one claim means the index is broken, not merely stale.
 constexpr int kMaxClaimSkips = 64;
-// Lease-expired markers appended by one sweep: bounds one commit.
+// Lease-expired markers appended by one sweep: bounds one commit. In cluster mode the
+// commit group is one message of the partition's log, which NATS bounds (1 MiB by
+// default; 2,000 markers make a group of about 240 KB): a sweep there appends fewer, and the next sweep
+// the rest.
 constexpr size_t kMaxSweepEvents = 10'000;
+constexpr size_t kMaxReplicatedSweepEvents = 2'000;
 
 std::string DefaultActor(const Command& c) {
   if (!c.actor.empty()) return c.actor;
@@ -297,7 +301,7 @@ Outcome LedgerImpl::ExecuteClaimNext(CommitGroup& group, const Command& command,
 
 Outcome LedgerImpl::ExecuteSweep(CommitGroup& group, const Command& command, int64_t now_ns, uint64_t next_seq) {
   std::vector<std::string> lapsed;
-  for (const std::string& key : index_.FirstDeadlines(kMaxSweepEvents)) {
+  for (const std::string& key : index_.FirstDeadlines(options_.replicate ? kMaxReplicatedSweepEvents : kMaxSweepEvents)) {
     if (static_cast<int64_t>(keys::ReadU64(key)) > now_ns) break;
     lapsed.push_back(key.substr(8));
   }

@@ -17,7 +17,7 @@ PartitionSeat::PartitionSeat(WriterLeases* leases, PartitionWriter* writer, Cloc
 Result<int64_t> PartitionSeat::Step() {
   TL_RETURN_IF_ERROR(grant_ ? RenewHeld() : Acquire());
   // A standby looks again every tenth of the ttl (it takes over after watching the record
-  // stand for the ttl); a holder renews at half its lease, and retries as often.
+  // stand for the ttl); a holder renews at half its lease.
   const int64_t next_ns = lease_clock_->NowNs() + std::max<int64_t>(ttl_ns_ / 10, 1);
   return grant_ ? std::max(next_ns, RenewAtNs()) : next_ns;
 }
@@ -58,7 +58,13 @@ Status PartitionSeat::RenewHeld() {
     writer_->Hold(grant_->held_until_ns);
     return Status::Ok();
   }
-  return writer_->Lead(grant_->record.term, grant_->held_until_ns);
+  const Status led = writer_->Lead(grant_->record.term, grant_->held_until_ns);
+  if (!led.ok() && !led.IsBusy()) {
+    // A lease it cannot write under (a damaged log, a stale grant) would keep every other
+    // server out: give it back. Busy (the log unreachable) is tried again next step.
+    (void)Release();
+  }
+  return led;
 }
 
 int64_t PartitionSeat::RenewAtNs() const {

@@ -4,9 +4,10 @@
 // it in time while leading, steps down when it is lost, and while another server writes
 // it stands by, following the log, so that a takeover has little to catch up.
 //
-// The server calls Step on one thread per seat, again by the time Step says (at most a
-// tenth of the ttl apart); a seat not stepped (its thread frozen) stops writing by itself
-// when its lease ends (PartitionWriter checks it before every append).
+// The server calls Step on one thread per seat, again at the time Step returns (a standby
+// every tenth of the ttl, a holder at half its lease), or within a tenth of the ttl after
+// a step that failed. A seat not stepped (its thread frozen) stops writing by itself when
+// its lease ends (PartitionWriter checks it before every append).
 //
 // Not thread-safe: one thread steps a seat. The writer it drives is thread-safe.
 #pragma once
@@ -30,7 +31,8 @@ class PartitionSeat {
   // One step: takes the lease if it may (and leads, caught up), renews it once half of it
   // has passed, or follows the log as a standby. Returns when to step next, on the lease
   // clock. An error (the cluster unreachable, a damaged log) is returned after the seat
-  // has done what it safely could: the caller logs it and steps again later.
+  // has done what it safely could: the caller logs it and steps again within a tenth of
+  // the ttl.
   Result<int64_t> Step();
 
   // Whether this seat holds the lease (as far as it knows; its writer checks the time).

@@ -30,9 +30,18 @@ Result<std::unique_ptr<PartitionWriter>> PartitionWriter::Open(LedgerOptions loc
                                    " events that are not in any partition's log: a partition's local ledger starts "
                                    "empty");
   }
-  {
+  if (*held != 0) {
+    // A log that ends before what this ledger holds is another log (or lost its tail):
+    // appending to it would fork the partition.
+    Result<uint64_t> last = log->LastSeq();
+    if (!last.ok()) return last.status();
+    if (*last < *held) {
+      return Status::DataLoss("ledger " + local.path + " holds partition " + std::to_string(writer->options_.partition) +
+                              "'s log through position " + std::to_string(*held) + ", but the log ends at " +
+                              std::to_string(*last));
+    }
     MutexLock lock(&writer->mutex_);
-    if (*held != 0) writer->position_ = *held;
+    writer->position_ = *held;
   }
   TL_RETURN_IF_ERROR(writer->CatchUp());
   return writer;
@@ -53,7 +62,8 @@ Status PartitionWriter::CatchUpLocked() {
   // still land at the one place it was conditional on, where the next append of this
   // server is refused for it, and the catch-up that follows reads it.
   unsettled_.reset();
-  return log_->ReadFrom(position_ + 1, [this](uint64_t seq, std::string_view bytes) NO_THREAD_SAFETY_ANALYSIS {
+  return log_->ReadFrom(position_ + 1, [this](uint64_t seq, std::string_view bytes) {
+    mutex_.AssertHeld();  // ReadFrom calls back on this thread, inside CatchUpLocked
     return ApplyGroup(seq, bytes);
   });
 }
@@ -69,7 +79,8 @@ Status PartitionWriter::ApplyGroup(uint64_t seq, std::string_view bytes) {
     return Status::DataLoss(where + ": a group of term " + std::to_string(group->term) + " (by " + group->writer +
                             ") after one of term " + std::to_string(last_term_));
   }
-  TL_RETURN_IF_ERROR(ledger_->ApplyReplicated(group->events, seq));
+  TL_RETURN_IF_ERROR(
+      ledger_->ApplyReplicated(group->events, seq).Prefixed("partition " + std::to_string(options_.partition) + ": "));
   position_ = seq;
   last_term_ = group->term;
   return Status::Ok();
@@ -94,11 +105,6 @@ Status PartitionWriter::Lead(uint64_t term, int64_t held_until_ns) {
 void PartitionWriter::StepDown() {
   MutexLock lock(&mutex_);
   leading_ = false;
-}
-
-bool PartitionWriter::writing() {
-  MutexLock lock(&mutex_);
-  return leading_ && lease_clock_->NowNs() < held_until_ns_.load();
 }
 
 uint64_t PartitionWriter::position() {
@@ -128,25 +134,61 @@ std::vector<Outcome> PartitionWriter::SubmitWith(const std::vector<Command>& com
     return outcomes;
   }
   // The ledger validates the group and calls AppendGroup before writing it.
-  return sync ? ledger_->SubmitGroup(commands) : ledger_->SubmitGroupUnsynced(commands);
+  appended_ = false;
+  submitting_ = std::this_thread::get_id();
+  std::vector<Outcome> outcomes = sync ? ledger_->SubmitGroup(commands) : ledger_->SubmitGroupUnsynced(commands);
+  submitting_ = std::thread::id();
+  if (!appended_) return outcomes;
+  for (const Outcome& outcome : outcomes) {
+    if (outcome.status.ok()) return outcomes;
+  }
+  // Every command failed although the group was appended: either each was refused by the
+  // rules (its `rejected` event is written), or the local write failed after the log had
+  // stored the group. In the second case the group is in the log but not here.
+  Result<uint64_t> stored = ledger_->ReplicatedPosition();
+  if (stored.ok() && *stored == position_) return outcomes;
+  const Status unapplied = Status::Busy(
+      "partition " + std::to_string(options_.partition) + ": the commands are in the partition's log but were not " +
+      "applied on server " + options_.name + " (" + (stored.ok() ? outcomes.front().status : stored.status()).message() +
+      "); it stops writing until it has caught up");
+  position_ -= 1;  // where the local ledger stands: before the one group appended
+  leading_ = false;
+  for (Outcome& outcome : outcomes) outcome = {unapplied, {}};
+  return outcomes;
 }
 
 Result<uint64_t> PartitionWriter::AppendGroup(const std::vector<std::string>& events) {
-  // Called by ledger_->SubmitGroup, inside Submit: mutex_ is held.
+  if (submitting_.load() != std::this_thread::get_id()) {
+    return Status::InvalidArgument("partition " + std::to_string(options_.partition) +
+                                   "'s ledger is written only through its partition writer");
+  }
+  mutex_.AssertHeld();  // SubmitWith holds it, on this thread
+  ReplicatedGroup group{term_, options_.name, events};
+  Result<uint64_t> appended = AppendLocked(EncodeReplicatedGroup(group));
+  if (appended.ok()) appended_ = true;
+  return appended;
+}
+
+Result<uint64_t> PartitionWriter::AppendLocked(std::string bytes) {
   if (lease_clock_->NowNs() >= held_until_ns_.load()) {
     leading_ = false;
     return Status::Busy(NotWriter("its writer lease lapsed before it was renewed"));
   }
-  ReplicatedGroup group{term_, options_.name, events};
-  std::string bytes = EncodeReplicatedGroup(group);
+  if (bytes.size() > options_.max_group_bytes) {
+    return Status::InvalidArgument("partition " + std::to_string(options_.partition) + ": a commit group of " +
+                                   std::to_string(bytes.size()) + " bytes is larger than the log takes (" +
+                                   std::to_string(options_.max_group_bytes) + "); send fewer commands per call");
+  }
   const uint64_t after = position_;
   Result<uint64_t> appended = log_->Append(bytes, after);
   if (appended.ok()) {
     position_ = *appended;
     last_term_ = term_;
+    unsettled_.reset();
     return appended;
   }
   if (appended.status().IsRefused()) {
+    unsettled_.reset();
     leading_ = false;
     return Status::Busy(NotWriter("another writer appended to the log: " + appended.status().message()));
   }
@@ -160,20 +202,14 @@ Result<uint64_t> PartitionWriter::AppendGroup(const std::vector<std::string>& ev
 }
 
 Status PartitionWriter::Settle() {
-  Result<uint64_t> appended = log_->Append(unsettled_->bytes, unsettled_->after);
-  if (appended.ok()) {
-    const std::string bytes = std::move(unsettled_->bytes);
-    unsettled_.reset();
-    // The group was stored, not written here: it is applied as any group read from the log.
-    return ApplyGroup(*appended, bytes);
-  }
-  if (appended.status().IsRefused()) {
-    unsettled_.reset();
-    leading_ = false;
-    return Status::Busy(NotWriter("another writer appended to the log: " + appended.status().message()));
-  }
-  return Status::Busy("partition " + std::to_string(options_.partition) +
-                      ": the replicated log still does not answer (" + appended.status().message() + ")");
+  std::string bytes = unsettled_->bytes;
+  Result<uint64_t> appended = AppendLocked(bytes);
+  if (!appended.ok()) return appended.status();
+  // The group was stored, not written here: it is applied as any group read from the log.
+  position_ = *appended - 1;
+  const Status applied = ApplyGroup(*appended, bytes);
+  if (!applied.ok()) leading_ = false;  // the next Lead's catch-up applies it
+  return applied;
 }
 
 }  // namespace taskledger

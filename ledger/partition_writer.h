@@ -15,15 +15,18 @@
 //   answer Busy (their outcome is unknown) and the same bytes are appended again, after
 //   the same position, before anything else is: Ok means they were stored (and they are
 //   applied here then), Refused that another writer's group is there.
-// - A lapsed lease: the writer stops appending at held_until_ns on the lease's clock,
-//   whatever the log would say.
+// - A lapsed lease: the writer stops appending (and settling) at held_until_ns on the
+//   lease's clock, whatever the log would say.
+// - The local write fails after the log stored the group: the commands answer Busy (they
+//   are in the log, not applied here), and this server stops writing until it leads
+//   again, when the catch-up applies the group from the log.
 //
 // Each group carries the writer's lease term and name, so no two writers' groups are
 // alike (JetStreamLog relies on it to settle a lost answer), and a log whose terms go
 // down is refused as damaged.
 //
-// Thread-safe: Submit, CatchUp, Lead and StepDown are serialized; Hold (a renewal) never
-// waits for an append in flight.
+// Thread-safe: Submit, CatchUp, Lead and StepDown are serialized; Hold (a renewal) and
+// writing() never wait for an append in flight.
 #pragma once
 
 #include <atomic>
@@ -31,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ledger/clock.h"
@@ -43,12 +47,16 @@ namespace taskledger {
 struct PartitionWriterOptions {
   uint32_t partition = 0;
   std::string name;  // this server's name in the cluster: the lease holder it writes as
+  // The largest group the log takes as one message (NATS's max_payload: 1 MiB by
+  // default). A larger commit group fails whole, its commands told to come in fewer.
+  size_t max_group_bytes = 1 << 20;
 };
 
 class PartitionWriter {
  public:
   // Opens the local ledger (`local`, whose `replicate` must be empty: the writer sets it),
   // which must be a view of this partition's log (or empty), and catches it up with `log`.
+  // DataLoss if the log ends before the position the ledger holds (another log).
   // `ledger_clock` is the ledger's (wall) clock; `lease_clock` the monotonic clock the
   // writer lease's grants are measured on. Both, and `log`, outlive the writer.
   static Result<std::unique_ptr<PartitionWriter>> Open(LedgerOptions local, Clock* ledger_clock, ReplicatedLog* log,
@@ -57,8 +65,8 @@ class PartitionWriter {
   PartitionWriter(const PartitionWriter&) = delete;
   PartitionWriter& operator=(const PartitionWriter&) = delete;
 
-  // The local view: for reads. Writing it other than through Submit would fork it from
-  // the log.
+  // The local view: for reads. A write to it other than through Submit is refused
+  // (InvalidArgument): it would fork the view from the log.
   Ledger& ledger() { return *ledger_; }
 
   // Applies every group the log holds past this ledger's position. DataLoss if a group
@@ -69,12 +77,13 @@ class PartitionWriter {
   // the lease clock: catches up first. Refused if the log already holds a group of a
   // later term (the grant is stale).
   Status Lead(uint64_t term, int64_t held_until_ns) EXCLUDES(mutex_);
-  // A renewal of the lease led under.
+  // A renewal of the lease led under. It does not revive a writer that stopped (a lapse,
+  // a fence): only Lead does, after catching up.
   void Hold(int64_t held_until_ns) { held_until_ns_.store(held_until_ns); }
   // Stops writing (the lease was lost or given up).
   void StepDown() EXCLUDES(mutex_);
   // Whether this server writes the partition now: leading and the lease not lapsed.
-  bool writing() EXCLUDES(mutex_);
+  bool writing() { return leading_.load() && lease_clock_->NowNs() < held_until_ns_.load(); }
 
   // The commands as one commit group, through the log (see above). Every command answers
   // Busy, and nothing is written, when this server is not the writer.
@@ -90,9 +99,13 @@ class PartitionWriter {
 
  private:
   PartitionWriter(ReplicatedLog* log, Clock* lease_clock, PartitionWriterOptions options);
-  // The replicate hook the ledger calls (under its write mutex, inside Submit's).
   std::vector<Outcome> SubmitWith(const std::vector<Command>& commands, bool sync) EXCLUDES(mutex_);
-  Result<uint64_t> AppendGroup(const std::vector<std::string>& events) NO_THREAD_SAFETY_ANALYSIS;
+  // The replicate hook the ledger calls, under its write mutex. Refused unless called from
+  // inside SubmitWith (on its thread, which holds mutex_).
+  Result<uint64_t> AppendGroup(const std::vector<std::string>& events);
+  // Appends a group's bytes after position_ unless the lease has lapsed; on Refused this
+  // server stops writing, on Busy the bytes are kept to settle.
+  Result<uint64_t> AppendLocked(std::string bytes) REQUIRES(mutex_);
   Status CatchUpLocked() REQUIRES(mutex_);
   // Appends an unsettled group's bytes again (see "a lost answer" above).
   Status Settle() REQUIRES(mutex_);
@@ -106,11 +119,15 @@ class PartitionWriter {
   std::unique_ptr<Ledger> ledger_;
 
   Mutex mutex_;
-  bool leading_ GUARDED_BY(mutex_) = false;
+  // Written under mutex_; read without it by writing().
+  std::atomic<bool> leading_{false};
   uint64_t term_ GUARDED_BY(mutex_) = 0;
   std::atomic<int64_t> held_until_ns_{0};
   uint64_t position_ GUARDED_BY(mutex_) = kFirstGroupSeq - 1;
   uint64_t last_term_ GUARDED_BY(mutex_) = 0;  // of the last group seen in the log
+  // The thread inside SubmitWith (holding mutex_), the only one AppendGroup serves.
+  std::atomic<std::thread::id> submitting_{};
+  bool appended_ GUARDED_BY(mutex_) = false;  // by the group of the SubmitWith under way
   // A group whose append answered Busy: its bytes and the position it was appended after.
   struct Unsettled {
     std::string bytes;

@@ -70,7 +70,10 @@ Status LedgerImpl::ApplyReplicated(const std::vector<std::string>& encoded, uint
   std::vector<Event> one(1);
   for (const std::string& bytes : encoded) {
     applied = decoder.Decode(bytes, &one[0]);
-    if (!applied.ok()) break;
+    if (!applied.ok()) {
+      applied = Status::DataLoss(where + ": " + applied.message());
+      break;
+    }
     const Event& event = one[0];
     if (event.seq != next_seq) {
       applied = Status::DataLoss(where + ": event " + std::to_string(event.seq) + " where this ledger's log expects " +
@@ -84,7 +87,9 @@ Status LedgerImpl::ApplyReplicated(const std::vector<std::string>& encoded, uint
     // The writer placed the task in the schedule at the event's own time; so does this.
     applied = ApplyEvents(group, one, event.time_ns);
     if (!applied.ok()) {
-      applied = Status::DataLoss(where + ": " + applied.message());
+      // The rules refusing an event is damage; a read that failed is the disk's error.
+      applied = applied.code() == Code::kInternal ? Status::DataLoss(where + ": " + applied.message())
+                                                  : applied.Prefixed(where + ": ");
       break;
     }
     next_seq++;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,6 +103,26 @@ TEST_F(PartitionSeatTest, OneSeatWritesAndRenewalsKeepItWhileTheOthersFollow) {
   // The standbys followed the log as they stood by.
   EXPECT_EQ(ExportLines(servers_[1].writer->ledger()), ExportLines(servers_[0].writer->ledger()));
   EXPECT_EQ(servers_[2].writer->ledger().last_seq(), 50u);
+}
+
+TEST_F(PartitionSeatTest, SeatsSteppedOnlyWhenTheySayKeepOneWriter) {
+  std::vector<int64_t> next(3, clock_.NowNs());
+  const int64_t end = clock_.NowNs() + 20 * kTtl;
+  int steps = 0;
+  while (clock_.NowNs() < end) {
+    for (int i = 0; i < 3; ++i) {
+      if (next[i] > clock_.NowNs()) continue;
+      Result<int64_t> stepped = servers_[i].seat->Step();
+      ASSERT_TRUE(stepped.ok()) << "seat " << i << ": " << stepped.status().ToString();
+      ASSERT_GT(*stepped, clock_.NowNs());
+      next[i] = *stepped;
+      steps++;
+    }
+    ASSERT_EQ(Writing(), std::vector<int>{0}) << "at " << clock_.NowNs();
+    clock_.Set(*std::min_element(next.begin(), next.end()));
+  }
+  EXPECT_EQ(servers_[0].seat->grant()->record.term, 1u);
+  EXPECT_GT(steps, 20 * 2 * 10);  // the standbys looked every tenth of the ttl
 }
 
 TEST_F(PartitionSeatTest, AFrozenSeatIsReplacedAfterTheTtlAndStepsDownWhenItWakes) {

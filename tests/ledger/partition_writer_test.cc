@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 
 #include <atomic>
 #include <cstdio>
@@ -238,16 +239,23 @@ TEST_F(PartitionWriterTest, AGroupThatDoesNotContinueTheLogIsRefusedWhole) {
   ASSERT_TRUE(a);
   TL_ASSERT_OK(a->writer->Lead(1, kFarFuture));
   TL_ASSERT_OK(a->Submit(CreateCmd("t1")).status);
-  // A group whose events skip a seq, as a damaged log would hold.
-  Event skipped = EventsOf(a->ledger()).front();
+  // A group whose first event continues the log and whose second skips a seq, as a
+  // damaged log would hold: nothing of it may be applied.
+  Event good = EventsOf(a->ledger()).front();
+  good.seq = 2;
+  good.task_id = "t2";
+  Event skipped = good;
   skipped.seq = 5;
   skipped.task_id = "t9";
-  skipped.spec.title = "t9";
-  log_.Inject(EncodeReplicatedGroup({1, "x", {EncodeEvent(skipped)}}));
+  log_.Inject(EncodeReplicatedGroup({1, "x", {EncodeEvent(good), EncodeEvent(skipped)}}));
   Node b(&log_, &wall_, &lease_clock_, "b");
   TL_EXPECT_DATALOSS(b.status);  // opening over a damaged log fails
+  EXPECT_NE(b.status.message().find("event 5 where this ledger's log expects 3"), std::string::npos)
+      << b.status.message();
   TL_EXPECT_DATALOSS(a->writer->CatchUp());
-  EXPECT_EQ(a->ledger().last_seq(), 1u);  // nothing of the bad group
+  EXPECT_EQ(a->ledger().last_seq(), 1u);  // not even the good first event
+  EXPECT_FALSE(a->ledger().GetTask("t2")->has_value());
+  EXPECT_EQ(a->writer->position(), kFirstGroupSeq);
   log_.Inject("garbage!");
   TL_EXPECT_DATALOSS(a->writer->CatchUp());
 }
@@ -280,9 +288,168 @@ TEST_F(PartitionWriterTest, ALocalLedgerWithEventsOfItsOwnIsRefused) {
   Result<std::unique_ptr<PartitionWriter>> opened =
       PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, PartitionWriterOptions{0, "a"});
   TL_EXPECT_CODE(opened.status(), Code::kInvalidArgument);
+  local.path = "/another";  // empty: only the hook set by hand is wrong
   local.replicate = [](const std::vector<std::string>&) -> Result<uint64_t> { return uint64_t{2}; };
-  TL_EXPECT_CODE(PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, PartitionWriterOptions{0, "a"}).status(),
-                 Code::kInvalidArgument);
+  Result<std::unique_ptr<PartitionWriter>> hooked =
+      PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, PartitionWriterOptions{0, "a"});
+  TL_EXPECT_CODE(hooked.status(), Code::kInvalidArgument);
+  EXPECT_NE(hooked.status().message().find("replicate hook"), std::string::npos) << hooked.status().message();
+}
+
+TEST_F(PartitionWriterTest, AnUnsureWriterWhoseLeaseLapsedDoesNotSettle) {
+  auto a = MakeNode("a");
+  ASSERT_TRUE(a);
+  TL_ASSERT_OK(a->writer->Lead(1, 10 * kSec));
+  log_.LoseNextAnswer(/*stored=*/false);
+  EXPECT_TRUE(a->Submit(CreateCmd("t1")).status.IsBusy());
+  lease_clock_.Set(10 * kSec);  // lapsed before the answer could be settled
+  const Outcome late = a->Submit(CreateCmd("t2"));
+  EXPECT_TRUE(late.status.IsBusy()) << late.status.ToString();
+  EXPECT_NE(late.status.message().find("lapsed"), std::string::npos) << late.status.message();
+  EXPECT_TRUE(log_.groups().empty());  // the unsure bytes were not sent again
+  // A new lease catches up first: the log is the truth, and the group never landed.
+  TL_ASSERT_OK(a->writer->Lead(2, 30 * kSec));
+  TL_ASSERT_OK(a->Submit(CreateCmd("t2")).status);
+  EXPECT_FALSE(a->ledger().GetTask("t1")->has_value());
+  EXPECT_EQ(log_.groups().size(), 1u);
+}
+
+TEST_F(PartitionWriterTest, TheLocalLedgerIsWrittenOnlyThroughTheWriter) {
+  auto a = MakeNode("a");
+  ASSERT_TRUE(a);
+  TL_ASSERT_OK(a->writer->Lead(1, kFarFuture));
+  const Outcome direct = a->ledger().Submit(CreateCmd("t1"));
+  TL_EXPECT_CODE(direct.status, Code::kInvalidArgument);
+  EXPECT_NE(direct.status.message().find("only through its partition writer"), std::string::npos)
+      << direct.status.message();
+  EXPECT_EQ(a->ledger().last_seq(), 0u);
+  EXPECT_TRUE(log_.groups().empty());
+}
+
+TEST_F(PartitionWriterTest, AGroupLargerThanTheLogTakesFailsWhole) {
+  auto env = std::unique_ptr<rocksdb::Env>(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  LedgerOptions local;
+  local.path = "/partition-0";
+  local.env = env.get();
+  local.sync = false;
+  PartitionWriterOptions options{0, "a"};
+  options.max_group_bytes = 4096;
+  Result<std::unique_ptr<PartitionWriter>> writer = PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, options);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  TL_ASSERT_OK((*writer)->Lead(1, kFarFuture));
+  std::vector<Command> many;
+  for (int i = 0; i < 100; ++i) many.push_back(CreateCmd("t" + std::to_string(i)));
+  for (const Outcome& outcome : (*writer)->Submit(many)) {
+    TL_EXPECT_CODE(outcome.status, Code::kInvalidArgument);
+    EXPECT_NE(outcome.status.message().find("send fewer commands per call"), std::string::npos);
+  }
+  EXPECT_TRUE(log_.groups().empty());
+  EXPECT_EQ((*writer)->ledger().last_seq(), 0u);
+  TL_ASSERT_OK((*writer)->Submit({CreateCmd("small")}).front().status);  // and it goes on writing
+  writer->reset();
+}
+
+TEST_F(PartitionWriterTest, ASweepOfManyLapsedLeasesFitsTheLogsMessages) {
+  auto a = MakeNode("a");
+  ASSERT_TRUE(a);
+  TL_ASSERT_OK(a->writer->Lead(1, kFarFuture));
+  constexpr int kTasks = 2'500;  // more than one replicated sweep appends
+  for (int batch = 0; batch < kTasks / 500; ++batch) {
+    std::vector<Command> commands;
+    for (int i = 0; i < 500; ++i) {
+      const std::string id = "t" + std::to_string(batch * 500 + i);
+      commands.push_back(CreateCmd(id));
+      commands.push_back(ClaimCmd(id, "w1", 30 * kSec));
+    }
+    for (const Outcome& outcome : a->writer->Submit(commands)) TL_ASSERT_OK(outcome.status);
+  }
+  wall_.Advance(60 * kSec);
+  const Outcome first = a->Submit(SweepCmd());
+  TL_ASSERT_OK(first.status);
+  EXPECT_EQ(first.reply.events.size(), 2'000u);
+  const Outcome second = a->Submit(SweepCmd());
+  TL_ASSERT_OK(second.status);
+  EXPECT_EQ(second.reply.events.size(), 500u);
+  for (const std::string& group : log_.groups()) EXPECT_LE(group.size(), size_t{1} << 20);
+  ExpectClean(a->ledger());
+}
+
+// A file system over another that fails every write while `failing` is set: the local
+// disk failing after the log has stored a group.
+class FailingWrites : public rocksdb::FileSystemWrapper {
+ public:
+  explicit FailingWrites(std::shared_ptr<rocksdb::FileSystem> base) : FileSystemWrapper(std::move(base)) {}
+  const char* Name() const override { return "FailingWrites"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    std::unique_ptr<rocksdb::FSWritableFile> opened;
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, &opened, debug);
+    if (s.ok()) *file = std::make_unique<File>(std::move(opened), &failing);
+    return s;
+  }
+  std::atomic<bool> failing{false};
+
+ private:
+  class File : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> file, std::atomic<bool>* failing)
+        : FSWritableFileOwnerWrapper(std::move(file)), failing_(failing) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      if (failing_->load()) return rocksdb::IOStatus::IOError("injected write failure");
+      return target()->Append(data, options, debug);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             const rocksdb::DataVerificationInfo& info, rocksdb::IODebugContext* debug) override {
+      if (failing_->load()) return rocksdb::IOStatus::IOError("injected write failure");
+      return target()->Append(data, options, info, debug);
+    }
+
+   private:
+    std::atomic<bool>* failing_;
+  };
+};
+
+TEST_F(PartitionWriterTest, ALocalWriteThatFailsAfterTheLogStoredTheGroupIsAppliedLater) {
+  const std::unique_ptr<rocksdb::Env> mem(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+  const auto fs = std::make_shared<FailingWrites>(mem->GetFileSystem());
+  const std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  LedgerOptions local;
+  local.path = "/partition-0";
+  local.env = env.get();
+  local.sync = false;
+  const auto open = [&]() {
+    Result<std::unique_ptr<PartitionWriter>> writer =
+        PartitionWriter::Open(local, &wall_, &log_, &lease_clock_, PartitionWriterOptions{0, "a"});
+    EXPECT_TRUE(writer.ok()) << writer.status().ToString();
+    return writer.ok() ? std::move(*writer) : nullptr;
+  };
+  std::unique_ptr<PartitionWriter> a = open();
+  ASSERT_TRUE(a);
+  TL_ASSERT_OK(a->Lead(1, kFarFuture));
+  TL_ASSERT_OK(a->Submit({CreateCmd("t1")}).front().status);
+
+  fs->failing = true;
+  const Outcome failed = a->Submit({CreateCmd("t2")}).front();
+  EXPECT_TRUE(failed.status.IsBusy()) << failed.status.ToString();
+  EXPECT_NE(failed.status.message().find("in the partition's log but were not applied"), std::string::npos)
+      << failed.status.message();
+  EXPECT_EQ(log_.groups().size(), 2u);
+  EXPECT_FALSE(a->writing());
+  EXPECT_TRUE(a->Submit({CreateCmd("t3")}).front().status.IsBusy());  // not deciding on a stale state
+  EXPECT_EQ(log_.groups().size(), 2u);
+
+  // The disk recovers and the server restarts: it catches up from its stored position.
+  fs->failing = false;
+  a.reset();
+  a = open();
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->ledger().GetTask("t2")->has_value());
+  Node b(&log_, &wall_, &lease_clock_, "b");
+  TL_ASSERT_OK(b.status);
+  EXPECT_EQ(ExportLines(a->ledger()), ExportLines(b.ledger()));
+  ExpectClean(a->ledger());
 }
 
 TEST_F(PartitionWriterTest, AGroupCommitterWritesThroughTheLog) {
@@ -371,7 +538,10 @@ TEST_F(PartitionWriterTest, RandomFailoversLoseNothingAcknowledged) {
     }
     for (const Outcome& outcome : node.writer->Submit(commands)) {
       if (outcome.status.IsBusy()) busy++;
-      for (const Event& e : outcome.reply.events) acknowledged[e.seq] = e;
+      for (const Event& e : outcome.reply.events) {
+        const auto [it, added] = acknowledged.emplace(e.seq, e);
+        ASSERT_TRUE(added || it->second == e) << "two different events acknowledged at seq " << e.seq;
+      }
       if (outcome.status.ok() && outcome.reply.token != 0) held[outcome.reply.task_id] = outcome.reply.token;
     }
   }
