@@ -44,12 +44,7 @@ class LedgerTest : public ::testing::Test {
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     return v.ok() ? *v : TaskView{};
   }
-  void ExpectVerifyClean() {
-    Result<VerifyReport> report = L().Verify();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-    EXPECT_EQ(report->events, L().last_seq());
-  }
+  void ExpectVerifyClean() { test::ExpectVerifyClean(L()); }
 
   MemLedger m_;
 };

@@ -229,10 +229,7 @@ TEST(LedgerProcessTest, AcknowledgedCommandsSurviveAKillDashNine) {
     Result<std::optional<TaskRecord>> r = ledger.GetTask("held-" + std::to_string(i));
     ASSERT_TRUE(r.ok() && r->has_value()) << i;
   }
-  Result<VerifyReport> report = ledger.Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-  EXPECT_EQ(report->events, ledger.last_seq());
+  test::ExpectVerifyClean(ledger);
 }
 
 }  // namespace

@@ -22,11 +22,7 @@ namespace taskledger::property {
 using test::kSec;
 using test::kT0;
 
-void Simulation::ExpectVerifyClean() {
-  Result<VerifyReport> report = L().Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-}
+void Simulation::ExpectVerifyClean() { test::ExpectVerifyClean(L()); }
 
 void Simulation::CheckTimeTravel() {
   const std::vector<Event> log = m_.Events();

@@ -47,10 +47,7 @@ void Simulation::Finish() {
   if (::testing::Test::HasFailure()) return;
   CheckListNow();
   if (::testing::Test::HasFailure()) return;
-  Result<VerifyReport> report = L().Verify();
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
-  for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-  EXPECT_EQ(report->events, L().last_seq());
+  ASSERT_NO_FATAL_FAILURE(ExpectVerifyClean());
   if (seed_ % 25 == 0) {
     // Rebuilding the projection from the log changes nothing.
     std::map<std::string, TaskRecord> before;
@@ -58,9 +55,7 @@ void Simulation::Finish() {
     Result<RebuildReport> rebuilt = L().Rebuild();
     ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().ToString();
     for (const std::string& id : ids_) EXPECT_EQ(*m_.Task(id), before[id]) << id;
-    report = L().Verify();
-    ASSERT_TRUE(report.ok());
-    for (const std::string& p : report->problems) ADD_FAILURE() << "verify after rebuild: " << p;
+    test::ExpectVerifyClean(L(), "verify after rebuild");
   }
 }
 

@@ -30,6 +30,13 @@ std::vector<Event> EventsOf(Ledger& ledger, uint64_t from) {
   return out;
 }
 
+void ExpectVerifyClean(Ledger& ledger, const std::string& when) {
+  Result<VerifyReport> report = ledger.Verify();
+  ASSERT_TRUE(report.ok()) << when << ": " << report.status().ToString();
+  for (const std::string& p : report->problems) ADD_FAILURE() << when << ": " << p;
+  EXPECT_EQ(report->events, ledger.last_seq()) << when;
+}
+
 std::string ExportLines(Ledger& ledger) {
   std::string out;
   for (const Event& e : EventsOf(ledger)) out += EventToJson(e).dump() + "\n";

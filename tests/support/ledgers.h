@@ -27,6 +27,10 @@ CommandReply MustSubmit(Ledger& ledger, const Command& command);
 // The log from `from` on.
 std::vector<Event> EventsOf(Ledger& ledger, uint64_t from = 1);
 
+// Verifies the ledger: no error, no problem (each a failure, prefixed by `when`), and as
+// many events as its last seq.
+void ExpectVerifyClean(Ledger& ledger, const std::string& when = "verify");
+
 // The export of a ledger: one EventToJson line per event.
 std::string ExportLines(Ledger& ledger);
 
