@@ -13,10 +13,81 @@ using nats::Patience;
 namespace {
 constexpr int64_t kMs = 1'000'000;
 constexpr int64_t kDay = 86'400'000 * kMs;
+
+// The records on JetStream: the last message of subject PREFIX.p of one stream; a Put is
+// published with the expected last subject sequence.
+class JetStreamLeaseRecords final : public LeaseRecords {
+ public:
+  JetStreamLeaseRecords(WriterLeaseOptions options, std::unique_ptr<nats::Connection> nats)
+      : options_(std::move(options)), nats_(std::move(nats)) {}
+
+  Result<Stored> Last(uint32_t partition) override {
+    const std::string subject = Subject(partition);
+    Patience patience(options_.patience);
+    for (;;) {
+      jsOptions call = patience.RequestOptions();
+      natsMsg* message = nullptr;
+      jsErrCode js_error = static_cast<jsErrCode>(0);
+      natsStatus s = js_GetLastMsg(&message, nats_->js, options_.stream.c_str(), subject.c_str(), &call, &js_error);
+      if (s == NATS_OK) {
+        Stored stored;
+        stored.revision = natsMsg_GetSequence(message);
+        stored.bytes.assign(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message)));
+        natsMsg_Destroy(message);
+        return stored;
+      }
+      if (js_error == JSNoMessageFoundErr) return Stored{};
+      if (Final(s, js_error) || !patience.Again()) {
+        return Status::Busy("cannot read the writer lease of partition " + std::to_string(partition) + ": " +
+                            ErrorText(s, js_error));
+      }
+    }
+  }
+
+  Result<uint64_t> Put(uint32_t partition, std::string_view bytes, uint64_t expected) override {
+    const std::string subject = Subject(partition);
+    const std::string expected_text = std::to_string(expected);
+    jsPubOptions publish;
+    jsPubOptions_Init(&publish);
+    Patience patience(options_.patience);
+    for (;;) {
+      publish.MaxWait = patience.RequestWaitMs();
+      natsMsg* message = nullptr;
+      natsStatus s = natsMsg_Create(&message, subject.c_str(), nullptr, bytes.data(), static_cast<int>(bytes.size()));
+      // Set as a header, for every revision alike (0 means "never written").
+      if (s == NATS_OK) s = natsMsgHeader_Set(message, "Nats-Expected-Last-Subject-Sequence", expected_text.c_str());
+      jsPubAck* ack = nullptr;
+      jsErrCode js_error = static_cast<jsErrCode>(0);
+      if (s == NATS_OK) s = js_PublishMsg(&ack, nats_->js, message, &publish, &js_error);
+      natsMsg_Destroy(message);
+      if (s == NATS_OK) {
+        const uint64_t written = ack->Sequence;
+        jsPubAck_Destroy(ack);
+        return written;
+      }
+      if (js_error == JSStreamWrongLastSequenceErr) {
+        return Status::Refused("the writer lease of partition " + std::to_string(partition) + " has moved on");
+      }
+      if (Final(s, js_error) || !patience.Again()) {
+        return Status::Busy("writer lease of partition " + std::to_string(partition) + ": outcome unknown: " +
+                            ErrorText(s, js_error));
+      }
+    }
+  }
+
+ private:
+  std::string Subject(uint32_t partition) const { return options_.subject_prefix + "." + std::to_string(partition); }
+
+  const WriterLeaseOptions options_;
+  std::unique_ptr<nats::Connection> nats_;
+};
+
 }  // namespace
 
-WriterLeases::WriterLeases(WriterLeaseOptions options, Clock& clock, std::unique_ptr<nats::Connection> nats)
-    : options_(std::move(options)), clock_(clock), nats_(std::move(nats)) {}
+WriterLeases::WriterLeases(LeaseRecords* records, Clock& clock) : records_(records), clock_(clock) {}
+
+WriterLeases::WriterLeases(std::unique_ptr<LeaseRecords> owned, Clock& clock)
+    : owned_(std::move(owned)), records_(owned_.get()), clock_(clock) {}
 
 WriterLeases::~WriterLeases() = default;
 
@@ -34,77 +105,33 @@ Result<std::unique_ptr<WriterLeases>> WriterLeases::Open(const WriterLeaseOption
   // The last few records of each partition stay, for `who held it when`; older ones go.
   config.MaxMsgsPerSubject = 16;
   TL_RETURN_IF_ERROR(nats::AddStream(**nats, config, options.patience));
-  return std::unique_ptr<WriterLeases>(new WriterLeases(options, clock, std::move(nats).value()));
-}
-
-std::string WriterLeases::Subject(uint32_t partition) const {
-  return options_.subject_prefix + "." + std::to_string(partition);
+  return std::unique_ptr<WriterLeases>(
+      new WriterLeases(std::make_unique<JetStreamLeaseRecords>(options, std::move(nats).value()), clock));
 }
 
 Result<WriterLeases::Reading> WriterLeases::Read(uint32_t partition) {
-  const std::string subject = Subject(partition);
-  Patience patience(options_.patience);
-  for (;;) {
-    jsOptions call = patience.RequestOptions();
-    natsMsg* message = nullptr;
-    jsErrCode js_error = static_cast<jsErrCode>(0);
-    natsStatus s = js_GetLastMsg(&message, nats_->js, options_.stream.c_str(), subject.c_str(), &call, &js_error);
-    if (s == NATS_OK) {
-      Reading reading;
-      reading.revision = natsMsg_GetSequence(message);
-      Result<WriterLeaseRecord> record =
-          DecodeWriterLease(std::string_view(natsMsg_GetData(message), static_cast<size_t>(natsMsg_GetDataLength(message))));
-      natsMsg_Destroy(message);
-      if (!record.ok()) return record.status().Prefixed("partition " + std::to_string(partition) + ": ");
-      reading.record = std::move(record).value();
-      return reading;
-    }
-    if (js_error == JSNoMessageFoundErr) return Reading{};
-    if (Final(s, js_error) || !patience.Again()) {
-      return Status::Busy("cannot read the writer lease of partition " + std::to_string(partition) + ": " +
-                          ErrorText(s, js_error));
-    }
-  }
+  Result<LeaseRecords::Stored> stored = records_->Last(partition);
+  if (!stored.ok()) return stored.status();
+  Reading reading;
+  if (stored->revision == 0) return reading;
+  reading.revision = stored->revision;
+  Result<WriterLeaseRecord> record = DecodeWriterLease(stored->bytes);
+  if (!record.ok()) return record.status().Prefixed("partition " + std::to_string(partition) + ": ");
+  reading.record = std::move(record).value();
+  return reading;
 }
 
 Result<uint64_t> WriterLeases::Write(uint32_t partition, const WriterLeaseRecord& record, uint64_t revision) {
-  const std::string subject = Subject(partition);
-  const std::string bytes = EncodeWriterLease(record);
-  const std::string expected = std::to_string(revision);
-  jsPubOptions publish;
-  jsPubOptions_Init(&publish);
-  Patience patience(options_.patience);
-  for (;;) {
-    publish.MaxWait = patience.RequestWaitMs();
-    natsMsg* message = nullptr;
-    natsStatus s = natsMsg_Create(&message, subject.c_str(), nullptr, bytes.data(), static_cast<int>(bytes.size()));
-    // Set as a header, for every revision alike (0 means "never written").
-    if (s == NATS_OK) s = natsMsgHeader_Set(message, "Nats-Expected-Last-Subject-Sequence", expected.c_str());
-    jsPubAck* ack = nullptr;
-    jsErrCode js_error = static_cast<jsErrCode>(0);
-    if (s == NATS_OK) s = js_PublishMsg(&ack, nats_->js, message, &publish, &js_error);
-    natsMsg_Destroy(message);
-    if (s == NATS_OK) {
-      const uint64_t written = ack->Sequence;
-      jsPubAck_Destroy(ack);
-      return written;
-    }
-    if (js_error == JSStreamWrongLastSequenceErr) {
-      // The record moved on: by this write's earlier try (its record is there, newer), or
-      // by another server's.
-      Result<Reading> now = Read(partition);
-      if (!now.ok()) return now.status();
-      if (WriteLanded(revision, record, now->revision, now->record)) return now->revision;
-      return Status::Refused("the writer lease of partition " + std::to_string(partition) + " is now " +
-                             (now->record.holder.empty() ? std::string("released")
-                                                         : "held by " + now->record.holder) +
-                             " (term " + std::to_string(now->record.term) + ")");
-    }
-    if (Final(s, js_error) || !patience.Again()) {
-      return Status::Busy("writer lease of partition " + std::to_string(partition) + ": outcome unknown: " +
-                          ErrorText(s, js_error));
-    }
-  }
+  Result<uint64_t> written = records_->Put(partition, EncodeWriterLease(record), revision);
+  if (!written.status().IsRefused()) return written;
+  // The record moved on: by this write's earlier try (its record is there, newer), or by
+  // another server's.
+  Result<Reading> now = Read(partition);
+  if (!now.ok()) return now.status();
+  if (WriteLanded(revision, record, now->revision, now->record)) return now->revision;
+  return Status::Refused("the writer lease of partition " + std::to_string(partition) + " is now " +
+                         (now->record.holder.empty() ? std::string("released") : "held by " + now->record.holder) +
+                         " (term " + std::to_string(now->record.term) + ")");
 }
 
 Result<WriterGrant> WriterLeases::TryAcquire(uint32_t partition, const std::string& holder, int64_t ttl_ns) {

@@ -4,7 +4,9 @@
 //
 // Each partition's lease is the last message of its own subject in one stream. A change
 // is published only if the subject's last sequence is still the revision it was read at
-// (compare-and-set, as JetStream KV does). That sequence is the record's revision.
+// (compare-and-set, as JetStream KV does). That sequence is the record's revision. The
+// store is behind LeaseRecords: JetStream's in Open, a model of it in the simulation
+// (tests/sim/partition_failover_sim_test.cc).
 //
 // Not thread-safe: each server has one WriterLeases and drives it from one thread.
 #pragma once
@@ -13,7 +15,9 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ledger/clock.h"
@@ -22,16 +26,29 @@
 
 namespace taskledger {
 
-namespace nats {
-struct Connection;
-}
-
 struct WriterLeaseOptions {
   std::vector<std::string> servers;        // nats://host:port of any servers of the cluster
   std::string stream = "TASKLEDGER_WRITERS";
   std::string subject_prefix = "taskledger.writers";  // partition p's subject is PREFIX.p
   int replicas = 1;                        // 1 or 3
   std::chrono::milliseconds patience{10'000};  // for one call, across a leader election
+};
+
+// Where the records live: each partition's last record, changed by compare-and-set on its
+// revision.
+class LeaseRecords {
+ public:
+  virtual ~LeaseRecords() = default;
+  struct Stored {
+    uint64_t revision = 0;  // 0: never written (and `bytes` empty)
+    std::string bytes;
+  };
+  // The partition's last record. Busy if the store did not answer.
+  virtual Result<Stored> Last(uint32_t partition) = 0;
+  // Stores `bytes` as the partition's record if its revision is still `expected`, and
+  // returns the new revision. Refused, with nothing stored, if the revision has moved on
+  // (possibly by an earlier try of this very call); Busy: the outcome is unknown.
+  virtual Result<uint64_t> Put(uint32_t partition, std::string_view bytes, uint64_t expected) = 0;
 };
 
 // A lease held, and what renewing it takes.
@@ -44,8 +61,10 @@ struct WriterGrant {
 
 class WriterLeases {
  public:
-  // `clock` is monotonic (a steady clock; a ManualClock in tests) and outlives this object.
+  // `clock` is monotonic (a MonotonicClock; a ManualClock in tests) and outlives this object.
   static Result<std::unique_ptr<WriterLeases>> Open(const WriterLeaseOptions& options, Clock& clock);
+  // Over another store (`records` outlives this object), for the simulation.
+  WriterLeases(LeaseRecords* records, Clock& clock);
   ~WriterLeases();
   WriterLeases(const WriterLeases&) = delete;
   WriterLeases& operator=(const WriterLeases&) = delete;
@@ -76,8 +95,7 @@ class WriterLeases {
     uint64_t revision = 0;  // 0: never written
     WriterLeaseRecord record;
   };
-  WriterLeases(WriterLeaseOptions options, Clock& clock, std::unique_ptr<nats::Connection> nats);
-  std::string Subject(uint32_t partition) const;
+  WriterLeases(std::unique_ptr<LeaseRecords> owned, Clock& clock);
   Result<Reading> Read(uint32_t partition);
   // Writes `record` if the partition's revision is still `revision`. Returns the new
   // revision, or Refused if the record moved on. A lost acknowledgement is resolved by
@@ -85,9 +103,9 @@ class WriterLeases {
   Result<uint64_t> Write(uint32_t partition, const WriterLeaseRecord& record, uint64_t revision);
   Result<WriterGrant> Rewrite(const WriterGrant& grant, const WriterLeaseRecord& record);
 
-  WriterLeaseOptions options_;
+  std::unique_ptr<LeaseRecords> owned_;  // JetStream's, when opened on it
+  LeaseRecords* const records_;
   Clock& clock_;
-  std::unique_ptr<nats::Connection> nats_;
   std::map<uint32_t, LeaseWatch> watches_;
   // Per partition held: when the earliest renewal whose answer was lost was asked.
   std::map<uint32_t, int64_t> unanswered_since_;
