@@ -1,5 +1,8 @@
 #include "ledger/partition_writer.h"
 
+#include <algorithm>
+#include <cstddef>
+#include <iterator>
 #include <utility>
 
 #include "ledger/codec.h"
@@ -122,6 +125,10 @@ std::vector<Outcome> PartitionWriter::SubmitUnsynced(const std::vector<Command>&
 
 std::vector<Outcome> PartitionWriter::SubmitWith(const std::vector<Command>& commands, bool sync) {
   MutexLock lock(&mutex_);
+  return SubmitLocked(commands, sync);
+}
+
+std::vector<Outcome> PartitionWriter::SubmitLocked(const std::vector<Command>& commands, bool sync) {
   Status refused = Status::Ok();
   if (!leading_) {
     refused = Status::Busy(NotWriter("it holds no writer lease"));
@@ -135,9 +142,28 @@ std::vector<Outcome> PartitionWriter::SubmitWith(const std::vector<Command>& com
   }
   // The ledger validates the group and calls AppendGroup before writing it.
   appended_ = false;
+  oversized_ = false;
   submitting_ = std::this_thread::get_id();
   std::vector<Outcome> outcomes = sync ? ledger_->SubmitGroup(commands) : ledger_->SubmitGroupUnsynced(commands);
   submitting_ = std::thread::id();
+  if (oversized_ && commands.size() > 1) {
+    // Too big for one message of the log, and nothing of it written: the commands go in
+    // two groups, the second decided after the first, as they would have been in one. One
+    // command alone too big keeps the error.
+    const auto middle = commands.begin() + static_cast<std::ptrdiff_t>(commands.size() / 2);
+    outcomes = SubmitLocked(std::vector<Command>(commands.begin(), middle), sync);
+    std::vector<Outcome> rest(static_cast<size_t>(commands.end() - middle));
+    const auto busy = std::find_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.status.IsBusy(); });
+    if (busy == outcomes.end()) {
+      rest = SubmitLocked(std::vector<Command>(middle, commands.end()), sync);
+    } else {
+      // The first half's fate is unknown or this server stopped writing: the second half
+      // is not sent (its Settle could store the first half while it is reported Busy).
+      for (Outcome& outcome : rest) outcome.status = busy->status;
+    }
+    outcomes.insert(outcomes.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
+    return outcomes;
+  }
   if (!appended_) return outcomes;
   for (const Outcome& outcome : outcomes) {
     if (outcome.status.ok()) return outcomes;
@@ -175,9 +201,10 @@ Result<uint64_t> PartitionWriter::AppendLocked(std::string bytes) {
     return Status::Busy(NotWriter("its writer lease lapsed before it was renewed"));
   }
   if (bytes.size() > options_.max_group_bytes) {
+    oversized_ = true;
     return Status::InvalidArgument("partition " + std::to_string(options_.partition) + ": a commit group of " +
                                    std::to_string(bytes.size()) + " bytes is larger than the log takes (" +
-                                   std::to_string(options_.max_group_bytes) + "); send fewer commands per call");
+                                   std::to_string(options_.max_group_bytes) + ")");
   }
   const uint64_t after = position_;
   Result<uint64_t> appended = log_->Append(bytes, after);

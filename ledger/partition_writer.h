@@ -48,7 +48,9 @@ struct PartitionWriterOptions {
   uint32_t partition = 0;
   std::string name;  // this server's name in the cluster: the lease holder it writes as
   // The largest group the log takes as one message (NATS's max_payload: 1 MiB by
-  // default). A larger commit group fails whole, its commands told to come in fewer.
+  // default). A larger commit group is split in two at a command boundary, again as
+  // needed (if the first half answers Busy, the second is not sent and answers the same);
+  // a single command larger than this fails (InvalidArgument).
   size_t max_group_bytes = 1 << 20;
 };
 
@@ -100,6 +102,7 @@ class PartitionWriter {
  private:
   PartitionWriter(ReplicatedLog* log, Clock* lease_clock, PartitionWriterOptions options);
   std::vector<Outcome> SubmitWith(const std::vector<Command>& commands, bool sync) EXCLUDES(mutex_);
+  std::vector<Outcome> SubmitLocked(const std::vector<Command>& commands, bool sync) REQUIRES(mutex_);
   // The replicate hook the ledger calls, under its write mutex. Refused unless called from
   // inside SubmitWith (on its thread, which holds mutex_).
   Result<uint64_t> AppendGroup(const std::vector<std::string>& events);
@@ -127,7 +130,8 @@ class PartitionWriter {
   uint64_t last_term_ GUARDED_BY(mutex_) = 0;  // of the last group seen in the log
   // The thread inside SubmitWith (holding mutex_), the only one AppendGroup serves.
   std::atomic<std::thread::id> submitting_{};
-  bool appended_ GUARDED_BY(mutex_) = false;  // by the group of the SubmitWith under way
+  bool appended_ GUARDED_BY(mutex_) = false;   // by the group of the SubmitLocked under way
+  bool oversized_ GUARDED_BY(mutex_) = false;  // that group was too big for the log
   // A group whose append answered Busy: its bytes and the position it was appended after.
   struct Unsettled {
     std::string bytes;

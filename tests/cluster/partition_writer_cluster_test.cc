@@ -95,11 +95,6 @@ class PartitionWriterOnNatsTest : public ::testing::TestWithParam<int> {
     server.grant = *grant;
     return server.writer->Lead(grant->record.term, grant->held_until_ns);
   }
-  static void ExpectClean(Ledger& ledger) {
-    Result<VerifyReport> report = ledger.Verify();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-  }
 
   TempDir root_{"taskledger-partition"};
   NatsCluster nats_{root_.path(), GetParam()};
@@ -151,8 +146,8 @@ TEST_P(PartitionWriterOnNatsTest, AFrozenWriterIsFencedAndEveryServerEndsWithThe
   Result<std::optional<TaskRecord>> parent = a.writer->ledger().GetTask("parent");
   ASSERT_TRUE(parent.ok() && parent->has_value());
   EXPECT_TRUE((*parent)->done);
-  ExpectClean(a.writer->ledger());
-  ExpectClean(b.writer->ledger());
+  test::ExpectVerifyClean(a.writer->ledger());
+  test::ExpectVerifyClean(b.writer->ledger());
 }
 
 // Three NATS servers only: with one, its loss stops the log (nothing to fail over to).
@@ -196,7 +191,7 @@ TEST_P(PartitionWriterOnNatsR3Test, KillingTheStreamLeaderUnderWritesLosesNothin
     EXPECT_EQ(log[seq - 1], event);
   }
   EXPECT_EQ(ExportLines(a.writer->ledger()), ExportLines(b.writer->ledger()));
-  ExpectClean(b.writer->ledger());
+  test::ExpectVerifyClean(b.writer->ledger());
   std::printf("leader %s killed: %zu events acknowledged, %d answers unknown\n", leader->c_str(),
               acknowledged.size(), unknown);
 }

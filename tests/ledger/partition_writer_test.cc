@@ -60,11 +60,6 @@ class PartitionWriterTest : public ::testing::Test {
     EXPECT_TRUE(node->status.ok()) << node->status.ToString();
     return node->writer ? std::move(node) : nullptr;
   }
-  void ExpectClean(Ledger& ledger) {
-    Result<VerifyReport> report = ledger.Verify();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    for (const std::string& p : report->problems) ADD_FAILURE() << "verify: " << p;
-  }
 
   MemoryLog log_;
   ManualClock wall_{kT0};
@@ -103,7 +98,7 @@ TEST_F(PartitionWriterTest, EveryGroupIsInTheLogBeforeItIsWrittenHere) {
   Result<uint64_t> stored = a->ledger().ReplicatedPosition();
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(*stored, kFirstGroupSeq + 1);
-  ExpectClean(a->ledger());
+  ExpectVerifyClean(a->ledger());
 }
 
 TEST_F(PartitionWriterTest, AStandbyAnswersBusyAndWritesNothing) {
@@ -137,7 +132,7 @@ TEST_F(PartitionWriterTest, AStandbyCatchesUpToTheSameHistory) {
   ASSERT_TRUE(b);
   EXPECT_EQ(ExportLines(b->ledger()), ExportLines(a->ledger()));
   EXPECT_EQ(b->writer->position(), a->writer->position());
-  ExpectClean(b->ledger());
+  ExpectVerifyClean(b->ledger());
 
   // b takes over: the child, ready now, is claimed there from b's own schedule.
   TL_ASSERT_OK(b->writer->Lead(2, kFarFuture));
@@ -150,7 +145,7 @@ TEST_F(PartitionWriterTest, AStandbyCatchesUpToTheSameHistory) {
   Result<std::optional<TaskRecord>> on_b = b->ledger().GetTask("child");
   ASSERT_TRUE(on_a.ok() && on_b.ok() && on_a->has_value() && on_b->has_value());
   EXPECT_EQ(EncodeTask(**on_a), EncodeTask(**on_b));
-  ExpectClean(a->ledger());
+  ExpectVerifyClean(a->ledger());
 }
 
 TEST_F(PartitionWriterTest, AFencedWriterWritesNothingAndStopsWriting) {
@@ -178,7 +173,7 @@ TEST_F(PartitionWriterTest, AFencedWriterWritesNothingAndStopsWriting) {
   TL_EXPECT_CODE(a->writer->Lead(1, kFarFuture), Code::kRefused);
   TL_ASSERT_OK(a->writer->CatchUp());
   EXPECT_EQ(ExportLines(a->ledger()), ExportLines(b->ledger()));
-  ExpectClean(a->ledger());
+  ExpectVerifyClean(a->ledger());
 }
 
 TEST_F(PartitionWriterTest, ALapsedLeaseStopsTheWriterUntilItLeadsAgain) {
@@ -230,7 +225,7 @@ TEST_F(PartitionWriterTest, ALostAnswerIsSettledBeforeAnythingElse) {
     Node b(&log, &wall, &lease_clock, "b");
     TL_ASSERT_OK(b.status);
     EXPECT_EQ(ExportLines(b.ledger()), ExportLines(a.ledger()));
-    ExpectClean(a.ledger());
+    ExpectVerifyClean(a.ledger());
   }
 }
 
@@ -326,7 +321,7 @@ TEST_F(PartitionWriterTest, TheLocalLedgerIsWrittenOnlyThroughTheWriter) {
   EXPECT_TRUE(log_.groups().empty());
 }
 
-TEST_F(PartitionWriterTest, AGroupLargerThanTheLogTakesFailsWhole) {
+TEST_F(PartitionWriterTest, AGroupLargerThanTheLogTakesIsSplitAtCommands) {
   auto env = std::unique_ptr<rocksdb::Env>(rocksdb::NewMemEnv(rocksdb::Env::Default()));
   LedgerOptions local;
   local.path = "/partition-0";
@@ -339,13 +334,44 @@ TEST_F(PartitionWriterTest, AGroupLargerThanTheLogTakesFailsWhole) {
   TL_ASSERT_OK((*writer)->Lead(1, kFarFuture));
   std::vector<Command> many;
   for (int i = 0; i < 100; ++i) many.push_back(CreateCmd("t" + std::to_string(i)));
-  for (const Outcome& outcome : (*writer)->Submit(many)) {
-    TL_EXPECT_CODE(outcome.status, Code::kInvalidArgument);
-    EXPECT_NE(outcome.status.message().find("send fewer commands per call"), std::string::npos);
+  many[50] = CreateCmd("t0");  // refused as a duplicate: outcomes stay in order across the split
+  std::vector<Outcome> outcomes = (*writer)->Submit(many);
+  ASSERT_EQ(outcomes.size(), 100u);
+  for (int i = 0; i < 100; ++i) {
+    if (i == 50) {
+      EXPECT_FALSE(outcomes[i].status.ok());
+    } else {
+      TL_EXPECT_OK(outcomes[i].status);
+      EXPECT_EQ(outcomes[i].reply.task_id, "t" + std::to_string(i));
+    }
   }
-  EXPECT_TRUE(log_.groups().empty());
-  EXPECT_EQ((*writer)->ledger().last_seq(), 0u);
-  TL_ASSERT_OK((*writer)->Submit({CreateCmd("small")}).front().status);  // and it goes on writing
+  EXPECT_GT(log_.groups().size(), 4u);  // split, and again
+  for (const std::string& group : log_.groups()) EXPECT_LE(group.size(), 4096u);
+  EXPECT_EQ((*writer)->ledger().last_seq(), 99u);
+
+  // When a half answers Busy (its fate unknown), the rest is not sent.
+  log_.LoseNextAnswer(/*stored=*/true);
+  const size_t before = log_.groups().size();
+  std::vector<Command> more;
+  for (int i = 0; i < 100; ++i) more.push_back(CreateCmd("u" + std::to_string(i)));
+  for (const Outcome& outcome : (*writer)->Submit(more)) EXPECT_TRUE(outcome.status.IsBusy()) << outcome.status.ToString();
+  EXPECT_EQ(log_.groups().size(), before + 1);  // only the first piece, whose answer was lost
+  TL_ASSERT_OK((*writer)->Submit({CreateCmd("after")}).front().status);  // settles it first
+  EXPECT_TRUE((*writer)->ledger().GetTask("u0")->has_value());
+  EXPECT_FALSE((*writer)->ledger().GetTask("u99")->has_value());
+
+  // One command alone larger than the log takes fails, and nothing of it is written.
+  Command huge = CreateCmd("huge", std::string(5000, 'x'));
+  std::vector<Outcome> refused = (*writer)->Submit({CreateCmd("small"), huge});
+  TL_EXPECT_OK(refused[0].status);
+  TL_EXPECT_CODE(refused[1].status, Code::kInvalidArgument);
+  EXPECT_NE(refused[1].status.message().find("larger than the log takes"), std::string::npos)
+      << refused[1].status.message();
+  EXPECT_FALSE((*writer)->ledger().GetTask("huge")->has_value());
+  EXPECT_EQ((*writer)->ledger().GetTask("small")->value().id, "small");
+  Node b(&log_, &wall_, &lease_clock_, "b");
+  TL_ASSERT_OK(b.status);
+  EXPECT_EQ(ExportLines(b.ledger()), ExportLines((*writer)->ledger()));
   writer->reset();
 }
 
@@ -371,7 +397,7 @@ TEST_F(PartitionWriterTest, ASweepOfManyLapsedLeasesFitsTheLogsMessages) {
   TL_ASSERT_OK(second.status);
   EXPECT_EQ(second.reply.events.size(), 500u);
   for (const std::string& group : log_.groups()) EXPECT_LE(group.size(), size_t{1} << 20);
-  ExpectClean(a->ledger());
+  ExpectVerifyClean(a->ledger());
 }
 
 // A file system over another that fails every write while `failing` is set: the local
@@ -449,7 +475,7 @@ TEST_F(PartitionWriterTest, ALocalWriteThatFailsAfterTheLogStoredTheGroupIsAppli
   Node b(&log_, &wall_, &lease_clock_, "b");
   TL_ASSERT_OK(b.status);
   EXPECT_EQ(ExportLines(a->ledger()), ExportLines(b.ledger()));
-  ExpectClean(a->ledger());
+  ExpectVerifyClean(a->ledger());
 }
 
 TEST_F(PartitionWriterTest, AGroupCommitterWritesThroughTheLog) {
@@ -484,7 +510,7 @@ TEST_F(PartitionWriterTest, AGroupCommitterWritesThroughTheLog) {
   auto b = MakeNode("b");
   ASSERT_TRUE(b);
   EXPECT_EQ(ExportLines(b->ledger()), ExportLines(a->ledger()));
-  ExpectClean(b->ledger());
+  ExpectVerifyClean(b->ledger());
 }
 
 // Random commands through servers taking over from each other, with lost answers and
@@ -553,7 +579,7 @@ TEST_F(PartitionWriterTest, RandomFailoversLoseNothingAcknowledged) {
   }
   for (auto& node : nodes) {
     EXPECT_EQ(ExportLines(node->ledger()), ExportLines(nodes[0]->ledger()));
-    ExpectClean(node->ledger());
+    ExpectVerifyClean(node->ledger());
   }
   RecordProperty("acknowledged", static_cast<int>(acknowledged.size()));
   std::printf("seed %u: %zu events acknowledged, %d takeovers, %d Busy answers, %zu log groups\n", seed,
