@@ -9,9 +9,8 @@
 # --sync always (default): every server fsyncs each write (jetstream sync_interval: always),
 # the setting comparable to RocksDB's sync=true. --sync default: NATS's own default (a
 # flush every 2 minutes; an R3 append is then held in the memory of 2 of 3 servers).
-# Starts one lone server and a cluster of three on loopback (nats-server from
-# /opt/taskledger-nats, scripts/install-nats-server.sh), all removed at the end (their logs
-# are kept, and their place printed, if the benchmark fails).
+# Starts one lone server and a cluster of three on loopback (scripts/nats-cluster.sh), all
+# removed at the end (their logs are kept, and their place printed, if the benchmark fails).
 # The binary defaults to build-bench/bench/jetstream_bench (Release, built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,11 +42,11 @@ if [[ -z $bench ]]; then
 fi
 
 scratch=$(mktemp -d /var/tmp/taskledger-cluster-append-XXXXXX)
-pids=()
 cleanup() {
   local status=$?
-  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for cluster in r1 r3; do
+    [[ -f $scratch/$cluster/pids ]] && { scripts/nats-cluster.sh stop "$scratch/$cluster" || true; }
+  done
   if [[ $status == 0 ]]; then
     rm -rf "$scratch"
   else
@@ -56,40 +55,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Loopback ports below the kernel's ephemeral range (32768 and up), so that no outgoing
-# connection holds one: a client port and a cluster port per server.
-base=$(( 10000 + RANDOM % 20000 ))
-start_server() {  # NAME PORT CLUSTER_PORT ROUTES (empty: alone)
-  local name=$1 port=$2 cluster_port=$3 routes=$4 conf=$scratch/$1.conf
-  {
-    echo "server_name: $name"
-    echo "listen: 127.0.0.1:$port"
-    echo "jetstream { store_dir: \"$scratch/$name\""
-    [[ $sync == always ]] && echo "  sync_interval: always"
-    echo "}"
-    if [[ -n $routes ]]; then
-      echo "cluster { name: taskledger, listen: 127.0.0.1:$cluster_port, routes: [$routes] }"
-    fi
-  } >"$conf"
-  "$nats_server" -c "$conf" >"$scratch/$name.log" 2>&1 &
-  pids+=($!)
-}
-start_server alone $base 0 ""
-r3_urls=()
-for i in 0 1 2; do
-  routes=
-  for j in 0 1 2; do
-    [[ $j == "$i" ]] || routes+="${routes:+, }nats://127.0.0.1:$(( base + 10 + 2 * j + 1 ))"
-  done
-  start_server "n$i" $(( base + 10 + 2 * i )) $(( base + 10 + 2 * i + 1 )) "$routes"
-  r3_urls+=("nats://127.0.0.1:$(( base + 10 + 2 * i ))")
-done
-for name in alone n0 n1 n2; do
-  for _ in $(seq 200); do grep -q "Server is ready" "$scratch/$name.log" 2>/dev/null && break; sleep 0.05; done
-  grep -q "Server is ready" "$scratch/$name.log" || { echo "cluster_append: $name did not start:" >&2; cat "$scratch/$name.log" >&2; exit 1; }
-done
+export TASKLEDGER_NATS_SERVER=$nats_server
+base=$(( 10000 + RANDOM % 20000 ))  # one base for both, so that their ports never meet
+r1_urls=$(scripts/nats-cluster.sh start "$scratch/r1" --size 1 --port "$base" --sync "$sync")
+r3_urls=$(scripts/nats-cluster.sh start "$scratch/r3" --size 3 --port $(( base + 10 )) --sync "$sync")
 
 echo "cluster_append: mode $mode, sync $sync, $("$nats_server" --version), load $(cut -d' ' -f1-3 /proc/loadavg)"
 TASKLEDGER_BENCH_MODE=$mode TASKLEDGER_BENCH_DIR=$scratch \
-  TASKLEDGER_NATS_R1="nats://127.0.0.1:$base" TASKLEDGER_NATS_R3=$(IFS=,; echo "${r3_urls[*]}") \
+  TASKLEDGER_NATS_R1=$r1_urls TASKLEDGER_NATS_R3=$r3_urls \
   "$bench" --benchmark_min_time=0
