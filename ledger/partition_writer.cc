@@ -51,8 +51,18 @@ Result<std::unique_ptr<PartitionWriter>> PartitionWriter::Open(LedgerOptions loc
 }
 
 std::string PartitionWriter::NotWriter(const std::string& why) const {
+  std::string writer;
+  {
+    MutexLock lock(&known_writer_mutex_);
+    writer = known_writer_;
+  }
   return "partition " + std::to_string(options_.partition) + ": server " + options_.name + " is not its writer (" +
-         why + "); try again, or ask its writer";
+         why + "); try again, or ask its writer" + (writer.empty() ? "" : " (" + writer + ")");
+}
+
+void PartitionWriter::SetKnownWriter(std::string where) {
+  MutexLock lock(&known_writer_mutex_);
+  known_writer_ = std::move(where);
 }
 
 Status PartitionWriter::CatchUp() {

@@ -96,6 +96,11 @@ class PartitionWriter {
   std::vector<Outcome> SubmitUnsynced(const std::vector<Command>& commands) EXCLUDES(mutex_);
   Status SyncWrites() { return ledger_->SyncWrites(); }
 
+  // Who writes the partition, as this server last saw it (e.g. "n2 at tcp:10.0.0.2:7401"):
+  // named in the Busy answers of a standby, so that a client knows where to go. Empty:
+  // not known.
+  void SetKnownWriter(std::string where) EXCLUDES(known_writer_mutex_);
+
   // The log's position of the last group this ledger holds (kFirstGroupSeq - 1: none).
   uint64_t position() EXCLUDES(mutex_);
 
@@ -114,7 +119,7 @@ class PartitionWriter {
   Status Settle() REQUIRES(mutex_);
   // A group read from the log, or settled as stored: applied here.
   Status ApplyGroup(uint64_t seq, std::string_view bytes) REQUIRES(mutex_);
-  std::string NotWriter(const std::string& why) const;
+  std::string NotWriter(const std::string& why) const EXCLUDES(known_writer_mutex_);
 
   ReplicatedLog* const log_;
   Clock* const lease_clock_;
@@ -138,6 +143,9 @@ class PartitionWriter {
     uint64_t after = 0;
   };
   std::optional<Unsettled> unsettled_ GUARDED_BY(mutex_);
+  // Its own mutex: set by the seat's thread while a submit may hold mutex_ for an append.
+  mutable Mutex known_writer_mutex_;
+  std::string known_writer_ GUARDED_BY(known_writer_mutex_);
 };
 
 }  // namespace taskledger

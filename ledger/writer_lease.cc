@@ -134,6 +134,12 @@ Result<uint64_t> WriterLeases::Write(uint32_t partition, const WriterLeaseRecord
                          " (term " + std::to_string(now->record.term) + ")");
 }
 
+std::optional<WriterLeaseRecord> WriterLeases::LastSeen(uint32_t partition) const {
+  auto seen = last_seen_.find(partition);
+  if (seen == last_seen_.end()) return std::nullopt;
+  return seen->second;
+}
+
 Result<WriterGrant> WriterLeases::TryAcquire(uint32_t partition, const std::string& holder, int64_t ttl_ns) {
   if (holder.empty()) return Status::InvalidArgument("a writer lease needs a holder's name");
   if (ttl_ns < kMs || ttl_ns > kDay || ttl_ns % kMs != 0) {
@@ -145,6 +151,7 @@ Result<WriterGrant> WriterLeases::TryAcquire(uint32_t partition, const std::stri
   // was written by then, and a read that took long (an election) must not date a fresh
   // renewal from before it was asked.
   const int64_t looked_at = clock_.NowNs();
+  last_seen_[partition] = reading->record;
   const TakeoverDecision decision =
       DecideTakeover(watches_[partition], reading->revision, reading->record, holder, ttl_ns, looked_at);
   if (!decision.take) {

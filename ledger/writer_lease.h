@@ -90,6 +90,10 @@ class WriterLeases {
   // Refused as Renew is.
   Status Release(const WriterGrant& grant);
 
+  // The partition's record as TryAcquire last read it (who writes it, as far as this
+  // server knows); nullopt before any look. For the directory a standby answers with.
+  std::optional<WriterLeaseRecord> LastSeen(uint32_t partition) const;
+
  private:
   struct Reading {
     uint64_t revision = 0;  // 0: never written
@@ -107,6 +111,7 @@ class WriterLeases {
   LeaseRecords* const records_;
   Clock& clock_;
   std::map<uint32_t, LeaseWatch> watches_;
+  std::map<uint32_t, WriterLeaseRecord> last_seen_;
   // Per partition held: when the earliest renewal whose answer was lost was asked.
   std::map<uint32_t, int64_t> unanswered_since_;
 };

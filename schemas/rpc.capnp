@@ -79,7 +79,9 @@ interface TaskViewSink {
 interface Ledger {
   # Commands are validated in order and committed in groups, one durable write per group;
   # the reply comes once the group is durable.
-  submit @0 (commands :List(Command)) -> (outcomes :List(Outcome));
+  # `forwarded`: sent by a server of a cluster that is not the partition's writer, on
+  # behalf of its client (docs/scale-out.md); the receiver does not forward it again.
+  submit @0 (commands :List(Command), forwarded :Bool) -> (outcomes :List(Outcome));
   now @1 () -> (ns :Int64, lastSeq :UInt64);
   # Every task in one reply: fails with an error asking for a newer client once the reply
   # would pass the message size limit (a few hundred thousand small tasks). Use listTasks.

@@ -80,7 +80,9 @@ void NatsCluster::Start(int i) {
       if (&other == &node) continue;
       routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") + std::to_string(other.cluster_port);
     }
-    argv.insert(argv.end(), {"--cluster_name", "taskledger", "--cluster",
+    // A name of its own (its first server's cluster port): a server of another test's
+    // cluster can never join this one, whatever ports the two were given.
+    argv.insert(argv.end(), {"--cluster_name", "taskledger-" + std::to_string(nodes_.front().cluster_port), "--cluster",
                              "nats://127.0.0.1:" + std::to_string(node.cluster_port), "--routes", routes});
   }
   // One log per start, so that a restarted server's log leaves the first run's in place.

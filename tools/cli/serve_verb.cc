@@ -48,6 +48,10 @@ void AddServeVerb(CLI::App& app, Cli& cli, VerbAction& run) {
                    "not with a socket from systemd (socket activation)");
   verb->add_option("--http", flags->options.http, "also serve GET /metrics (Prometheus) and /healthz over HTTP on "
                    "unix:/path or tcp:HOST:PORT; not with a socket named http from systemd");
+  verb->add_option("--cluster", flags->options.cluster_config,
+                   "serve as one server of a cluster on NATS JetStream, as the JSON file CONFIG says "
+                   "(docs/scale-out.md); --db is this server's local view of the partition's log")
+      ->type_name("CONFIG");
   verb->add_flag("--allow-remote", flags->options.allow_remote, "let tcp (--listen, --http) bind a non-loopback address");
   verb->add_flag("--no-sync", flags->no_sync, "acknowledge before fsync (benchmarks only: loses data on power cut)");
   verb->add_option("--idle-timeout", flags->idle_timeout,

@@ -21,6 +21,9 @@
 #include "projections/limits.h"
 #include "tools/common/address.h"
 #include "tools/common/follow.h"
+#include "tools/server/cluster_config.h"
+#include "tools/server/cluster_member.h"
+#include "tools/server/forwarder.h"
 #include "tools/server/free_memory.h"
 #include "tools/server/http_service.h"
 #include "tools/server/listener.h"
@@ -175,17 +178,36 @@ kj::Promise<std::vector<Outcome>> SubmitToCommitter(GroupCommitter& committer, S
   });
 }
 
+// Where a call's commands go: the committer; in a cluster, a standby passes them on to
+// the partition's writer, unless they were passed on to it already (`forwarded`).
+using SubmitRoute = std::function<kj::Promise<std::vector<Outcome>>(std::vector<Command>, bool forwarded)>;
+
+// A standby's way (Forwarder), counted and recorded as SubmitToCommitter does.
+kj::Promise<std::vector<Outcome>> ForwardToWriter(Forwarder& forwarder, ServerMetrics& metrics, size_t* in_flight,
+                                                  const std::string& writer, std::vector<Command> commands) {
+  const SteadyClock::time_point submitted = SteadyClock::now();
+  std::vector<CommandKind> kinds;
+  kinds.reserve(commands.size());
+  for (const Command& c : commands) kinds.push_back(c.kind);
+  ++*in_flight;
+  return forwarder.Submit(writer, commands)
+      .then([in_flight, &metrics, kinds = std::move(kinds), submitted](std::vector<Outcome> outcomes) {
+        --*in_flight;
+        RecordOutcomes(metrics, kinds, outcomes, submitted);
+        return outcomes;
+      });
+}
+
 // The service of one connection (each has its own, to count its calls).
 class LedgerService final : public rpc::Ledger::Server {
  public:
-  LedgerService(Ledger* ledger, GroupCommitter* committer, ServerMetrics* metrics, kj::Timer& timer,
-                kj::ForkedPromise<void>& stopping, size_t* in_flight, std::shared_ptr<Activity> activity)
+  LedgerService(Ledger* ledger, const SubmitRoute* route, ServerMetrics* metrics, kj::Timer& timer,
+                kj::ForkedPromise<void>& stopping, std::shared_ptr<Activity> activity)
       : ledger_(ledger),
-        committer_(committer),
+        route_(route),
         metrics_(metrics),
         timer_(timer),
         stopping_(stopping),
-        in_flight_(in_flight),
         activity_(std::move(activity)) {}
 
   kj::Promise<void> submit(SubmitContext context) override {
@@ -214,7 +236,7 @@ class LedgerService final : public rpc::Ledger::Server {
       FillOutcomes(context, outcomes);
       return kj::READY_NOW;
     }
-    return SubmitToCommitter(*committer_, *metrics_, in_flight_, std::move(commands))
+    return (*route_)(std::move(commands), context.getParams().getForwarded())
         .then([context](std::vector<Outcome> outcomes) mutable { FillOutcomes(context, outcomes); })
         .attach(kj::mv(call));
   }
@@ -454,11 +476,10 @@ class LedgerService final : public rpc::Ledger::Server {
   }
 
   Ledger* ledger_;
-  GroupCommitter* committer_;
+  const SubmitRoute* route_;
   ServerMetrics* metrics_;
   kj::Timer& timer_;
   kj::ForkedPromise<void>& stopping_;
-  size_t* in_flight_;
   std::shared_ptr<Activity> activity_;
 };
 
@@ -588,11 +609,19 @@ void RaiseOpenFilesLimit() {
 // One function on purpose (~90 lines): the event loop, the ledger, the committer and the
 // listener are locals whose destruction order is the shutdown order, and the accept and
 // drain loops capture them by reference.
-int Serve(const ServeOptions& options) {
+int Serve(const ServeOptions& given) {
   const auto fail = [](const Status& s) {
     std::fprintf(stderr, "taskledger: %s\n", s.message().c_str());
     return s.ExitCode();
   };
+  ServeOptions options = given;
+  std::optional<ClusterConfig> cluster;
+  if (!options.cluster_config.empty()) {
+    Result<ClusterConfig> config = LoadClusterConfig(options.cluster_config);
+    if (!config.ok()) return fail(config.status());
+    cluster = std::move(*config);
+    if (!options.listen_given) options.listen = cluster->servers.at(cluster->name);
+  }
   Result<ListenPlans> plans = PlanListeners(options);
   if (!plans.ok()) return fail(plans.status());
 
@@ -606,15 +635,31 @@ int Serve(const ServeOptions& options) {
   ServerMetrics metrics(BuildInfo{options.version, options.revision});
   const SteadyClock::time_point opening = SteadyClock::now();
   SystemClock clock;
-  LedgerOptions ledger_options;
-  ledger_options.path = options.db_path;
-  ledger_options.sync = options.sync;
-  Result<std::unique_ptr<Ledger>> ledger = Ledger::Open(ledger_options, &clock);
-  if (!ledger.ok()) return fail(ledger.status());
+  // One node: the ledger, written by the committer. A cluster: the partition writer's
+  // local view, written by the committer through the partition's log.
+  std::unique_ptr<Ledger> own_ledger;
+  std::unique_ptr<ClusterMember> member;
+  if (cluster) {
+    Result<std::unique_ptr<ClusterMember>> opened = ClusterMember::Open(*cluster, options.db_path, options.sync, &clock);
+    if (!opened.ok()) return fail(opened.status());
+    member = std::move(*opened);
+  } else {
+    LedgerOptions ledger_options;
+    ledger_options.path = options.db_path;
+    ledger_options.sync = options.sync;
+    Result<std::unique_ptr<Ledger>> opened = Ledger::Open(ledger_options, &clock);
+    if (!opened.ok()) return fail(opened.status());
+    own_ledger = std::move(*opened);
+  }
+  Ledger* const ledger = member != nullptr ? &member->writer().ledger() : own_ledger.get();
   metrics.SetStartupSeconds(std::chrono::duration<double>(SteadyClock::now() - opening).count());
 
   auto io = kj::setupAsyncIo();
-  GroupCommitter committer(ledger->get(), ObservedCommitOptions(metrics));
+  std::unique_ptr<GroupCommitter> committer_owner =
+      member != nullptr ? std::make_unique<GroupCommitter>(&member->writer(), ObservedCommitOptions(metrics))
+                        : std::make_unique<GroupCommitter>(ledger, ObservedCommitOptions(metrics));
+  GroupCommitter& committer = *committer_owner;
+  if (member != nullptr) member->Start();
   size_t in_flight = 0;
   auto stop_paf = kj::newPromiseAndFulfiller<void>();
   kj::ForkedPromise<void> stopping = stop_paf.promise.fork();
@@ -623,12 +668,19 @@ int Serve(const ServeOptions& options) {
   if (!listener.ok()) return fail(listener.status());
   kj::Timer& timer = io.provider->getTimer();
   HttpSources http_sources;
-  http_sources.ledger = ledger->get();
-  http_sources.submit = [&committer, &metrics, &in_flight](std::vector<Command> commands) {
+  http_sources.ledger = ledger;
+  // Twice the writer lease: by then a writer that does not answer has lost its lease.
+  Forwarder forwarder(*io.provider, member != nullptr ? 2 * cluster->lease_ttl_ns * kj::NANOSECONDS : 0 * kj::SECONDS);
+  const SubmitRoute route = [&](std::vector<Command> commands, bool forwarded) -> kj::Promise<std::vector<Outcome>> {
+    if (member != nullptr && !forwarded && !member->writer().writing()) {
+      const std::string writer = member->WriterAddress();
+      if (!writer.empty()) return ForwardToWriter(forwarder, metrics, &in_flight, writer, std::move(commands));
+    }
     return SubmitToCommitter(committer, metrics, &in_flight, std::move(commands));
   };
+  http_sources.submit = [&route](std::vector<Command> commands) { return route(std::move(commands), false); };
   http_sources.metrics = &metrics;
-  http_sources.gauges = [ledger = ledger->get()] { return Scrape(*ledger); };
+  http_sources.gauges = [ledger] { return Scrape(*ledger); };
   http_sources.title = options.db_path;
   Result<std::unique_ptr<HttpEndpoint>> http = StartHttp(plans->http, io, std::move(http_sources));
   if (!http.ok()) {
@@ -649,7 +701,7 @@ int Serve(const ServeOptions& options) {
         metrics.SetConnections(++open_connections);
         auto activity = std::make_shared<Activity>();
         capnp::Capability::Client service =
-            kj::heap<LedgerService>(ledger->get(), &committer, &metrics, timer, stopping, &in_flight, activity);
+            kj::heap<LedgerService>(ledger, &route, &metrics, timer, stopping, activity);
         auto connection = kj::heap<Connection>(kj::mv(stream), activity, kj::mv(service), reader_options);
         kj::Promise<void> done = connection->network.onDisconnect();
         if (options.idle_timeout_ns > 0) {
@@ -662,7 +714,12 @@ int Serve(const ServeOptions& options) {
       return accept_loop();
     });
   };
-  spdlog::info("serving ledger {} on {}", options.db_path, listener->shown);
+  if (cluster) {
+    spdlog::info("serving ledger {} on {}, as {} of a cluster ({} NATS replicas, writer lease {} ms)", options.db_path,
+                 listener->shown, cluster->name, cluster->replicas, cluster->lease_ttl_ns / 1'000'000);
+  } else {
+    spdlog::info("serving ledger {} on {}", options.db_path, listener->shown);
+  }
   if (*http != nullptr) std::cout << "http on " << (*http)->shown() << std::endl;
   std::cout << "listening on " << listener->shown << std::endl;
   NotifyReady("serving ledger " + options.db_path + " on " + listener->shown);
@@ -681,6 +738,7 @@ int Serve(const ServeOptions& options) {
   // HTTP: no new requests; event streams end; requests in flight are answered below.
   kj::Promise<void> http_drained = *http != nullptr ? (*http)->Drain() : kj::Promise<void>(kj::READY_NOW);
   committer.Stop();
+  if (member != nullptr) member->Stop();  // gives the writer lease up: a standby takes over at once
   stop_paf.fulfiller->fulfill();
   auto give_up = io.provider->getTimer().afterDelay(kDrainReplies);
   std::function<kj::Promise<void>()> drain = [&]() -> kj::Promise<void> {

@@ -28,6 +28,10 @@ struct ServeOptions {
   // --http: where to serve GET /metrics and /healthz (unix:PATH or tcp:HOST:PORT, the
   // rules of --listen); empty: no HTTP listener, unless systemd passed one named `http`.
   std::string http;
+  // --cluster: the cluster config's path (tools/server/cluster_config.h); empty: a single
+  // node. In a cluster `db_path` is this server's local view of the partition's log, and
+  // the server listens on its address in the config unless --listen says otherwise.
+  std::string cluster_config;
   // What taskledger_build_info reports: the CLI's --version.
   std::string version;
   std::string revision;

@@ -1,0 +1,257 @@
+// `taskledger serve --cluster` (tools/server/cluster_member.h): three real server
+// processes on one partition's log, on three clustered NATS servers (R3), driven through
+// the CLI as a user would. One writes; the others stand by, pass their clients' commands
+// on to it, and follow the log. A writer killed -9, or frozen past its lease, is
+// replaced; nothing acknowledged is lost, the frozen writer does not write once woken (a
+// command it reads late reaches the new writer), and every server's view ends identical
+// and verifies clean.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/cluster/nats_cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/server.h"
+#include "tests/support/temp_dir.h"
+
+namespace taskledger {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Background;
+using test::NatsCluster;
+using test::ProcessResult;
+using test::RunProcess;
+using test::ServerProcess;
+using test::TaskledgerBinary;
+using test::TempDir;
+using test::WaitUntil;
+
+constexpr int kServers = 3;
+
+class ServeClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(HasFatalFailure());  // a NATS server that did not start
+    nlohmann::json config = {{"nats", nats_.Urls()}, {"replicas", 3}, {"lease_ttl", "1s"}};
+    for (int i = 0; i < kServers; ++i) config["servers"][Name(i)] = "unix:" + Socket(i);
+    for (int i = 0; i < kServers; ++i) {
+      config["name"] = Name(i);
+      std::ofstream(Config(i)) << config.dump();
+      Start(i);
+    }
+    for (int i = 0; i < kServers; ++i) ASSERT_TRUE(servers_[i]->WaitListening(30s)) << servers_[i]->output();
+  }
+
+  static std::string Name(int i) { return "n" + std::to_string(i + 1); }
+  std::string Socket(int i) const { return root_.path() + "/" + Name(i) + ".sock"; }
+  std::string Config(int i) const { return root_.path() + "/" + Name(i) + ".json"; }
+  void Start(int i) {
+    servers_[i] = std::make_unique<ServerProcess>(root_.path() + "/" + Name(i) + ".db", Socket(i),
+                                                  root_.path() + "/" + Name(i) + ".out." + std::to_string(++starts_),
+                                                  std::vector<std::string>{"--cluster", Config(i)},
+                                                  std::vector<std::string>{"--log-level", "info"});
+  }
+
+  ProcessResult Cli(int i, std::vector<std::string> args) {
+    args.insert(args.begin(), {TaskledgerBinary(), "--connect", "unix:" + Socket(i)});
+    return RunProcess(args);
+  }
+  // The server (not `except`) whose log says last that it writes the partition, waiting
+  // until one does; -1 if none does within `limit`.
+  int Writer(int except = -1, std::chrono::milliseconds limit = 30s) {
+    int writer = -1;
+    WaitUntil(
+        [&] {
+          for (int i = 0; i < kServers && writer < 0; ++i) {
+            const std::string out = servers_[i]->output();
+            const size_t writing = out.rfind("partition 0: writing");
+            const size_t standing = out.rfind("partition 0: standing by");
+            if (i != except && writing != std::string::npos && (standing == std::string::npos || standing < writing)) {
+              writer = i;
+            }
+          }
+          return writer >= 0;
+        },
+        limit);
+    return writer;
+  }
+  // The server (not `except`) that first accepts a create of `id`, trying each in turn
+  // until one does; -1 if none does within `limit`.
+  int CreateSomewhere(const std::string& id, std::chrono::milliseconds limit, int except = -1) {
+    int writer = -1;
+    WaitUntil(
+        [&] {
+          for (int i = 0; i < kServers && writer < 0; ++i) {
+            if (i != except && Cli(i, {"create", id, "--title", id}).exit_code == 0) writer = i;
+          }
+          return writer >= 0;
+        },
+        limit);
+    return writer;
+  }
+  // Every task's events on server i, in log order, as the export prints them (the history
+  // that must be identical on every replica).
+  std::string History(int i) {
+    ProcessResult log = Cli(i, {"log", "--json"});
+    EXPECT_EQ(log.exit_code, 0) << log.err;
+    return log.out;
+  }
+  void ExpectVerifyClean(int i) {
+    ProcessResult verify = Cli(i, {"verify", "--json"});
+    EXPECT_EQ(verify.exit_code, 0) << Name(i) << ": " << verify.out << verify.err;
+  }
+  // Waits until server i's view holds `history` (it follows the log).
+  void ExpectCaughtUp(int i, const std::string& history) {
+    EXPECT_TRUE(WaitUntil([&] { return History(i) == history; }, 20s))
+        << Name(i) << " did not catch up:\n" << History(i) << "\nexpected:\n" << history;
+  }
+
+  TempDir root_{"taskledger-serve-cluster"};
+  NatsCluster nats_{root_.path(), 3};
+  std::unique_ptr<ServerProcess> servers_[kServers];
+  int starts_ = 0;
+};
+
+TEST_F(ServeClusterTest, AWriterKilledIsReplacedWithNothingAcknowledgedLost) {
+  const int writer = Writer();
+  ASSERT_GE(writer, 0) << "no server took the partition";
+  ASSERT_EQ(Cli(writer, {"create", "t0", "--title", "t0"}).exit_code, 0);
+  for (int t = 1; t < 20; ++t) ASSERT_EQ(Cli(writer, {"create", "t" + std::to_string(t), "--title", "t"}).exit_code, 0);
+  ProcessResult claim = Cli(writer, {"claim", "t0", "--worker", "w1", "--ttl", "1h"});
+  ASSERT_EQ(claim.exit_code, 0) << claim.err;
+  std::string token;  // claim prints: id token deadline
+  std::istringstream(claim.out) >> token >> token;
+
+  // A standby passes commands on to the writer (a client may connect to any server), and
+  // serves reads from its view, which follows the log.
+  const int standby = (writer + 1) % kServers;
+  ProcessResult forwarded = Cli(standby, {"create", "forwarded", "--title", "forwarded"});
+  EXPECT_EQ(forwarded.exit_code, 0) << forwarded.err;
+  EXPECT_EQ(Cli(writer, {"show", "forwarded"}).exit_code, 0) << "the writer does not have what a standby passed on";
+  const std::string before = History(writer);
+  for (int i = 0; i < kServers; ++i) ExpectCaughtUp(i, before);
+
+  // kill -9 the writer: another takes over once the lease has lapsed (1 s), with every
+  // acknowledged command, the lease held on t0 included.
+  servers_[writer]->process().Signal(SIGKILL);
+  servers_[writer]->process().WaitExit(10s);
+  const auto lost = std::chrono::steady_clock::now();
+  ASSERT_GE(CreateSomewhere("after-kill", 30s, writer), 0) << "no server took over";
+  const int next = Writer(writer);
+  ASSERT_GE(next, 0);
+  std::cout << "takeover after kill -9: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - lost).count()
+            << " ms\n";
+  const std::string history = History(next);
+  EXPECT_EQ(history.rfind(before, 0), 0u) << "the new writer's log does not begin with the old one's";
+  nlohmann::json t0 = nlohmann::json::parse(Cli(next, {"show", "t0", "--json"}).out);
+  EXPECT_EQ(t0["holder"], "w1") << t0.dump();
+  EXPECT_EQ(std::to_string(t0["token"].get<uint64_t>()), token) << t0.dump();
+  EXPECT_EQ(Cli(next, {"claim", "t0", "--worker", "w2"}).exit_code, 3) << "the lease held by w1 was lost";
+
+  // The killed server comes back as a standby and catches up.
+  Start(writer);
+  ASSERT_TRUE(servers_[writer]->WaitListening(30s)) << servers_[writer]->output();
+  const std::string after = History(next);
+  for (int i = 0; i < kServers; ++i) {
+    ExpectCaughtUp(i, after);
+    ExpectVerifyClean(i);
+  }
+}
+
+TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndDoesNotWriteOnceWoken) {
+  const int writer = Writer();
+  ASSERT_GE(writer, 0) << "no server took the partition";
+  ASSERT_EQ(Cli(writer, {"create", "t0", "--title", "t0"}).exit_code, 0);
+
+  // SIGSTOP the writer, and send it a command it will only read once it wakes.
+  servers_[writer]->process().Signal(SIGSTOP);
+  Background late({TaskledgerBinary(), "--connect", "unix:" + Socket(writer), "create", "late", "--title", "late"}, {},
+                  root_.path() + "/late.out");
+  ASSERT_GE(CreateSomewhere("t1", 30s, writer), 0) << "no server took over from the frozen writer";
+  const int next = Writer(writer);
+  ASSERT_GE(next, 0);
+  servers_[writer]->process().Signal(SIGCONT);
+
+  // Woken, its lease long lapsed, it must not write: it answers the late create Busy,
+  // steps down, and passes the client's retry on to the new writer. So the task is
+  // created once, by the new writer.
+  EXPECT_EQ(late.WaitExit(30s), 0) << late.output();
+  EXPECT_EQ(Cli(next, {"show", "late"}).exit_code, 0);
+  // It steps down and follows the new writer.
+  ASSERT_EQ(Cli(next, {"create", "t2", "--title", "t2"}).exit_code, 0);
+  const std::string history = History(next);
+  for (int i = 0; i < kServers; ++i) {
+    ExpectCaughtUp(i, history);
+    ExpectVerifyClean(i);
+  }
+  EXPECT_NE(servers_[writer]->output().find("standing by; its writer is " + Name(next)), std::string::npos)
+      << servers_[writer]->output();
+}
+
+TEST_F(ServeClusterTest, AStoppedWriterHandsOverAtOnce) {
+  const int writer = Writer();
+  ASSERT_GE(writer, 0) << "no server took the partition";
+  // SIGTERM: it finishes, releases the lease; a standby takes over without waiting the ttl
+  // out (well within it).
+  ASSERT_EQ(servers_[writer]->Stop(), 0) << servers_[writer]->output();
+  EXPECT_NE(servers_[writer]->output().find("writer lease released"), std::string::npos) << servers_[writer]->output();
+  const auto stopped = std::chrono::steady_clock::now();
+  const int next = CreateSomewhere("t1", 30s, writer);
+  ASSERT_GE(next, 0);
+  ASSERT_GE(Writer(writer), 0);
+  // Released, not lapsed: well within the 1 s ttl, with room for a slow machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - stopped, 5s);
+  ExpectVerifyClean(next);
+}
+
+// A config that cannot be right is refused before anything starts: one line naming the
+// file and the field, exit 2 (4 for a file that is not there), no socket left behind.
+TEST(ServeClusterConfigTest, ABadConfigIsRefusedWithOneLineNamingTheField) {
+  TempDir root("taskledger-cluster-config");
+  const std::string good_servers = R"("servers": {"n1": "unix:)" + root.path() + R"(/n1.sock"})";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"not json", "not JSON"},
+      {R"({"nats": ["nats://127.0.0.1:4222"], )" + good_servers + "}", "\"name\" (this server's name) is required"},
+      {R"({"name": "n1", )" + good_servers + "}", "\"nats\" must list"},
+      {R"({"name": "n1", "nats": ["http://x"], )" + good_servers + "}", "expected nats://HOST:PORT"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "replicas": 2, )" + good_servers + "}",
+       "\"replicas\" must be 1 or 3"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "partitions": 4, )" + good_servers + "}",
+       "this version serves one partition"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "lease_ttl": "10ms", )" + good_servers + "}",
+       "\"lease_ttl\" must be from 100ms to 1m"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "servers": {"n2": "unix:/tmp/x.sock"}})",
+       "\"servers\" does not name this server"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "servers": {"n1": "udp:1"}})", "\"servers\": n1:"},
+      {R"({"name": "n1", "nats": ["nats://127.0.0.1:4222"], "lease": "2s", )" + good_servers + "}",
+       "unknown field \"lease\""},
+  };
+  int i = 0;
+  for (const auto& [config, error] : cases) {
+    const std::string path = root.path() + "/c" + std::to_string(++i) + ".json";
+    std::ofstream(path) << config;
+    ProcessResult serve = RunProcess({TaskledgerBinary(), "--db", root.path() + "/db", "serve", "--cluster", path});
+    EXPECT_EQ(serve.exit_code, 2) << config << "\n" << serve.err;
+    EXPECT_EQ(serve.err.rfind("taskledger: " + path + ": cluster config: ", 0), 0u) << serve.err;
+    EXPECT_NE(serve.err.find(error), std::string::npos) << config << "\n" << serve.err;
+    EXPECT_EQ(std::count(serve.err.begin(), serve.err.end(), '\n'), 1) << serve.err;
+  }
+  ProcessResult missing =
+      RunProcess({TaskledgerBinary(), "--db", root.path() + "/db", "serve", "--cluster", root.path() + "/none.json"});
+  EXPECT_EQ(missing.exit_code, 4) << missing.err;
+  EXPECT_NE(missing.err.find("none.json: cannot be read"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::ifstream(root.path() + "/n1.sock").good()) << "a refused server left its socket";
+}
+
+}  // namespace
+}  // namespace taskledger

@@ -1,0 +1,81 @@
+#include "tools/server/forwarder.h"
+
+#include "ledger/wire.h"
+#include "tools/common/address.h"
+
+namespace taskledger::server {
+namespace {
+
+std::vector<Outcome> AllBusy(size_t count, const std::string& why) {
+  return std::vector<Outcome>(count, Outcome{Status::Busy(why), {}});
+}
+
+}  // namespace
+
+kj::Promise<kj::Own<Forwarder::Link>> Forwarder::LinkTo(const std::string& address) {
+  auto found = links_.find(address);
+  if (found != links_.end()) return kj::addRef(*found->second);
+  Result<tools::ServerAddress> parsed = tools::ParseServerAddress(address);
+  if (!parsed.ok()) return KJ_EXCEPTION(FAILED, parsed.status().message());
+  return io_.getNetwork()
+      .parseAddress(parsed->endpoint)
+      .then([](kj::Own<kj::NetworkAddress> where) { return where->connect().attach(kj::mv(where)); })
+      .then([this, address](kj::Own<kj::AsyncIoStream> stream) -> kj::Own<Link> {
+        // Two forwards may have connected at once: the first link made is kept.
+        auto raced = links_.find(address);
+        if (raced != links_.end()) return kj::addRef(*raced->second);
+        kj::Own<Link> link = kj::refcounted<Link>(kj::mv(stream));
+        links_.emplace(address, kj::addRef(*link));
+        Link* watched = link.get();
+        watchers_.add(link->client.onDisconnect().then(
+            [this, address, watched] { Drop(address, watched); },
+            [this, address, watched](kj::Exception&&) { Drop(address, watched); }));
+        return link;
+      });
+}
+
+void Forwarder::Drop(const std::string& address, Link* link) {
+  auto found = links_.find(address);
+  if (found != links_.end() && found->second.get() == link) links_.erase(found);
+}
+
+kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, const std::vector<Command>& commands) {
+  const size_t count = commands.size();
+  // Encoded now: the caller's commands need not outlive the connecting.
+  auto message = kj::heap<capnp::MallocMessageBuilder>();
+  auto list = message->initRoot<rpc::Ledger::SubmitParams>().initCommands(static_cast<unsigned>(count));
+  for (size_t i = 0; i < count; ++i) wire::WriteCommand(commands[i], list[static_cast<unsigned>(i)]);
+  kj::Promise<std::vector<Outcome>> answered = LinkTo(address)
+      .then([message = kj::mv(message)](kj::Own<Link> link) mutable {
+        auto request = link->ledger.submitRequest();
+        request.setCommands(message->getRoot<rpc::Ledger::SubmitParams>().getCommands().asReader());
+        request.setForwarded(true);
+        return request.send().then([](capnp::Response<rpc::Ledger::SubmitResults> response) {
+          std::vector<Outcome> outcomes;
+          for (auto o : response.getOutcomes()) {
+            Result<Outcome> outcome = wire::ReadOutcome(o);
+            if (!outcome.ok()) KJ_FAIL_REQUIRE("a bad outcome", outcome.status().message());
+            outcomes.push_back(std::move(*outcome));
+          }
+          return outcomes;
+        }).attach(kj::mv(link));
+      })
+      .then(
+          [count, address](std::vector<Outcome> outcomes) {
+            if (outcomes.size() != count) return AllBusy(count, "the writer at " + address + " answered a different count");
+            return outcomes;
+          },
+          [count, address](kj::Exception&& e) {
+            return AllBusy(count, "passing the commands on to the partition's writer at " + address +
+                                      " failed; whether they took effect is unknown: " +
+                                      std::string(e.getDescription().cStr()));
+          });
+  return answered.exclusiveJoin(io_.getTimer().afterDelay(timeout_).then([this, count, address] {
+    // The connection is of no more use (a frozen server's): the next forward opens another.
+    links_.erase(address);
+    return AllBusy(count, "the partition's writer at " + address +
+                              " did not answer in time; whether the commands took effect is unknown");
+  }));
+}
+
+}  // namespace taskledger::server

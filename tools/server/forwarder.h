@@ -1,0 +1,57 @@
+// Forwarder: a standby of a cluster (`serve --cluster`) passes its clients' commands on
+// to the partition's writer, so that a client may connect to any server (docs/scale-out.md
+// "What a client sees"). One connection per writer address, opened at the first forward
+// and opened again after it breaks. Runs on the server's event loop; not thread-safe.
+#pragma once
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "projections/decide.h"
+#include "projections/event.h"
+#include "schemas/rpc.capnp.h"
+
+namespace taskledger::server {
+
+class Forwarder {
+ public:
+  // A forward not answered within `timeout` answers Busy: a writer frozen (or cut off)
+  // holds the connection open without answering, and its lease lapses meanwhile, so the
+  // client's retry must be free to reach the next writer.
+  Forwarder(kj::AsyncIoProvider& io, kj::Duration timeout) : io_(io), timeout_(timeout) {}
+
+  // The commands' outcomes as the server at `address` (unix:PATH or tcp:HOST:PORT) gives
+  // them, sent as forwarded (it does not pass them on again). Every command answers Busy
+  // if that server cannot be reached, or the connection breaks or times out before it
+  // answers: whether they took effect is then unknown, as for any Busy.
+  kj::Promise<std::vector<Outcome>> Submit(const std::string& address, const std::vector<Command>& commands);
+
+ private:
+  // One connection; shared by the forwards in flight on it (refcounted), dropped from the
+  // map when it breaks.
+  struct Link : public kj::Refcounted {
+    explicit Link(kj::Own<kj::AsyncIoStream> connected)
+        : stream(kj::mv(connected)), client(*stream), ledger(client.bootstrap().castAs<rpc::Ledger>()) {}
+    kj::Own<kj::AsyncIoStream> stream;
+    capnp::TwoPartyClient client;
+    rpc::Ledger::Client ledger;
+  };
+  kj::Promise<kj::Own<Link>> LinkTo(const std::string& address);
+  // Forgets `link` (broken) if it is still the one kept for `address`.
+  void Drop(const std::string& address, Link* link);
+
+  struct IgnoreErrors : public kj::TaskSet::ErrorHandler {
+    void taskFailed(kj::Exception&&) override {}
+  };
+  kj::AsyncIoProvider& io_;
+  const kj::Duration timeout_;
+  std::map<std::string, kj::Own<Link>> links_;
+  IgnoreErrors errors_;
+  kj::TaskSet watchers_{errors_};  // each link's disconnect, which drops it from links_
+};
+
+}  // namespace taskledger::server
