@@ -54,6 +54,26 @@ jsStreamConfig FileStreamConfig(const std::string& name, const char** subject, i
   return config;
 }
 
+namespace {
+
+// Whether the stream that exists has `config`'s subject, replicas and storage. Servers that
+// create one stream at once (every taskledger server of a fresh cluster does) may be told
+// that its name is in use although their configurations are the same: it is looked at.
+Result<bool> SameStream(Connection& nats, const jsStreamConfig& config, const jsOptions& call) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode js_error = static_cast<jsErrCode>(0);
+  const natsStatus s = js_GetStreamInfo(&info, nats.js, config.Name, const_cast<jsOptions*>(&call), &js_error);
+  if (s != NATS_OK) return Status::Busy("cannot read stream " + std::string(config.Name) + ": " + ErrorText(s, js_error));
+  const jsStreamConfig* have = info->Config;
+  const bool same = have != nullptr && have->Replicas == config.Replicas && have->Storage == config.Storage &&
+                    have->SubjectsLen == 1 && config.SubjectsLen == 1 &&
+                    std::string(have->Subjects[0]) == config.Subjects[0];
+  jsStreamInfo_Destroy(info);
+  return same;
+}
+
+}  // namespace
+
 Status AddStream(Connection& nats, jsStreamConfig& config, std::chrono::milliseconds patience) {
   Patience tries(patience);
   for (;;) {
@@ -65,6 +85,12 @@ Status AddStream(Connection& nats, jsStreamConfig& config, std::chrono::millisec
     jsStreamInfo_Destroy(info);
     if (s == NATS_OK) return Status::Ok();
     if (js_error == JSStreamNameExistErr) {
+      Result<bool> same = SameStream(nats, config, call);
+      if (same.ok() && *same) return Status::Ok();
+      if (!same.ok()) {
+        if (!tries.Again()) return same.status();
+        continue;
+      }
       return Status::InvalidArgument("stream " + std::string(config.Name) + " exists with another configuration (not " +
                                      std::to_string(config.Replicas) + " replicas of subject " + config.Subjects[0] +
                                      ", file storage)");
