@@ -129,6 +129,7 @@ Result<uint64_t> WriterLeases::Write(uint32_t partition, const WriterLeaseRecord
   Result<Reading> now = Read(partition);
   if (!now.ok()) return now.status();
   if (WriteLanded(revision, record, now->revision, now->record)) return now->revision;
+  last_seen_[partition] = now->record;
   return Status::Refused("the writer lease of partition " + std::to_string(partition) + " is now " +
                          (now->record.holder.empty() ? std::string("released") : "held by " + now->record.holder) +
                          " (term " + std::to_string(now->record.term) + ")");

@@ -90,8 +90,8 @@ class WriterLeases {
   // Refused as Renew is.
   Status Release(const WriterGrant& grant);
 
-  // The partition's record as TryAcquire last read it (who writes it, as far as this
-  // server knows); nullopt before any look. For the directory a standby answers with.
+  // The partition's record as TryAcquire, or a refused Renew or Release, last read it
+  // (who writes it, as far as this server knows); nullopt before any look. For the directory a standby answers with.
   std::optional<WriterLeaseRecord> LastSeen(uint32_t partition) const;
 
  private:

@@ -41,7 +41,7 @@ class ServeClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(HasFatalFailure());  // a NATS server that did not start
-    nlohmann::json config = {{"nats", nats_.Urls()}, {"replicas", 3}, {"lease_ttl", "1s"}};
+    nlohmann::json config = {{"nats", nats_.Urls()}, {"replicas", 3}, {"lease_ttl", LeaseTtl()}};
     for (int i = 0; i < kServers; ++i) config["servers"][Name(i)] = "unix:" + Socket(i);
     for (int i = 0; i < kServers; ++i) {
       config["name"] = Name(i);
@@ -51,6 +51,8 @@ class ServeClusterTest : public ::testing::Test {
     for (int i = 0; i < kServers; ++i) ASSERT_TRUE(servers_[i]->WaitListening(30s)) << servers_[i]->output();
   }
 
+  // 2 s: a holder renews with about 0.9 s to spare, room for a loaded CI machine.
+  virtual std::string LeaseTtl() const { return "2s"; }
   static std::string Name(int i) { return "n" + std::to_string(i + 1); }
   std::string Socket(int i) const { return root_.path() + "/" + Name(i) + ".sock"; }
   std::string Config(int i) const { return root_.path() + "/" + Name(i) + ".json"; }
@@ -140,7 +142,7 @@ TEST_F(ServeClusterTest, AWriterKilledIsReplacedWithNothingAcknowledgedLost) {
   const std::string before = History(writer);
   for (int i = 0; i < kServers; ++i) ExpectCaughtUp(i, before);
 
-  // kill -9 the writer: another takes over once the lease has lapsed (1 s), with every
+  // kill -9 the writer: another takes over once the lease has lapsed (2 s), with every
   // acknowledged command, the lease held on t0 included.
   servers_[writer]->process().Signal(SIGKILL);
   servers_[writer]->process().WaitExit(10s);
@@ -168,7 +170,10 @@ TEST_F(ServeClusterTest, AWriterKilledIsReplacedWithNothingAcknowledgedLost) {
   }
 }
 
-TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndDoesNotWriteOnceWoken) {
+// The woken writer's own refusal is not visible from here (its late command is retried by
+// the CLI and lands through the new writer); that a writer past its lease cannot append is
+// PartitionWriterTest's and PartitionWriterOnNats*'s to show. This shows what a client sees.
+TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce) {
   const int writer = Writer();
   ASSERT_GE(writer, 0) << "no server took the partition";
   ASSERT_EQ(Cli(writer, {"create", "t0", "--title", "t0"}).exit_code, 0);
@@ -198,18 +203,24 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndDoesNotWriteOnceWoken) {
       << servers_[writer]->output();
 }
 
-TEST_F(ServeClusterTest, AStoppedWriterHandsOverAtOnce) {
+// A lease of 10 s: a handover that waited for it to lapse would take longer than the 5 s
+// allowed, so only a released lease passes.
+class ServeClusterLongLeaseTest : public ServeClusterTest {
+ protected:
+  std::string LeaseTtl() const override { return "10s"; }
+};
+
+TEST_F(ServeClusterLongLeaseTest, AStoppedWriterHandsOverAtOnce) {
   const int writer = Writer();
   ASSERT_GE(writer, 0) << "no server took the partition";
-  // SIGTERM: it finishes, releases the lease; a standby takes over without waiting the ttl
-  // out (well within it).
+  // SIGTERM: it finishes and releases the lease; a standby takes over without waiting the
+  // ttl out.
   ASSERT_EQ(servers_[writer]->Stop(), 0) << servers_[writer]->output();
   EXPECT_NE(servers_[writer]->output().find("writer lease released"), std::string::npos) << servers_[writer]->output();
   const auto stopped = std::chrono::steady_clock::now();
   const int next = CreateSomewhere("t1", 30s, writer);
   ASSERT_GE(next, 0);
   ASSERT_GE(Writer(writer), 0);
-  // Released, not lapsed: well within the 1 s ttl, with room for a slow machine.
   EXPECT_LT(std::chrono::steady_clock::now() - stopped, 5s);
   ExpectVerifyClean(next);
 }

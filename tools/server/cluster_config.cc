@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -18,7 +19,20 @@ using Json = nlohmann::json;
 constexpr int64_t kMinLeaseTtlNs = 100'000'000;      // below this a renewal races the network
 constexpr int64_t kMaxLeaseTtlNs = 60'000'000'000;   // beyond this a failover is a minute of stall
 
-Status Bad(const std::string& what) { return Status::InvalidArgument("cluster config: " + what); }
+// One line whatever the config held: a control character in a value quoted back is escaped.
+Status Bad(const std::string& what) {
+  std::string line = "cluster config: ";
+  for (unsigned char c : what) {
+    if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      line += escaped;
+    } else {
+      line += static_cast<char>(c);
+    }
+  }
+  return Status::InvalidArgument(line);
+}
 
 // A name NATS takes in a stream name and a subject token, and the writer lease records.
 bool PlainName(const std::string& name) {
@@ -53,7 +67,8 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view text) {
                                                 "lease_ttl",  "prefix", "servers"};
   for (const auto& [key, value] : json.items()) {
     (void)value;
-    if (kFields.count(key) == 0) return Bad("unknown field \"" + key + "\"");
+    // Quoted as JSON: a key may hold a newline, and the error is one line.
+    if (kFields.count(key) == 0) return Bad("unknown field " + Json(key).dump());
   }
   ClusterConfig config;
 
@@ -72,9 +87,11 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view text) {
   }
 
   if (json.contains("replicas")) {
-    if (!json["replicas"].is_number_integer()) return Bad("\"replicas\" must be 1 or 3");
-    config.replicas = json["replicas"].get<int>();
-    if (config.replicas != 1 && config.replicas != 3) return Bad("\"replicas\" must be 1 or 3");
+    const Json& replicas = json["replicas"];
+    if (!replicas.is_number_integer() || (replicas.get<int64_t>() != 1 && replicas.get<int64_t>() != 3)) {
+      return Bad("\"replicas\" must be 1 or 3");
+    }
+    config.replicas = static_cast<int>(replicas.get<int64_t>());
   }
   if (json.contains("partitions")) {
     if (!json["partitions"].is_number_unsigned()) return Bad("\"partitions\" must be a whole number");
@@ -104,7 +121,7 @@ Result<ClusterConfig> ParseClusterConfig(std::string_view text) {
     return Bad("\"servers\" must map every server's name to its RPC address");
   }
   for (const auto& [name, address] : json["servers"].items()) {
-    if (!PlainName(name)) return Bad("\"servers\": \"" + name + "\" is not a server name");
+    if (!PlainName(name)) return Bad("\"servers\": " + Json(name).dump() + " is not a server name");
     if (!address.is_string()) return Bad("\"servers\": the address of " + name + " must be a string");
     Result<tools::ServerAddress> parsed = tools::ParseServerAddress(address.get<std::string>());
     if (!parsed.ok()) return Bad("\"servers\": " + name + ": " + parsed.status().message());

@@ -1,5 +1,7 @@
 #include "tools/server/forwarder.h"
 
+#include <memory>
+
 #include "ledger/wire.h"
 #include "tools/common/address.h"
 
@@ -24,19 +26,18 @@ kj::Promise<kj::Own<Forwarder::Link>> Forwarder::LinkTo(const std::string& addre
         // Two forwards may have connected at once: the first link made is kept.
         auto raced = links_.find(address);
         if (raced != links_.end()) return kj::addRef(*raced->second);
-        kj::Own<Link> link = kj::refcounted<Link>(kj::mv(stream));
+        kj::Own<Link> link = kj::refcounted<Link>(kj::mv(stream), next_link_id_++);
         links_.emplace(address, kj::addRef(*link));
-        Link* watched = link.get();
-        watchers_.add(link->client.onDisconnect().then(
-            [this, address, watched] { Drop(address, watched); },
-            [this, address, watched](kj::Exception&&) { Drop(address, watched); }));
+        const uint64_t id = link->id;
+        watchers_.add(link->client.onDisconnect().then([this, address, id] { Drop(address, id); },
+                                                       [this, address, id](kj::Exception&&) { Drop(address, id); }));
         return link;
       });
 }
 
-void Forwarder::Drop(const std::string& address, Link* link) {
+void Forwarder::Drop(const std::string& address, uint64_t id) {
   auto found = links_.find(address);
-  if (found != links_.end() && found->second.get() == link) links_.erase(found);
+  if (found != links_.end() && found->second->id == id) links_.erase(found);
 }
 
 kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, const std::vector<Command>& commands) {
@@ -45,8 +46,11 @@ kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, 
   auto message = kj::heap<capnp::MallocMessageBuilder>();
   auto list = message->initRoot<rpc::Ledger::SubmitParams>().initCommands(static_cast<unsigned>(count));
   for (size_t i = 0; i < count; ++i) wire::WriteCommand(commands[i], list[static_cast<unsigned>(i)]);
+  // The link this forward went out on, once known: the one to drop if it does not answer.
+  auto used = std::make_shared<uint64_t>(0);
   kj::Promise<std::vector<Outcome>> answered = LinkTo(address)
-      .then([message = kj::mv(message)](kj::Own<Link> link) mutable {
+      .then([message = kj::mv(message), used](kj::Own<Link> link) mutable {
+        *used = link->id;
         auto request = link->ledger.submitRequest();
         request.setCommands(message->getRoot<rpc::Ledger::SubmitParams>().getCommands().asReader());
         request.setForwarded(true);
@@ -70,9 +74,9 @@ kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, 
                                       " failed; whether they took effect is unknown: " +
                                       std::string(e.getDescription().cStr()));
           });
-  return answered.exclusiveJoin(io_.getTimer().afterDelay(timeout_).then([this, count, address] {
+  return answered.exclusiveJoin(io_.getTimer().afterDelay(timeout_).then([this, count, address, used] {
     // The connection is of no more use (a frozen server's): the next forward opens another.
-    links_.erase(address);
+    if (*used != 0) Drop(address, *used);
     return AllBusy(count, "the partition's writer at " + address +
                               " did not answer in time; whether the commands took effect is unknown");
   }));

@@ -34,15 +34,16 @@ class Forwarder {
   // One connection; shared by the forwards in flight on it (refcounted), dropped from the
   // map when it breaks.
   struct Link : public kj::Refcounted {
-    explicit Link(kj::Own<kj::AsyncIoStream> connected)
-        : stream(kj::mv(connected)), client(*stream), ledger(client.bootstrap().castAs<rpc::Ledger>()) {}
+    Link(kj::Own<kj::AsyncIoStream> connected, uint64_t link_id)
+        : id(link_id), stream(kj::mv(connected)), client(*stream), ledger(client.bootstrap().castAs<rpc::Ledger>()) {}
+    const uint64_t id;  // names this link for Drop, as a pointer could not once it is freed
     kj::Own<kj::AsyncIoStream> stream;
     capnp::TwoPartyClient client;
     rpc::Ledger::Client ledger;
   };
   kj::Promise<kj::Own<Link>> LinkTo(const std::string& address);
-  // Forgets `link` (broken) if it is still the one kept for `address`.
-  void Drop(const std::string& address, Link* link);
+  // Forgets link `id` (broken, or not answering) if it is still the one kept for `address`.
+  void Drop(const std::string& address, uint64_t id);
 
   struct IgnoreErrors : public kj::TaskSet::ErrorHandler {
     void taskFailed(kj::Exception&&) override {}
@@ -50,6 +51,7 @@ class Forwarder {
   kj::AsyncIoProvider& io_;
   const kj::Duration timeout_;
   std::map<std::string, kj::Own<Link>> links_;
+  uint64_t next_link_id_ = 1;
   IgnoreErrors errors_;
   kj::TaskSet watchers_{errors_};  // each link's disconnect, which drops it from links_
 };

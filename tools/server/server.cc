@@ -191,11 +191,11 @@ kj::Promise<std::vector<Outcome>> ForwardToWriter(Forwarder& forwarder, ServerMe
   for (const Command& c : commands) kinds.push_back(c.kind);
   ++*in_flight;
   return forwarder.Submit(writer, commands)
-      .then([in_flight, &metrics, kinds = std::move(kinds), submitted](std::vector<Outcome> outcomes) {
-        --*in_flight;
+      .then([&metrics, kinds = std::move(kinds), submitted](std::vector<Outcome> outcomes) {
         RecordOutcomes(metrics, kinds, outcomes, submitted);
         return outcomes;
-      });
+      })
+      .attach(kj::defer([in_flight] { --*in_flight; }));  // also if the call is dropped
 }
 
 // The service of one connection (each has its own, to count its calls).
@@ -659,7 +659,6 @@ int Serve(const ServeOptions& given) {
       member != nullptr ? std::make_unique<GroupCommitter>(&member->writer(), ObservedCommitOptions(metrics))
                         : std::make_unique<GroupCommitter>(ledger, ObservedCommitOptions(metrics));
   GroupCommitter& committer = *committer_owner;
-  if (member != nullptr) member->Start();
   size_t in_flight = 0;
   auto stop_paf = kj::newPromiseAndFulfiller<void>();
   kj::ForkedPromise<void> stopping = stop_paf.promise.fork();
@@ -669,8 +668,12 @@ int Serve(const ServeOptions& given) {
   kj::Timer& timer = io.provider->getTimer();
   HttpSources http_sources;
   http_sources.ledger = ledger;
-  // Twice the writer lease: by then a writer that does not answer has lost its lease.
-  Forwarder forwarder(*io.provider, member != nullptr ? 2 * cluster->lease_ttl_ns * kj::NANOSECONDS : 0 * kj::SECONDS);
+  // A writer that does not answer within twice its lease has lost it (a frozen one); and
+  // no longer than a stopping server waits for replies (kDrainReplies). Busy then: the
+  // client's retry goes to whichever server writes by then.
+  const kj::Duration forward_timeout =
+      member != nullptr ? std::min(2 * cluster->lease_ttl_ns * kj::NANOSECONDS, kDrainReplies) : kDrainReplies;
+  Forwarder forwarder(*io.provider, forward_timeout);
   const SubmitRoute route = [&](std::vector<Command> commands, bool forwarded) -> kj::Promise<std::vector<Outcome>> {
     if (member != nullptr && !forwarded && !member->writer().writing()) {
       const std::string writer = member->WriterAddress();
@@ -717,6 +720,13 @@ int Serve(const ServeOptions& given) {
   if (cluster) {
     spdlog::info("serving ledger {} on {}, as {} of a cluster ({} NATS replicas, writer lease {} ms)", options.db_path,
                  listener->shown, cluster->name, cluster->replicas, cluster->lease_ttl_ns / 1'000'000);
+    const std::string& directory = cluster->servers.at(cluster->name);
+    if (options.listen_given && options.listen != directory) {
+      spdlog::warn("--listen {} is not this server's address in the cluster config ({}): the other servers pass "
+                   "commands on to {}", options.listen, directory, directory);
+    }
+    // Only now, reachable: a server that may become the writer must be one others can reach.
+    member->Start();
   } else {
     spdlog::info("serving ledger {} on {}", options.db_path, listener->shown);
   }
