@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace taskledger::test {
 namespace {
@@ -46,6 +48,27 @@ bool Accepts(int port) {
   return ok;
 }
 
+// The body of GET `path` from the HTTP server on loopback `port`; "" if it did not answer.
+std::string HttpGet(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) reply.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  const size_t body = reply.find("\r\n\r\n");
+  return body == std::string::npos ? "" : reply.substr(body + 4);
+}
+
 }  // namespace
 
 std::string NatsServerBinary() {
@@ -55,17 +78,76 @@ std::string NatsServerBinary() {
 }
 
 NatsCluster::NatsCluster(const std::string& root, int size) {
-  const std::vector<int> ports = FreePorts(2 * size);
-  for (int i = 0; i < size; ++i) {
-    Node node;
-    node.name = "n" + std::to_string(i);
-    node.dir = root + "/" + node.name;
-    node.port = ports[2 * i];
-    node.cluster_port = ports[2 * i + 1];
-    std::filesystem::create_directories(node.dir);
-    nodes_.push_back(std::move(node));
+  // A cluster whose JetStream meta group does not form is started again, on new ports and
+  // in new directories. (Seen once in a loaded CI run: stream creation on a fresh cluster
+  // found "no suitable peers for placement" for 90 s. One cause that fits is a port picked
+  // by FreePorts and taken by another process before a route bound it.)
+  constexpr int kAttempts = 3;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    const std::vector<int> ports = FreePorts(3 * size);
+    nodes_.clear();
+    for (int i = 0; i < size; ++i) {
+      Node node;
+      node.name = "n" + std::to_string(i);
+      node.dir = root + "/attempt-" + std::to_string(attempt) + "/" + node.name;
+      node.port = ports[3 * i];
+      node.cluster_port = ports[3 * i + 1];
+      node.monitor_port = ports[3 * i + 2];
+      std::filesystem::create_directories(node.dir);
+      nodes_.push_back(std::move(node));
+    }
+    for (int i = 0; i < size; ++i) {
+      Start(i);
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    if (WaitUntil([&] { return MetaGroupFormed(); }, 30s)) return;
+    const std::string state = MetaGroupState();
+    if (attempt == kAttempts) {
+      ADD_FAILURE() << "the NATS cluster's JetStream meta group did not form within 30 s, " << kAttempts
+             << " times; the last:\n" << state;
+      return;
+    }
+    std::cerr << "NATS cluster attempt " << attempt << ": the JetStream meta group did not form within 30 s; "
+              << "starting another on new ports:\n" << state;
+    for (Node& node : nodes_) {
+      node.process->Signal(SIGKILL);
+      node.process->WaitExit(10s);
+    }
   }
-  for (int i = 0; i < size; ++i) Start(i);
+}
+
+bool NatsCluster::MetaGroupFormed() const {
+  // Formed: every server names the same leader, and the leader sees every other server as
+  // a current replica. Before that, a stream of R3 can be refused ("no suitable peers").
+  std::string leader;
+  for (const Node& node : nodes_) {
+    const nlohmann::json jsz = nlohmann::json::parse(HttpGet(node.monitor_port, "/jsz"), nullptr, false);
+    if (!jsz.is_object()) return false;
+    if (nodes_.size() == 1) return jsz.contains("config");  // JetStream is on; no meta group alone
+    const nlohmann::json meta = jsz.value("meta_cluster", nlohmann::json::object());
+    const std::string seen = meta.value("leader", "");
+    if (seen.empty() || (!leader.empty() && seen != leader)) return false;
+    leader = seen;
+    if (seen == node.name) {
+      const nlohmann::json replicas = meta.value("replicas", nlohmann::json::array());
+      if (replicas.size() != nodes_.size() - 1) return false;
+      for (const nlohmann::json& replica : replicas) {
+        if (!replica.value("current", false)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+std::string NatsCluster::MetaGroupState() const {
+  std::string state;
+  for (const Node& node : nodes_) {
+    const nlohmann::json jsz = nlohmann::json::parse(HttpGet(node.monitor_port, "/jsz"), nullptr, false);
+    state += node.name + ": " +
+             (jsz.is_object() ? jsz.value("meta_cluster", nlohmann::json::object()).dump() : std::string("no answer")) +
+             "\n";
+  }
+  return state;
 }
 
 NatsCluster::~NatsCluster() = default;
@@ -73,7 +155,8 @@ NatsCluster::~NatsCluster() = default;
 void NatsCluster::Start(int i) {
   Node& node = nodes_[i];
   std::vector<std::string> argv = {NatsServerBinary(), "--addr", "127.0.0.1", "--port", std::to_string(node.port),
-                                   "--jetstream", "--store_dir", node.dir + "/store", "--server_name", node.name};
+                                   "--http_port", std::to_string(node.monitor_port), "--jetstream",
+                                   "--store_dir", node.dir + "/store", "--server_name", node.name};
   if (nodes_.size() > 1) {
     std::string routes;
     for (const Node& other : nodes_) {
@@ -124,6 +207,12 @@ void NatsCluster::Kill(int i) {
   ASSERT_NE(process.WaitExit(10s), -1) << nodes_[i].name << " did not die";
 }
 
-void NatsCluster::Restart(int i) { Start(i); }
+void NatsCluster::Restart(int i) {
+  Start(i);
+  if (::testing::Test::HasFatalFailure()) return;
+  ASSERT_TRUE(WaitUntil([&] { return MetaGroupFormed(); }, 30s))
+      << nodes_[i].name << " restarted, but the JetStream meta group did not form again within 30 s:\n"
+      << MetaGroupState();
+}
 
 }  // namespace taskledger::test

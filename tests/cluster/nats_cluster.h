@@ -17,8 +17,10 @@ std::string NatsServerBinary();
 
 class NatsCluster {
  public:
-  // Starts `size` servers (1, or 3 clustered) and waits until each accepts connections.
-  // JetStream may still be electing its leaders then: clients retry (JetStreamLogOptions
+  // Starts `size` servers (1, or 3 clustered), waits until each accepts connections and
+  // then until JetStream's meta group has formed (a leader that sees every other server).
+  // A cluster that does not form in 30 s is started again on new ports, up to 3 times.
+  // Stream leaders may still be electing after that: clients retry (JetStreamLogOptions
   // ::patience). A server that does not start is a test failure.
   NatsCluster(const std::string& root, int size);
   ~NatsCluster();
@@ -35,17 +37,20 @@ class NatsCluster {
   // kill -9, and reaped.
   void Kill(int i);
   // Starts server i again on its ports and directory, and waits until it accepts
-  // connections.
+  // connections and the meta group has formed again.
   void Restart(int i);
 
  private:
   struct Node {
     std::string name, dir;
-    int port = 0, cluster_port = 0;
+    int port = 0, cluster_port = 0, monitor_port = 0;
     int starts = 0;
     std::unique_ptr<Background> process;
   };
   void Start(int i);
+  bool MetaGroupFormed() const;
+  // Each server's view of the meta group, for a failure's message.
+  std::string MetaGroupState() const;
   std::vector<Node> nodes_;
 };
 
