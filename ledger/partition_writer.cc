@@ -144,6 +144,8 @@ std::vector<Outcome> PartitionWriter::SubmitLocked(const std::vector<Command>& c
     refused = Status::Busy(NotWriter("it holds no writer lease"));
   } else if (unsettled_) {
     refused = Settle();
+    // These commands were not sent: the earlier group's fate is what is unknown.
+    if (refused.IsUnknownOutcome()) refused = Status::Busy(refused.message());
   }
   if (!refused.ok()) {
     std::vector<Outcome> outcomes(commands.size());
@@ -163,13 +165,17 @@ std::vector<Outcome> PartitionWriter::SubmitLocked(const std::vector<Command>& c
     const auto middle = commands.begin() + static_cast<std::ptrdiff_t>(commands.size() / 2);
     outcomes = SubmitLocked(std::vector<Command>(commands.begin(), middle), sync);
     std::vector<Outcome> rest(static_cast<size_t>(commands.end() - middle));
-    const auto busy = std::find_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) { return o.status.IsBusy(); });
+    const auto busy = std::find_if(outcomes.begin(), outcomes.end(), [](const Outcome& o) {
+      return o.status.IsBusy() || o.status.IsUnknownOutcome();
+    });
     if (busy == outcomes.end()) {
       rest = SubmitLocked(std::vector<Command>(middle, commands.end()), sync);
     } else {
       // The first half's fate is unknown or this server stopped writing: the second half
-      // is not sent (its Settle could store the first half while it is reported Busy).
-      for (Outcome& outcome : rest) outcome.status = busy->status;
+      // is not sent (its Settle could store the first half while it is reported Busy), so
+      // it is Busy either way: not done.
+      const Status not_sent = busy->status.IsBusy() ? busy->status : Status::Busy(busy->status.message());
+      for (Outcome& outcome : rest) outcome.status = not_sent;
     }
     outcomes.insert(outcomes.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
     return outcomes;
@@ -183,7 +189,9 @@ std::vector<Outcome> PartitionWriter::SubmitLocked(const std::vector<Command>& c
   // stored the group. In the second case the group is in the log but not here.
   Result<uint64_t> stored = ledger_->ReplicatedPosition();
   if (stored.ok() && *stored == position_) return outcomes;
-  const Status unapplied = Status::Busy(
+  // In the log, so they will take effect; but what each one's outcome is (accepted or
+  // refused by the rules) is not known here.
+  const Status unapplied = Status::UnknownOutcome(
       "partition " + std::to_string(options_.partition) + ": the commands are in the partition's log but were not " +
       "applied on server " + options_.name + " (" + (stored.ok() ? outcomes.front().status : stored.status()).message() +
       "); it stops writing until it has caught up");
@@ -231,9 +239,9 @@ Result<uint64_t> PartitionWriter::AppendLocked(std::string bytes) {
   }
   if (appended.status().IsBusy()) {
     unsettled_ = Unsettled{std::move(bytes), after};
-    return Status::Busy("partition " + std::to_string(options_.partition) +
-                        ": the replicated log did not answer; whether these commands took effect is unknown "
-                        "until it does (" + appended.status().message() + ")");
+    return Status::UnknownOutcome("partition " + std::to_string(options_.partition) +
+                                  ": the replicated log did not answer; whether these commands took effect is "
+                                  "unknown until it does (" + appended.status().message() + ")");
   }
   return appended.status();
 }

@@ -12,7 +12,7 @@ namespace {
 
 constexpr unsigned kCommandKindCount = static_cast<unsigned>(CommandKind::kSweep) + 1;
 constexpr unsigned kWaitReasonCount = static_cast<unsigned>(WaitReason::kBackoff) + 1;
-constexpr unsigned kCodeCount = static_cast<unsigned>(Code::kInternal) + 1;
+constexpr unsigned kCodeCount = static_cast<unsigned>(Code::kUnknownOutcome) + 1;
 
 template <typename Enum>
 Result<Enum> EnumFrom(uint8_t value, unsigned count, const char* what) {
@@ -67,6 +67,7 @@ Status ReadError(rpc::Error::Reader in) {
     case Code::kIOError: return Status::IOError(message);
     case Code::kDataLoss: return Status::DataLoss(message);
     case Code::kInternal: return Status::Internal(message);
+    case Code::kUnknownOutcome: return Status::UnknownOutcome(message);
   }
   return Status::Internal(message);
 }

@@ -150,6 +150,7 @@ std::string_view StatusCodeName(Code code) {
     case Code::kIOError: return "io_error";
     case Code::kDataLoss: return "data_loss";
     case Code::kInternal: return "internal";
+    case Code::kUnknownOutcome: return "unknown_outcome";
   }
   return "internal";
 }

@@ -26,7 +26,7 @@ Result<Command> CommandFromJson(std::string_view verb, const nlohmann::json& fie
 nlohmann::json CommandReplyToJson(const CommandReply& reply);
 
 // A status class as a stable word for APIs: invalid_argument, refused, not_found, busy,
-// io_error, data_loss, internal ("ok" for Ok).
+// io_error, data_loss, internal, unknown_outcome ("ok" for Ok).
 std::string_view StatusCodeName(Code code);
 
 }  // namespace taskledger

@@ -46,6 +46,7 @@ const char* CodeName(Code code) {
     case Code::kIOError: return "I/O error";
     case Code::kDataLoss: return "data loss";
     case Code::kInternal: return "internal error";
+    case Code::kUnknownOutcome: return "outcome unknown";
   }
   return "unknown";
 }

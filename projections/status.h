@@ -2,7 +2,7 @@
 //
 // A code says what the caller should do next (after Abseil's guidance), and maps to the
 // CLI's exit codes (DESIGN §6): InvalidArgument -> 2, Refused -> 3, NotFound -> 4,
-// everything else -> 1.
+// everything else (UnknownOutcome too) -> 1.
 #pragma once
 
 #include <optional>
@@ -23,6 +23,10 @@ enum class Code {
   kIOError,          // storage failed
   kDataLoss,         // the log or the projection is corrupt
   kInternal,         // a bug
+  // The command was sent on but its answer was lost (a cluster's writer that did not
+  // answer, a replicated log that did not): it may or may not have taken effect. Look at
+  // the task before sending it again. Last: the wire carries the enum's number.
+  kUnknownOutcome,
 };
 
 class [[nodiscard]] Status {
@@ -36,6 +40,7 @@ class [[nodiscard]] Status {
   static Status IOError(std::string m) { return Status(Code::kIOError, std::move(m)); }
   static Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  static Status UnknownOutcome(std::string m) { return Status(Code::kUnknownOutcome, std::move(m)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -43,6 +48,7 @@ class [[nodiscard]] Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsRefused() const { return code_ == Code::kRefused; }
   bool IsBusy() const { return code_ == Code::kBusy; }
+  bool IsUnknownOutcome() const { return code_ == Code::kUnknownOutcome; }
   // The same status with `prefix` before its message (where in a file it happened).
   Status Prefixed(const std::string& prefix) const { return ok() ? *this : Status(code_, prefix + message_); }
 

@@ -12,7 +12,8 @@ Pure standard library. The main pieces:
 from .client import Client, Events, Lease, default_worker_name
 from .durations import Duration, Time, duration_seconds, duration_text
 from .errors import (Busy, ClaimTimeout, Forbidden, Internal, InvalidArgument, LeaseLost, MethodNotAllowed,
-                     NotFound, ProtocolError, Refused, TaskLedgerError, Unavailable, UnsupportedMediaType)
+                     NotFound, ProtocolError, Refused, TaskLedgerError, Unavailable, UnknownOutcome,
+                     UnsupportedMediaType)
 from .transport import UnixHTTPConnection, parse_address
 from .worker import Worker
 
@@ -22,6 +23,6 @@ __all__ = [
     "Client", "Lease", "Events", "Worker", "default_worker_name",
     "Duration", "Time", "duration_text", "duration_seconds",
     "TaskLedgerError", "InvalidArgument", "Forbidden", "NotFound", "MethodNotAllowed", "Refused", "LeaseLost",
-    "UnsupportedMediaType", "Internal", "Busy", "Unavailable", "ProtocolError", "ClaimTimeout",
+    "UnsupportedMediaType", "Internal", "Busy", "UnknownOutcome", "Unavailable", "ProtocolError", "ClaimTimeout",
     "UnixHTTPConnection", "parse_address",
 ]

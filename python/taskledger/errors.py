@@ -18,6 +18,7 @@ __all__ = [
     "UnsupportedMediaType",
     "Internal",
     "Busy",
+    "UnknownOutcome",
     "Unavailable",
     "ProtocolError",
     "ClaimTimeout",
@@ -84,6 +85,11 @@ class Busy(TaskLedgerError):
     """503 ``busy``: the server is overloaded; the request may be retried."""
 
 
+class UnknownOutcome(TaskLedgerError):
+    """504 ``unknown_outcome``: a cluster's writer did not answer in time; the request may
+    or may not have taken effect. Look at the task before sending it again (not retried)."""
+
+
 class Unavailable(TaskLedgerError):
     """The server could not be reached (connection refused, reset, timed out)."""
 
@@ -102,6 +108,7 @@ _BY_CODE: Dict[str, Type[TaskLedgerError]] = {
     "not_found": NotFound,
     "busy": Busy,
     "internal": Internal,
+    "unknown_outcome": UnknownOutcome,
 }
 
 _SPECIFIC_STATUS: Dict[int, Type[TaskLedgerError]] = {

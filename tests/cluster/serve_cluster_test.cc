@@ -3,8 +3,9 @@
 // the CLI as a user would. One writes; the others stand by, pass their clients' commands
 // on to it, and follow the log. A writer killed -9, or frozen past its lease, is
 // replaced; nothing acknowledged is lost, the frozen writer does not write once woken (a
-// command it reads late reaches the new writer), and every server's view ends identical
-// and verifies clean.
+// command it reads late reaches the new writer), a command passed on to it unanswered is
+// reported as of unknown outcome, and every server's view ends identical and verifies
+// clean.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -182,6 +183,14 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   servers_[writer]->process().Signal(SIGSTOP);
   Background late({TaskledgerBinary(), "--connect", "unix:" + Socket(writer), "create", "late", "--title", "late"}, {},
                   root_.path() + "/late.out");
+  // A standby passes a command on to the frozen writer: it is sent, no answer comes, and
+  // whether it took effect is unknown. The client is told so (exit 1), not Busy, which the
+  // CLI would retry: a retry of a command that took effect could act twice.
+  const int standby = (writer + 1) % kServers;
+  const ProcessResult passed = Cli(standby, {"create", "passed", "--title", "passed"});
+  EXPECT_EQ(passed.exit_code, 1) << passed.err;
+  EXPECT_NE(passed.err.find("did not answer in time; whether the commands took effect is unknown"), std::string::npos)
+      << passed.err;
   ASSERT_GE(CreateSomewhere("t1", 30s, writer), 0) << "no server took over from the frozen writer";
   const int next = Writer(writer);
   ASSERT_GE(next, 0);
@@ -192,6 +201,9 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   // created once, by the new writer.
   EXPECT_EQ(late.WaitExit(30s), 0) << late.output();
   EXPECT_EQ(Cli(next, {"show", "late"}).exit_code, 0);
+  // Here the unknown outcome was "not done": the woken writer refused what was passed on
+  // (its lease had lapsed), and passed-on commands are not passed on again.
+  EXPECT_EQ(Cli(next, {"show", "passed"}).exit_code, 4);
   // It steps down and follows the new writer.
   ASSERT_EQ(Cli(next, {"create", "t2", "--title", "t2"}).exit_code, 0);
   const std::string history = History(next);

@@ -209,11 +209,12 @@ TEST_F(PartitionWriterTest, ALostAnswerIsSettledBeforeAnythingElse) {
     TL_ASSERT_OK(a.writer->Lead(1, kFarFuture));
     log.LoseNextAnswer(stored);
     const Outcome unsure = a.Submit(CreateCmd("t1"));
-    EXPECT_TRUE(unsure.status.IsBusy()) << unsure.status.ToString();
+    // Sent, answer lost: not Busy (a retry could do it twice) but UnknownOutcome.
+    EXPECT_TRUE(unsure.status.IsUnknownOutcome()) << unsure.status.ToString();
     EXPECT_NE(unsure.status.message().find("unknown"), std::string::npos) << unsure.status.message();
     EXPECT_EQ(a.ledger().last_seq(), 0u);  // not written here while unsure
 
-    // While the log does not answer, nothing else is tried.
+    // While the log does not answer, nothing else is tried: t2 is not sent, so Busy.
     log.SetUnreachable(true);
     EXPECT_TRUE(a.Submit(CreateCmd("t2")).status.IsBusy());
     log.SetUnreachable(false);
@@ -296,7 +297,7 @@ TEST_F(PartitionWriterTest, AnUnsureWriterWhoseLeaseLapsedDoesNotSettle) {
   ASSERT_TRUE(a);
   TL_ASSERT_OK(a->writer->Lead(1, 10 * kSec));
   log_.LoseNextAnswer(/*stored=*/false);
-  EXPECT_TRUE(a->Submit(CreateCmd("t1")).status.IsBusy());
+  EXPECT_TRUE(a->Submit(CreateCmd("t1")).status.IsUnknownOutcome());
   lease_clock_.Set(10 * kSec);  // lapsed before the answer could be settled
   const Outcome late = a->Submit(CreateCmd("t2"));
   EXPECT_TRUE(late.status.IsBusy()) << late.status.ToString();
@@ -349,12 +350,18 @@ TEST_F(PartitionWriterTest, AGroupLargerThanTheLogTakesIsSplitAtCommands) {
   for (const std::string& group : log_.groups()) EXPECT_LE(group.size(), 4096u);
   EXPECT_EQ((*writer)->ledger().last_seq(), 99u);
 
-  // When a half answers Busy (its fate unknown), the rest is not sent.
+  // When a piece's answer is lost (its outcome unknown), the rest is not sent: Busy.
   log_.LoseNextAnswer(/*stored=*/true);
   const size_t before = log_.groups().size();
   std::vector<Command> more;
   for (int i = 0; i < 100; ++i) more.push_back(CreateCmd("u" + std::to_string(i)));
-  for (const Outcome& outcome : (*writer)->Submit(more)) EXPECT_TRUE(outcome.status.IsBusy()) << outcome.status.ToString();
+  const std::vector<Outcome> unsure = (*writer)->Submit(more);
+  ASSERT_EQ(unsure.size(), 100u);
+  EXPECT_TRUE(unsure.front().status.IsUnknownOutcome()) << unsure.front().status.ToString();
+  EXPECT_TRUE(unsure.back().status.IsBusy()) << unsure.back().status.ToString();
+  for (const Outcome& outcome : unsure) {
+    EXPECT_TRUE(outcome.status.IsBusy() || outcome.status.IsUnknownOutcome()) << outcome.status.ToString();
+  }
   EXPECT_EQ(log_.groups().size(), before + 1);  // only the first piece, whose answer was lost
   TL_ASSERT_OK((*writer)->Submit({CreateCmd("after")}).front().status);  // settles it first
   EXPECT_TRUE((*writer)->ledger().GetTask("u0")->has_value());
@@ -458,7 +465,8 @@ TEST_F(PartitionWriterTest, ALocalWriteThatFailsAfterTheLogStoredTheGroupIsAppli
 
   fs->failing = true;
   const Outcome failed = a->Submit({CreateCmd("t2")}).front();
-  EXPECT_TRUE(failed.status.IsBusy()) << failed.status.ToString();
+  // In the log, so it will take effect, but its outcome is not known here.
+  EXPECT_TRUE(failed.status.IsUnknownOutcome()) << failed.status.ToString();
   EXPECT_NE(failed.status.message().find("in the partition's log but were not applied"), std::string::npos)
       << failed.status.message();
   EXPECT_EQ(log_.groups().size(), 2u);
@@ -563,7 +571,7 @@ TEST_F(PartitionWriterTest, RandomFailoversLoseNothingAcknowledged) {
       }
     }
     for (const Outcome& outcome : node.writer->Submit(commands)) {
-      if (outcome.status.IsBusy()) busy++;
+      if (outcome.status.IsBusy() || outcome.status.IsUnknownOutcome()) busy++;
       for (const Event& e : outcome.reply.events) {
         const auto [it, added] = acknowledged.emplace(e.seq, e);
         ASSERT_TRUE(added || it->second == e) << "two different events acknowledged at seq " << e.seq;

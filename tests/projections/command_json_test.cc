@@ -126,6 +126,7 @@ TEST(CommandJsonTest, RepliesAreTheCliJson) {
   EXPECT_FALSE(json.contains("existing"));
   EXPECT_EQ(StatusCodeName(Code::kRefused), "refused");
   EXPECT_EQ(StatusCodeName(Code::kNotFound), "not_found");
+  EXPECT_EQ(StatusCodeName(Code::kUnknownOutcome), "unknown_outcome");
 }
 
 }  // namespace

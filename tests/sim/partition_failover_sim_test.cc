@@ -298,7 +298,7 @@ RunFigures RunSeed(uint64_t seed, double rate_spread = 0.05, bool count_double_b
       commands.push_back(test::CreateCmd("t" + std::to_string(++tasks)));
     }
     for (const Outcome& outcome : servers[target]->writer().Submit(commands)) {
-      if (outcome.status.IsBusy()) figures.busy++;
+      if (outcome.status.IsBusy() || outcome.status.IsUnknownOutcome()) figures.busy++;
       for (const Event& e : outcome.reply.events) {
         const auto [it, added] = acknowledged.emplace(e.seq, e);
         EXPECT_TRUE(added || it->second == e) << "two different events acknowledged at seq " << e.seq;

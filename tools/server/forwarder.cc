@@ -8,9 +8,7 @@
 namespace taskledger::server {
 namespace {
 
-std::vector<Outcome> AllBusy(size_t count, const std::string& why) {
-  return std::vector<Outcome>(count, Outcome{Status::Busy(why), {}});
-}
+std::vector<Outcome> All(size_t count, const Status& status) { return std::vector<Outcome>(count, Outcome{status, {}}); }
 
 }  // namespace
 
@@ -47,6 +45,8 @@ kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, 
   auto list = message->initRoot<rpc::Ledger::SubmitParams>().initCommands(static_cast<unsigned>(count));
   for (size_t i = 0; i < count; ++i) wire::WriteCommand(commands[i], list[static_cast<unsigned>(i)]);
   // The link this forward went out on, once known: the one to drop if it does not answer.
+  // Until it is known nothing was sent, so a failure is Busy (not done: retry); after,
+  // the writer may have committed the commands and a failure is UnknownOutcome.
   auto used = std::make_shared<uint64_t>(0);
   kj::Promise<std::vector<Outcome>> answered = LinkTo(address)
       .then([message = kj::mv(message), used](kj::Own<Link> link) mutable {
@@ -66,19 +66,32 @@ kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, 
       })
       .then(
           [count, address](std::vector<Outcome> outcomes) {
-            if (outcomes.size() != count) return AllBusy(count, "the writer at " + address + " answered a different count");
+            if (outcomes.size() != count) {
+              return All(count, Status::UnknownOutcome("the partition's writer at " + address +
+                                                       " answered a different count; whether the commands took "
+                                                       "effect is unknown: look before sending them again"));
+            }
             return outcomes;
           },
-          [count, address](kj::Exception&& e) {
-            return AllBusy(count, "passing the commands on to the partition's writer at " + address +
-                                      " failed; whether they took effect is unknown: " +
-                                      std::string(e.getDescription().cStr()));
+          [count, address, used](kj::Exception&& e) {
+            const std::string why = e.getDescription().cStr();
+            if (*used == 0) {
+              return All(count, Status::Busy("the partition's writer at " + address + " cannot be reached: " + why));
+            }
+            return All(count, Status::UnknownOutcome("the partition's writer at " + address +
+                                                     " was sent the commands but did not answer (" + why +
+                                                     "); whether they took effect is unknown: look before sending "
+                                                     "them again"));
           });
   return answered.exclusiveJoin(io_.getTimer().afterDelay(timeout_).then([this, count, address, used] {
+    if (*used == 0) {
+      return All(count, Status::Busy("the partition's writer at " + address + " did not accept a connection in time"));
+    }
     // The connection is of no more use (a frozen server's): the next forward opens another.
-    if (*used != 0) Drop(address, *used);
-    return AllBusy(count, "the partition's writer at " + address +
-                              " did not answer in time; whether the commands took effect is unknown");
+    Drop(address, *used);
+    return All(count, Status::UnknownOutcome("the partition's writer at " + address +
+                                             " did not answer in time; whether the commands took effect is unknown: "
+                                             "look before sending them again"));
   }));
 }
 

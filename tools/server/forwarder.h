@@ -19,15 +19,16 @@ namespace taskledger::server {
 
 class Forwarder {
  public:
-  // A forward not answered within `timeout` answers Busy: a writer frozen (or cut off)
-  // holds the connection open without answering, and its lease lapses meanwhile, so the
-  // client's retry must be free to reach the next writer.
+  // A forward not answered within `timeout` ends then: a writer frozen (or cut off) holds
+  // the connection open without answering, and its lease lapses meanwhile, so the client
+  // must be free to reach the next writer.
   Forwarder(kj::AsyncIoProvider& io, kj::Duration timeout) : io_(io), timeout_(timeout) {}
 
   // The commands' outcomes as the server at `address` (unix:PATH or tcp:HOST:PORT) gives
   // them, sent as forwarded (it does not pass them on again). Every command answers Busy
-  // if that server cannot be reached, or the connection breaks or times out before it
-  // answers: whether they took effect is then unknown, as for any Busy.
+  // (not done: retry) if that server cannot be reached before they are sent; and
+  // UnknownOutcome (they may have taken effect: look before sending them again) if they
+  // were sent and the connection broke, or no answer came within the timeout.
   kj::Promise<std::vector<Outcome>> Submit(const std::string& address, const std::vector<Command>& commands);
 
  private:

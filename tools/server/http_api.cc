@@ -40,6 +40,7 @@ unsigned HttpCode(Code code) {
     case Code::kRefused: return 409;
     case Code::kNotFound: return 404;
     case Code::kBusy: return 503;
+    case Code::kUnknownOutcome: return 504;  // the writer (or its log) did not answer in time
     default: return 500;
   }
 }

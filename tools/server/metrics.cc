@@ -14,7 +14,8 @@ constexpr std::array<std::string_view, 14> kCommandKindNames = {
     "create", "claim",   "heartbeat", "complete", "fail",  "release", "signal",
     "exit",   "block",   "unblock",   "cancel",   "revive", "sweep",  "unknown"};
 static_assert(kCommandKindNames.size() == static_cast<size_t>(CommandKind::kSweep) + 2);
-constexpr std::array<std::string_view, 6> kOutcomeNames = {"ok", "refused", "not_found", "invalid", "busy", "error"};
+constexpr std::array<std::string_view, 7> kOutcomeNames = {"ok",   "refused", "not_found",      "invalid",
+                                                           "busy", "error",   "unknown_outcome"};
 // Why a holder's token was refused, in classes (the event's reason carries numbers and
 // times, too many distinct values for a label).
 constexpr std::array<std::string_view, 5> kRejectionReasonNames = {"unknown_token", "stale_token", "lease_expired",
@@ -28,6 +29,7 @@ size_t OutcomeIndex(Code code) {
     case Code::kNotFound: return 2;
     case Code::kInvalidArgument: return 3;
     case Code::kBusy: return 4;
+    case Code::kUnknownOutcome: return 6;
     default: return 5;
   }
 }

@@ -160,7 +160,7 @@ class ServerMetrics {
 
  private:
   static constexpr size_t kCommandKinds = static_cast<size_t>(CommandKind::kSweep) + 2;  // then "unknown"
-  static constexpr size_t kOutcomes = 6;       // ok refused not_found invalid busy error
+  static constexpr size_t kOutcomes = 7;       // ok refused not_found invalid busy error unknown_outcome
   static constexpr size_t kHolderCommands = 6;
   static constexpr size_t kRejectionReasons = 5;
   static constexpr size_t kAttemptEnds = 5;  // completed failed released expired exited
