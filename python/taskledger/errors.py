@@ -127,6 +127,7 @@ _BY_STATUS: Dict[int, Type[TaskLedgerError]] = {
     415: UnsupportedMediaType,
     500: Internal,
     503: Busy,
+    504: UnknownOutcome,
 }
 
 

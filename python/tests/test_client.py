@@ -349,3 +349,14 @@ def test_worker_sigterm_drain(client: taskledger.Client, server: Server) -> None
     assert client.show("stuck")["status"] == "ready"
     log = server.cli("log", "--task", "stuck")
     assert "signaled" in log and "released" in log
+
+
+def test_unknown_outcome_is_its_own_error_and_not_retried() -> None:
+    # A cluster's writer that did not answer: 504 unknown_outcome. Not Busy, so the
+    # transport does not send it again (a retry could act twice).
+    from taskledger.errors import error_for
+    error = error_for(504, "unknown_outcome", "the partition's writer did not answer in time")
+    assert isinstance(error, taskledger.UnknownOutcome)
+    assert not isinstance(error, taskledger.Busy)
+    assert error.status == 504 and error.code == "unknown_outcome"
+    assert isinstance(error_for(504, "", "no body"), taskledger.UnknownOutcome)
