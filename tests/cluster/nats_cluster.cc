@@ -55,6 +55,11 @@ std::string HttpGet(int port, const std::string& path) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<uint16_t>(port));
+  // Bounded: a process on a reused port that accepts and never answers must not hang the
+  // wait for the cluster.
+  const timeval limit{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
   std::string reply;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
     const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
@@ -96,20 +101,18 @@ NatsCluster::NatsCluster(const std::string& root, int size) {
       std::filesystem::create_directories(node.dir);
       nodes_.push_back(std::move(node));
     }
-    for (int i = 0; i < size; ++i) {
-      Start(i);
-      if (::testing::Test::HasFatalFailure()) return;
-    }
-    if (WaitUntil([&] { return MetaGroupFormed(); }, 30s)) return;
-    const std::string state = MetaGroupState();
+    // A server that cannot bind a port (another process took it) is also tried again.
+    std::string failed;
+    for (int i = 0; i < size && failed.empty(); ++i) failed = TryStart(i);
+    if (failed.empty() && WaitUntil([&] { return MetaGroupFormed(); }, 20s)) return;
+    if (failed.empty()) failed = "the JetStream meta group did not form within 20 s:\n" + MetaGroupState();
     if (attempt == kAttempts) {
-      ADD_FAILURE() << "the NATS cluster's JetStream meta group did not form within 30 s, " << kAttempts
-             << " times; the last:\n" << state;
+      ADD_FAILURE() << "the NATS cluster did not start, " << kAttempts << " times; the last: " << failed;
       return;
     }
-    std::cerr << "NATS cluster attempt " << attempt << ": the JetStream meta group did not form within 30 s; "
-              << "starting another on new ports:\n" << state;
+    std::cerr << "NATS cluster attempt " << attempt << ": " << failed << "\nstarting another on new ports\n";
     for (Node& node : nodes_) {
+      if (node.process == nullptr || node.process->Poll()) continue;  // not started, or reaped
       node.process->Signal(SIGKILL);
       node.process->WaitExit(10s);
     }
@@ -124,15 +127,22 @@ bool NatsCluster::MetaGroupFormed() const {
     const nlohmann::json jsz = nlohmann::json::parse(HttpGet(node.monitor_port, "/jsz"), nullptr, false);
     if (!jsz.is_object()) return false;
     if (nodes_.size() == 1) return jsz.contains("config");  // JetStream is on; no meta group alone
-    const nlohmann::json meta = jsz.value("meta_cluster", nlohmann::json::object());
-    const std::string seen = meta.value("leader", "");
-    if (seen.empty() || (!leader.empty() && seen != leader)) return false;
-    leader = seen;
-    if (seen == node.name) {
-      const nlohmann::json replicas = meta.value("replicas", nlohmann::json::array());
-      if (replicas.size() != nodes_.size() - 1) return false;
-      for (const nlohmann::json& replica : replicas) {
-        if (!replica.value("current", false)) return false;
+    // Each field looked at only once its type is checked: value() throws on a mismatch.
+    const auto meta = jsz.find("meta_cluster");
+    if (meta == jsz.end() || !meta->is_object()) return false;
+    const auto seen = meta->find("leader");
+    if (seen == meta->end() || !seen->is_string() || seen->get<std::string>().empty()) return false;
+    if (!leader.empty() && *seen != leader) return false;
+    leader = seen->get<std::string>();
+    if (leader == node.name) {
+      const auto replicas = meta->find("replicas");
+      if (replicas == meta->end() || !replicas->is_array() || replicas->size() != nodes_.size() - 1) return false;
+      for (const nlohmann::json& replica : *replicas) {
+        if (!replica.is_object()) return false;
+        const auto current = replica.find("current");
+        if (current == replica.end() || !current->is_boolean() || !current->get<bool>()) return false;
+        const auto offline = replica.find("offline");
+        if (offline != replica.end() && offline->is_boolean() && offline->get<bool>()) return false;
       }
     }
   }
@@ -143,16 +153,15 @@ std::string NatsCluster::MetaGroupState() const {
   std::string state;
   for (const Node& node : nodes_) {
     const nlohmann::json jsz = nlohmann::json::parse(HttpGet(node.monitor_port, "/jsz"), nullptr, false);
-    state += node.name + ": " +
-             (jsz.is_object() ? jsz.value("meta_cluster", nlohmann::json::object()).dump() : std::string("no answer")) +
-             "\n";
+    const auto meta = jsz.is_object() ? jsz.find("meta_cluster") : jsz.end();
+    state += node.name + ": " + (jsz.is_object() && meta != jsz.end() ? meta->dump() : std::string("no answer")) + "\n";
   }
   return state;
 }
 
 NatsCluster::~NatsCluster() = default;
 
-void NatsCluster::Start(int i) {
+std::string NatsCluster::TryStart(int i) {
   Node& node = nodes_[i];
   std::vector<std::string> argv = {NatsServerBinary(), "--addr", "127.0.0.1", "--port", std::to_string(node.port),
                                    "--http_port", std::to_string(node.monitor_port), "--jetstream",
@@ -179,9 +188,10 @@ void NatsCluster::Start(int i) {
                                (node.process->output().find("Server is ready") != std::string::npos &&
                                 Accepts(node.port));
                       },
-                      20s) &&
+                      15s) &&
                   !node.process->Poll();
-  ASSERT_TRUE(up) << NatsServerBinary() << " " << node.name << " did not start:\n" << node.process->output();
+  if (up) return "";
+  return NatsServerBinary() + " " + node.name + " did not start:\n" + node.process->output();
 }
 
 std::string NatsCluster::Url(int i) const { return "nats://127.0.0.1:" + std::to_string(nodes_[i].port); }
@@ -208,8 +218,8 @@ void NatsCluster::Kill(int i) {
 }
 
 void NatsCluster::Restart(int i) {
-  Start(i);
-  if (::testing::Test::HasFatalFailure()) return;
+  const std::string failed = TryStart(i);
+  ASSERT_TRUE(failed.empty()) << failed;
   ASSERT_TRUE(WaitUntil([&] { return MetaGroupFormed(); }, 30s))
       << nodes_[i].name << " restarted, but the JetStream meta group did not form again within 30 s:\n"
       << MetaGroupState();

@@ -19,7 +19,8 @@ class NatsCluster {
  public:
   // Starts `size` servers (1, or 3 clustered), waits until each accepts connections and
   // then until JetStream's meta group has formed (a leader that sees every other server).
-  // A cluster that does not form in 30 s is started again on new ports, up to 3 times.
+  // A cluster with a server that does not start, or that does not form in 20 s, is
+  // started again on new ports, up to 3 times.
   // Stream leaders may still be electing after that: clients retry (JetStreamLogOptions
   // ::patience). A server that does not start is a test failure.
   NatsCluster(const std::string& root, int size);
@@ -47,7 +48,8 @@ class NatsCluster {
     int starts = 0;
     std::unique_ptr<Background> process;
   };
-  void Start(int i);
+  // Starts server i and waits until it is ready: "" then, else why not.
+  std::string TryStart(int i);
   bool MetaGroupFormed() const;
   // Each server's view of the meta group, for a failure's message.
   std::string MetaGroupState() const;

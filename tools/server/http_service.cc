@@ -229,6 +229,7 @@ class HttpEndpoint::Service final : public kj::HttpService {
       case 413: return "Payload Too Large";
       case 415: return "Unsupported Media Type";
       case 503: return "Service Unavailable";
+      case 504: return "Gateway Timeout";
       default: return "Internal Server Error";
     }
   }

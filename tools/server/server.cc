@@ -200,8 +200,8 @@ int Serve(const ServeOptions& given) {
   HttpSources http_sources;
   http_sources.ledger = ledger;
   // A writer that does not answer within twice its lease has lost it (a frozen one); and
-  // no longer than a stopping server waits for replies (kDrainReplies). Busy then: the
-  // client's retry goes to whichever server writes by then.
+  // no longer than a stopping server waits for replies (kDrainReplies). Its commands'
+  // outcome is unknown then (they were sent): the client looks before sending again.
   const kj::Duration forward_timeout =
       member != nullptr ? std::min(2 * cluster->lease_ttl_ns * kj::NANOSECONDS, kDrainReplies) : kDrainReplies;
   Forwarder forwarder(*io.provider, forward_timeout);
