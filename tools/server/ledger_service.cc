@@ -32,7 +32,6 @@ class LedgerService final : public rpc::Ledger::Server {
     const SteadyClock::time_point submitted = SteadyClock::now();
     auto commands_in = context.getParams().getCommands();
     std::vector<Command> commands;
-    std::vector<CommandKind> kinds;  // for the metrics, once the commands are the committer's
     Status bad = Status::Ok();
     if (commands_in.size() > kMaxCommandsPerCall) {
       bad = Status::InvalidArgument("more than " + std::to_string(kMaxCommandsPerCall) + " commands in one call");
@@ -41,15 +40,12 @@ class LedgerService final : public rpc::Ledger::Server {
       if (!bad.ok()) break;
       Result<Command> command = wire::ReadCommand(c);
       if (!command.ok()) bad = command.status();
-      else {
-        kinds.push_back(command->kind);
-        commands.push_back(std::move(*command));
-      }
+      else commands.push_back(std::move(*command));
     }
     const size_t count = commands_in.size();
     if (!bad.ok()) {
       std::vector<Outcome> outcomes(count, Outcome{bad, {}});
-      RecordOutcomes(*metrics_, kinds, outcomes, submitted);
+      RecordOutcomes(*metrics_, KindsOf(commands), outcomes, submitted);
       FillOutcomes(context, outcomes);
       return kj::READY_NOW;
     }

@@ -15,12 +15,17 @@ void RecordOutcomes(ServerMetrics& metrics, const std::vector<CommandKind>& kind
   }
 }
 
-kj::Promise<std::vector<Outcome>> SubmitToCommitter(GroupCommitter& committer, ServerMetrics& metrics,
-                                                    size_t* in_flight, std::vector<Command> commands) {
-  const SteadyClock::time_point submitted = SteadyClock::now();
+std::vector<CommandKind> KindsOf(const std::vector<Command>& commands) {
   std::vector<CommandKind> kinds;
   kinds.reserve(commands.size());
   for (const Command& c : commands) kinds.push_back(c.kind);
+  return kinds;
+}
+
+kj::Promise<std::vector<Outcome>> SubmitToCommitter(GroupCommitter& committer, ServerMetrics& metrics,
+                                                    size_t* in_flight, std::vector<Command> commands) {
+  const SteadyClock::time_point submitted = SteadyClock::now();
+  std::vector<CommandKind> kinds = KindsOf(commands);
   const size_t count = commands.size();
   auto paf = kj::newPromiseAndCrossThreadFulfiller<std::vector<Outcome>>();
   auto fulfiller = std::make_shared<kj::Own<kj::CrossThreadPromiseFulfiller<std::vector<Outcome>>>>(
@@ -45,9 +50,7 @@ kj::Promise<std::vector<Outcome>> SubmitToCommitter(GroupCommitter& committer, S
 kj::Promise<std::vector<Outcome>> ForwardToWriter(Forwarder& forwarder, ServerMetrics& metrics, size_t* in_flight,
                                                   const std::string& writer, std::vector<Command> commands) {
   const SteadyClock::time_point submitted = SteadyClock::now();
-  std::vector<CommandKind> kinds;
-  kinds.reserve(commands.size());
-  for (const Command& c : commands) kinds.push_back(c.kind);
+  std::vector<CommandKind> kinds = KindsOf(commands);
   ++*in_flight;
   return forwarder.Submit(writer, commands)
       .then([&metrics, kinds = std::move(kinds), submitted](std::vector<Outcome> outcomes) {

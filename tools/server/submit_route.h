@@ -18,6 +18,10 @@
 
 namespace taskledger::server {
 
+// Each command's kind, in order: what the metrics label an outcome with, kept apart
+// because the commands themselves move on to the committer or the forwarder.
+std::vector<CommandKind> KindsOf(const std::vector<Command>& commands);
+
 // Outcomes in the order of `kinds` (the commands that could be read; any others are
 // counted as of unknown kind). Runs on the event loop or the committer's syncer thread.
 void RecordOutcomes(ServerMetrics& metrics, const std::vector<CommandKind>& kinds,
