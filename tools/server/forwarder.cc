@@ -73,11 +73,15 @@ kj::Promise<std::vector<Outcome>> Forwarder::Submit(const std::string& address, 
             }
             return outcomes;
           },
-          [count, address, used](kj::Exception&& e) {
+          [this, count, address, used](kj::Exception&& e) {
             const std::string why = e.getDescription().cStr();
             if (*used == 0) {
               return All(count, Status::Busy("the partition's writer at " + address + " cannot be reached: " + why));
             }
+            // Dropped now, not when the link's disconnect watcher runs: a forward in
+            // between would go out on the broken link and answer outcome unknown although
+            // it was never sent.
+            Drop(address, *used);
             return All(count, Status::UnknownOutcome("the partition's writer at " + address +
                                                      " was sent the commands but did not answer (" + why +
                                                      "); whether they took effect is unknown: look before sending "
