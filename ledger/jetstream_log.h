@@ -91,7 +91,10 @@ class JetStreamLog final : public ReplicatedLog {
   };
   Status CreateStream();
   // The stream's state; with `need_leader`, waits (within the patience) for it to have one.
-  Result<StreamState> State(bool need_leader);
+  // `just_created`: the stream was created (or found) a moment ago, and a server the
+  // news has not reached yet answers "stream not found": waited out, as a missing
+  // leader is, instead of final.
+  Result<StreamState> State(bool need_leader, bool just_created = false);
   Result<std::string> MessageAt(uint64_t seq);
 
   JetStreamLogOptions options_;
