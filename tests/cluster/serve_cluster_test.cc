@@ -1,11 +1,11 @@
 // `taskledger serve --cluster` (tools/server/cluster_member.h): three real server
 // processes on one partition's log, on three clustered NATS servers (R3), driven through
-// the CLI as a user would. One writes; the others stand by, pass their clients' commands
-// on to it, and follow the log. A writer killed -9, or frozen past its lease, is
-// replaced; nothing acknowledged is lost, the frozen writer does not write once woken (a
-// command it reads late reaches the new writer), a command passed on to it unanswered is
-// reported as of unknown outcome, and every server's view ends identical and verifies
-// clean.
+// the CLI (and the HTTP API) as a user would. One writes; the others stand by, pass their
+// clients' commands on to it, and follow the log. A writer killed -9, or frozen past its
+// lease, is replaced; nothing acknowledged is lost, the frozen writer does not write once
+// woken (a command it reads late reaches the new writer), a command passed on to it
+// unanswered is reported as of unknown outcome (CLI exit 1, HTTP 504), and every server's
+// view ends identical and verifies clean.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/cluster/nats_cluster.h"
+#include "tests/support/http_client.h"
 #include "tests/support/process.h"
 #include "tests/support/server.h"
 #include "tests/support/temp_dir.h"
@@ -28,6 +29,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Background;
+using test::HttpRequest;
+using test::HttpResponse;
 using test::NatsCluster;
 using test::ProcessResult;
 using test::RunProcess;
@@ -57,10 +60,12 @@ class ServeClusterTest : public ::testing::Test {
   static std::string Name(int i) { return "n" + std::to_string(i + 1); }
   std::string Socket(int i) const { return root_.path() + "/" + Name(i) + ".sock"; }
   std::string Config(int i) const { return root_.path() + "/" + Name(i) + ".json"; }
+  // Each server's HTTP API (serve --http), which routes commands as the RPC does.
+  std::string HttpSocket(int i) const { return root_.path() + "/" + Name(i) + ".http"; }
   void Start(int i) {
     servers_[i] = std::make_unique<ServerProcess>(root_.path() + "/" + Name(i) + ".db", Socket(i),
                                                   root_.path() + "/" + Name(i) + ".out." + std::to_string(++starts_),
-                                                  std::vector<std::string>{"--cluster", Config(i)},
+                                                  std::vector<std::string>{"--cluster", Config(i), "--http", "unix:" + HttpSocket(i)},
                                                   std::vector<std::string>{"--log-level", "info"});
   }
 
@@ -178,6 +183,13 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   const int writer = Writer();
   ASSERT_GE(writer, 0) << "no server took the partition";
   ASSERT_EQ(Cli(writer, {"create", "t0", "--title", "t0"}).exit_code, 0);
+  // The standby below knows whom to pass commands on to (else it answers Busy, which the
+  // CLI retries and an HTTP client sees).
+  const int standby = (writer + 1) % kServers;
+  ASSERT_TRUE(WaitUntil(
+      [&] { return servers_[standby]->output().find("standing by; its writer is " + Name(writer)) != std::string::npos; },
+      20s))
+      << servers_[standby]->output();
 
   // SIGSTOP the writer, and send it a command it will only read once it wakes.
   servers_[writer]->process().Signal(SIGSTOP);
@@ -186,11 +198,18 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   // A standby passes a command on to the frozen writer: it is sent, no answer comes, and
   // whether it took effect is unknown. The client is told so (exit 1), not Busy, which the
   // CLI would retry: a retry of a command that took effect could act twice.
-  const int standby = (writer + 1) % kServers;
-  const ProcessResult passed = Cli(standby, {"create", "passed", "--title", "passed"});
-  EXPECT_EQ(passed.exit_code, 1) << passed.err;
-  EXPECT_NE(passed.err.find("did not answer in time; whether the commands took effect is unknown"), std::string::npos)
-      << passed.err;
+  // Over HTTP alike (504, code unknown_outcome), sent at once beside it: both are passed
+  // on while the frozen server is still the writer the standby knows.
+  Background passed({TaskledgerBinary(), "--connect", "unix:" + Socket(standby), "create", "passed", "--title", "passed"},
+                    {}, root_.path() + "/passed.out");
+  const HttpResponse over_http =
+      HttpRequest(HttpSocket(standby), "POST", "/v1/tasks", R"({"id":"passed-over-http","title":"h"})", "", 20s);
+  EXPECT_EQ(over_http.status, 504) << over_http.error << over_http.body;
+  EXPECT_NE(over_http.body.find(R"("code":"unknown_outcome")"), std::string::npos) << over_http.body;
+  EXPECT_EQ(passed.WaitExit(20s), 1) << passed.output();
+  EXPECT_NE(passed.output().find("did not answer in time; whether the commands took effect is unknown"),
+            std::string::npos)
+      << passed.output();
   ASSERT_GE(CreateSomewhere("t1", 30s, writer), 0) << "no server took over from the frozen writer";
   const int next = Writer(writer);
   ASSERT_GE(next, 0);
@@ -204,6 +223,7 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   // Here the unknown outcome was "not done": the woken writer refused what was passed on
   // (its lease had lapsed), and passed-on commands are not passed on again.
   EXPECT_EQ(Cli(next, {"show", "passed"}).exit_code, 4);
+  EXPECT_EQ(Cli(next, {"show", "passed-over-http"}).exit_code, 4);
   // It steps down and follows the new writer.
   ASSERT_EQ(Cli(next, {"create", "t2", "--title", "t2"}).exit_code, 0);
   const std::string history = History(next);
