@@ -10,14 +10,20 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "ledger/jetstream_log.h"
 #include "tests/cluster/nats_cluster.h"
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
@@ -233,6 +239,134 @@ TEST_F(ServeClusterTest, AFrozenWriterIsReplacedAndItsLateCommandTakesEffectOnce
   }
   EXPECT_NE(servers_[writer]->output().find("standing by; its writer is " + Name(next)), std::string::npos)
       << servers_[writer]->output();
+}
+
+// Clients keep sending commands to every server (creates, and claims of the next ready
+// task with a lease of 1 h) while the NATS server leading the stream is killed -9 and
+// restarted, the writer is frozen past its lease and woken, and the writer is killed -9
+// and restarted. Every command a client was told succeeded is in the final history;
+// no task was ever claimed twice (a second claim of a task under a 1 h lease would be a
+// second live lease); and every server ends with the same history, verified clean.
+TEST_F(ServeClusterTest, UnderLoadKillsAndFreezesLoseNothingAcknowledgedAndLeaseNothingTwice) {
+  int writer = Writer();
+  ASSERT_GE(writer, 0) << "no server took the partition";
+
+  std::mutex mu;
+  std::set<std::string> created;                  // acknowledged creates
+  std::map<std::string, std::string> claimed;      // acknowledged claims: task -> token
+  std::vector<std::string> claimed_twice;          // an acknowledged claim of a task claimed before
+  std::map<int, int> exits;                        // every command's exit code, counted
+  std::map<std::string, int> failures;             // what the failed ones said, counted
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  auto load = [&](int client) {
+    for (int n = 0; !stop.load(); ++n) {
+      const int server = (client + n) % kServers;
+      const bool claim = n % 3 == 2;
+      const std::string id = "c" + std::to_string(client) + "-" + std::to_string(n);
+      const ProcessResult r =
+          claim ? Cli(server, {"claim", "--next", "--worker", "w" + std::to_string(client), "--ttl", "1h"})
+                : Cli(server, {"create", id, "--title", id});
+      std::lock_guard<std::mutex> lock(mu);
+      ++exits[r.exit_code];
+      if (r.exit_code != 0) {
+        ++failures[r.err.substr(0, r.err.find_first_of("(\n"))];
+        continue;
+      }
+      ++acknowledged;
+      if (!claim) {
+        created.insert(id);
+        continue;
+      }
+      std::string task, token;  // claim prints: id token deadline
+      std::istringstream(r.out) >> task >> token;
+      if (!claimed.emplace(task, token).second) claimed_twice.push_back(task + " (" + r.out + ")");
+    }
+  };
+  // Waits until the clients have had `more` commands acknowledged since the call.
+  auto progress = [&](int more, const std::string& after) {
+    const int from = acknowledged.load();
+    EXPECT_TRUE(WaitUntil([&] { return acknowledged.load() >= from + more; }, 60s))
+        << "no progress after " << after << ": " << acknowledged.load() - from << " acknowledged";
+  };
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 2; ++c) clients.emplace_back(load, c);
+  progress(15, "the start");
+
+  // 1. kill -9 the NATS server leading the partition's stream; a new leader is elected
+  //    (NATS waits 4 to 9 s to call an election), and the killed server comes back.
+  {
+    JetStreamLogOptions options;
+    options.servers = nats_.Urls();
+    options.stream = "TASKLEDGER_P0";
+    options.subject = "taskledger.p0";
+    options.replicas = 3;
+    options.patience = 30s;
+    Result<std::unique_ptr<JetStreamLog>> log = JetStreamLog::Open(options);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    Result<std::string> leader = (*log)->Leader();
+    ASSERT_TRUE(leader.ok()) << leader.status().ToString();
+    const int index = nats_.IndexOf(*leader);
+    ASSERT_GE(index, 0) << *leader;
+    log->reset();  // its connection would ride the failover too
+    nats_.Kill(index);
+    progress(10, "the stream leader was killed");
+    nats_.Restart(index);
+    progress(10, "the stream leader came back");
+  }
+
+  // 2. SIGSTOP the writer past its lease (2 s): another takes over; woken, it stands by.
+  servers_[writer]->process().Signal(SIGSTOP);
+  const int after_freeze = Writer(writer);
+  servers_[writer]->process().Signal(SIGCONT);
+  ASSERT_GE(after_freeze, 0) << "no server took over from the frozen writer";
+  progress(10, "the writer was frozen and woken");
+
+  // 3. kill -9 the writer; another takes over; the killed one comes back and catches up.
+  writer = after_freeze;
+  servers_[writer]->process().Signal(SIGKILL);
+  servers_[writer]->process().WaitExit(10s);
+  progress(10, "the writer was killed");
+  Start(writer);
+  ASSERT_TRUE(servers_[writer]->WaitListening(30s)) << servers_[writer]->output();
+  progress(10, "the killed writer came back");
+
+  stop = true;
+  for (std::thread& t : clients) t.join();
+  std::ostringstream counts;
+  for (const auto& [code, count] : exits) counts << " exit " << code << ": " << count << ";";
+  for (const auto& [said, count] : failures) counts << "\n  " << count << " x " << said;
+  std::cout << "acknowledged " << created.size() << " creates and " << claimed.size() << " claims;" << counts.str()
+            << "\n";
+
+  const int last = Writer();
+  ASSERT_GE(last, 0);
+  const std::string history = History(last);
+  std::set<std::string> in_log;
+  std::map<std::string, std::vector<std::string>> claims_in_log;  // task -> tokens
+  std::istringstream lines(history);
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json event = nlohmann::json::parse(line);
+    if (event["kind"] == "created") in_log.insert(event["task"].get<std::string>());
+    if (event["kind"] == "claimed") {
+      claims_in_log[event["task"].get<std::string>()].push_back(std::to_string(event["token"].get<uint64_t>()));
+    }
+  }
+  for (const std::string& id : created) EXPECT_TRUE(in_log.count(id)) << "acknowledged create of " << id << " lost";
+  for (const auto& [task, token] : claimed) {
+    const auto found = claims_in_log.find(task);
+    EXPECT_TRUE(found != claims_in_log.end() && found->second == std::vector<std::string>{token})
+        << "the acknowledged claim of " << task << " (token " << token << ") is not the one claim in the log";
+  }
+  for (const auto& [task, tokens] : claims_in_log) {
+    EXPECT_EQ(tokens.size(), 1u) << task << " was claimed " << tokens.size() << " times under a 1 h lease";
+  }
+  EXPECT_TRUE(claimed_twice.empty()) << claimed_twice.front();
+  EXPECT_GT(claimed.size(), 0u);
+  for (int i = 0; i < kServers; ++i) {
+    ExpectCaughtUp(i, history);
+    ExpectVerifyClean(i);
+  }
 }
 
 // A lease of 10 s: a handover that waited for it to lapse would take longer than the 5 s
