@@ -57,7 +57,7 @@ Status JetStreamLog::CreateStream() {
       }
     }
   }
-  Result<std::string> header = MessageAt(1);
+  Result<std::string> header = MessageAt(1, /*just_created=*/true);
   if (!header.ok()) return header.status();
   if (*header != kJetStreamLogHeader) {
     return Status::DataLoss("stream " + options_.stream + " is not a taskledger log: its first message is not the header");
@@ -149,7 +149,7 @@ Result<std::string> JetStreamLog::Leader() {
   return state->leader;
 }
 
-Result<std::string> JetStreamLog::MessageAt(uint64_t seq) {
+Result<std::string> JetStreamLog::MessageAt(uint64_t seq, bool just_created) {
   Patience patience(options_.patience);
   for (;;) {
     jsOptions call = patience.RequestOptions();
@@ -164,7 +164,8 @@ Result<std::string> JetStreamLog::MessageAt(uint64_t seq) {
     if (js_error == JSNoMessageFoundErr) {
       return Status::NotFound("stream " + options_.stream + " has no message " + std::to_string(seq));
     }
-    if (Final(s, js_error) || !patience.Again()) {
+    const bool not_there_yet = just_created && js_error == JSStreamNotFoundErr;
+    if ((Final(s, js_error) && !not_there_yet) || !patience.Again()) {
       return Status::Busy("cannot read message " + std::to_string(seq) + " of stream " + options_.stream + ": " +
                           ErrorText(s, js_error));
     }

@@ -95,7 +95,8 @@ class JetStreamLog final : public ReplicatedLog {
   // news has not reached yet answers "stream not found": waited out, as a missing
   // leader is, instead of final.
   Result<StreamState> State(bool need_leader, bool just_created = false);
-  Result<std::string> MessageAt(uint64_t seq);
+  // `just_created`: as for State.
+  Result<std::string> MessageAt(uint64_t seq, bool just_created = false);
 
   JetStreamLogOptions options_;
   std::unique_ptr<nats::Connection> nats_;

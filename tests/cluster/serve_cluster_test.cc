@@ -80,19 +80,24 @@ class ServeClusterTest : public ::testing::Test {
     return RunProcess(args);
   }
   // The server (not `except`) whose log says last that it writes the partition, waiting
-  // until one does; -1 if none does within `limit`.
+  // until exactly one does (a writer cut off from NATS says so only once it stands by);
+  // -1 if none does within `limit`.
   int Writer(int except = -1, std::chrono::milliseconds limit = 30s) {
     int writer = -1;
     WaitUntil(
         [&] {
-          for (int i = 0; i < kServers && writer < 0; ++i) {
+          writer = -1;
+          int writing_now = 0;
+          for (int i = 0; i < kServers; ++i) {
             const std::string out = servers_[i]->output();
             const size_t writing = out.rfind("partition 0: writing");
             const size_t standing = out.rfind("partition 0: standing by");
             if (i != except && writing != std::string::npos && (standing == std::string::npos || standing < writing)) {
               writer = i;
+              ++writing_now;
             }
           }
+          if (writing_now != 1) writer = -1;
           return writer >= 0;
         },
         limit);
@@ -261,7 +266,7 @@ TEST_F(ServeClusterTest, UnderLoadKillsAndFreezesLoseNothingAcknowledgedAndLease
   std::atomic<int> acknowledged{0};
   auto load = [&](int client) {
     for (int n = 0; !stop.load(); ++n) {
-      const int server = (client + n) % kServers;
+      const int server = (client + n + n / 3) % kServers;  // creates and claims through every server
       const bool claim = n % 3 == 2;
       const std::string id = "c" + std::to_string(client) + "-" + std::to_string(n);
       const ProcessResult r =
@@ -290,6 +295,18 @@ TEST_F(ServeClusterTest, UnderLoadKillsAndFreezesLoseNothingAcknowledgedAndLease
         << "no progress after " << after << ": " << acknowledged.load() - from << " acknowledged";
   };
   std::vector<std::thread> clients;
+  // Joined however the test ends: a failed ASSERT returns from here, and a thread still
+  // joinable when it goes would end the whole binary.
+  struct JoinAll {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~JoinAll() {
+      stop = true;
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_all{stop, clients};
   for (int c = 0; c < 2; ++c) clients.emplace_back(load, c);
   progress(15, "the start");
 
@@ -316,10 +333,19 @@ TEST_F(ServeClusterTest, UnderLoadKillsAndFreezesLoseNothingAcknowledgedAndLease
   }
 
   // 2. SIGSTOP the writer past its lease (2 s): another takes over; woken, it stands by.
+  //    Asked again: the lease may have moved while NATS elected a new leader.
+  writer = Writer();
+  ASSERT_GE(writer, 0) << "no writer after the NATS failover";
   servers_[writer]->process().Signal(SIGSTOP);
   const int after_freeze = Writer(writer);
   servers_[writer]->process().Signal(SIGCONT);
   ASSERT_GE(after_freeze, 0) << "no server took over from the frozen writer";
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return servers_[writer]->output().find("standing by; its writer is " + Name(after_freeze)) != std::string::npos;
+      },
+      30s))
+      << "the woken writer did not stand by:\n" << servers_[writer]->output();
   progress(10, "the writer was frozen and woken");
 
   // 3. kill -9 the writer; another takes over; the killed one comes back and catches up.
